@@ -1,0 +1,203 @@
+"""Every Block Kit message droid posts is built here, and Slack's limits are enforced here.
+
+Limits (see shared/fixtures/slack/block_kit_limits.json): 50 blocks a message, 3,000 characters a
+section, 150 a header, 75 a button label, 2,000 a button value; we keep a whole message under
+~10,000 characters of block text and the top-level `text` under 4,000. Longer content is split
+into several sections, and past the total it is cut and the full text goes to a file.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from skills.plan import Plan
+
+MAX_BLOCKS = 50
+MAX_SECTION = 3000
+MAX_HEADER = 150
+MAX_TEXT = 4000
+MAX_MESSAGE_CHARS = 10_000
+STEP_ICONS = {"pending": "◻️", "active": "⏳", "done": "✅", "failed": "❌", "skipped": "⏭️"}
+
+
+@dataclass
+class Message:
+    """What to post: fallback text, blocks, and an optional file for what did not fit."""
+
+    text: str
+    blocks: list[dict]
+    file: tuple[str, str] | None = None     # (filename, content)
+
+
+def button_value(run_id: str, version: int) -> str:
+    """Buttons carry only the run id and plan version."""
+    return json.dumps({"run_id": run_id, "v": version}, separators=(",", ":"))
+
+
+def parse_button_value(value: str) -> tuple[str, int]:
+    """Inverse of button_value; raises ValueError on anything else."""
+    data = json.loads(value)
+    if not isinstance(data, dict) or not isinstance(data.get("run_id"), str) or not isinstance(data.get("v"), int):
+        raise ValueError("not a droid button value")
+    return data["run_id"], data["v"]
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def header(text: str) -> dict:
+    """A header block (plain text, ≤150 chars)."""
+    return {"type": "header", "text": {"type": "plain_text", "text": _clip(text, MAX_HEADER), "emoji": True}}
+
+
+def sections(text: str) -> list[dict]:
+    """mrkdwn section blocks for `text`, split on line boundaries under 3,000 chars each."""
+    chunks, current = [], ""
+    for line in text.splitlines() or [""]:
+        while len(line) > MAX_SECTION:
+            if current:
+                chunks.append(current)
+                current = ""
+            chunks.append(line[:MAX_SECTION])
+            line = line[MAX_SECTION:]
+        candidate = f"{current}\n{line}" if current else line
+        if len(candidate) > MAX_SECTION:
+            chunks.append(current)
+            current = line
+        else:
+            current = candidate
+    if current.strip():
+        chunks.append(current)
+    return [{"type": "section", "text": {"type": "mrkdwn", "text": c}} for c in chunks if c.strip()]
+
+
+def context(text: str) -> dict:
+    """A small grey context line."""
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": _clip(text, MAX_SECTION)}]}
+
+
+def button(label: str, action_id: str, value: str, style: str | None = None) -> dict:
+    """A button element."""
+    element = {"type": "button", "text": {"type": "plain_text", "text": _clip(label, 75), "emoji": True},
+               "action_id": action_id, "value": value[:2000]}
+    if style:
+        element["style"] = style
+    return element
+
+
+def actions(block_id: str, *elements: dict) -> dict:
+    """An actions block."""
+    return {"type": "actions", "block_id": block_id, "elements": list(elements)}
+
+
+def fit(text: str, blocks: list[dict], *, filename: str = "droid-output.md", full_text: str | None = None) -> Message:
+    """Enforce the limits: cut blocks past the budget and move the full content to a file."""
+    text = _clip(text or " ", MAX_TEXT)
+    kept, used, overflow = [], 0, False
+    tail = [b for b in blocks if b["type"] == "actions"]
+    body = [b for b in blocks if b["type"] != "actions"]
+    room = MAX_BLOCKS - len(tail) - 1
+    for block in body:
+        size = _block_chars(block)
+        if len(kept) >= room or used + size > MAX_MESSAGE_CHARS:
+            overflow = True
+            break
+        kept.append(block)
+        used += size
+    file = None
+    if overflow:
+        kept.append(context("_This was too long for one Slack message: the full text is in the attached file._"))
+        file = (filename, full_text if full_text is not None else _blocks_text(body))
+    return Message(text, kept + tail, file)
+
+
+def _block_chars(block: dict) -> int:
+    return len(_blocks_text([block]))
+
+
+def _blocks_text(blocks: list[dict]) -> str:
+    out = []
+    for block in blocks:
+        if "text" in block:
+            out.append(block["text"]["text"])
+        for element in block.get("elements", []):
+            if isinstance(element.get("text"), str):
+                out.append(element["text"])
+    return "\n".join(out)
+
+
+# -- droid's messages ------------------------------------------------------------------------
+
+def plan_message(run_id: str, plan: Plan, *, requester: str, with_buttons: bool = True,
+                 banner: str = "") -> Message:
+    """The plan posted for approval: goal, steps, footprint, risks, budget, version and buttons."""
+    lines = [f"*Goal:* {plan.goal}", "", "*Steps*"]
+    lines += [f"{i}. {s.title}" + (f" — {s.detail}" if s.detail else "") for i, s in enumerate(plan.steps, 1)]
+    if plan.touches:
+        lines += ["", "*Expects to touch:* " + ", ".join(f"`{t}`" for t in plan.touches[:30])]
+    if plan.risks:
+        lines += ["", "*Risks*"] + [f"• {r}" for r in plan.risks]
+    cost = f", est. ≤ ${plan.budget.cost_usd:.2f}" if plan.budget.cost_usd is not None else ""
+    budget = f"Budget: ≤ {plan.budget.steps} steps, ≤ {plan.budget.tokens:,} tokens{cost}"
+    source = "drafted by the model" if plan.source == "model" else "from the skill's template"
+    blocks = [header(f"Plan v{plan.version} · run {run_id}")]
+    if banner:
+        blocks += sections(banner)
+    blocks += sections("\n".join(lines))
+    if plan.note:
+        blocks += sections(f"_{plan.note}_")
+    blocks.append(context(f"{budget} · plan {source} · requested by <@{requester}>"))
+    if with_buttons:
+        value = button_value(run_id, plan.version)
+        blocks.append(actions("run_actions", button("Approve", "droid_approve", value, "primary"),
+                              button("Revise", "droid_revise", value),
+                              button("Cancel", "droid_cancel", value, "danger")))
+    text = f"Plan v{plan.version} for run {run_id}: {plan.goal}"
+    return fit(text, blocks, filename=f"plan-{run_id}-v{plan.version}.md", full_text="\n".join(lines))
+
+
+def plan_closed_message(run_id: str, plan: Plan, outcome: str) -> Message:
+    """The plan message after a decision: same content, buttons replaced by the outcome."""
+    message = plan_message(run_id, plan, requester="", with_buttons=False)
+    blocks = [b for b in message.blocks if b["type"] != "context" or "requested by" not in _blocks_text([b])]
+    return Message(message.text, [*blocks, context(outcome)], message.file)
+
+
+def status_message(run_id: str, plan: Plan | None, headline: str, *, running: bool) -> Message:
+    """The one status message of a run, edited in place as it progresses."""
+    lines = [headline]
+    if plan:
+        lines += [f"{STEP_ICONS.get(s.status, '◻️')} {i}. {s.title}" for i, s in enumerate(plan.steps, 1)]
+    blocks = sections("\n".join(lines))
+    if running:
+        blocks.append(actions("run_status", button("Stop", "droid_stop", button_value(run_id, plan.version if plan else 0),
+                                                   "danger")))
+    return fit(f"run {run_id}: {headline}", blocks)
+
+
+def result_message(title: str, body: str, *, filename: str) -> Message:
+    """A result reply: title plus body, split or moved to a file when long."""
+    blocks = sections(f"*{title}*\n{body}")
+    return fit(f"{title}\n{body}", blocks, filename=filename, full_text=f"# {title}\n\n{body}")
+
+
+def notice(text: str) -> Message:
+    """A short plain reply."""
+    return fit(text, sections(text))
+
+
+def revise_modal(run_id: str, version: int) -> dict:
+    """The modal asking what to change in the plan."""
+    return {
+        "type": "modal", "callback_id": "droid_revise_submit",
+        "private_metadata": button_value(run_id, version),
+        "title": {"type": "plain_text", "text": "Revise the plan"},
+        "submit": {"type": "plain_text", "text": "Revise"},
+        "close": {"type": "plain_text", "text": "Cancel"},
+        "blocks": [{"type": "input", "block_id": "feedback",
+                    "label": {"type": "plain_text", "text": f"What should change in plan v{version}?"},
+                    "element": {"type": "plain_text_input", "action_id": "text", "multiline": True,
+                                "max_length": 3000}}],
+    }

@@ -1,0 +1,193 @@
+"""Settings: read once from the environment (and an optional routing file) into one typed object."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+SECRET_FIELDS = {
+    "slack_bot_token", "slack_signing_secret", "slack_app_token", "anthropic_api_key",
+    "github_token", "jira_token", "sentry_token", "sentry_webhook_secret",
+}
+
+
+class SettingsError(ValueError):
+    """Every problem found in the configuration, listed in one message."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("droid is not configured correctly:\n" + "\n".join(f"  - {p}" for p in problems))
+
+
+@dataclass(frozen=True)
+class Routing:
+    """Which channels map to which repositories, which are alert channels, who may approve."""
+
+    channel_repos: dict[str, str] = field(default_factory=dict)
+    default_repo: str | None = None
+    alert_channels: tuple[str, ...] = ()
+    approvers: tuple[str, ...] = ()
+
+    def repo_for(self, channel: str) -> str | None:
+        """The repository (path or URL) mapped to a channel, else the default."""
+        return self.channel_repos.get(channel, self.default_repo)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """droid's whole configuration. Build with `Settings.from_env()`."""
+
+    slack_bot_token: str = ""
+    slack_signing_secret: str = ""
+    slack_app_token: str = ""
+    slack_api_url: str = "https://slack.com/api/"
+    anthropic_api_key: str = ""
+    anthropic_base_url: str = "https://api.anthropic.com"
+    anthropic_model: str = "claude-sonnet-4-5"
+    github_token: str = ""
+    github_api_url: str = "https://api.github.com"
+    jira_url: str = ""
+    jira_user: str = ""
+    jira_token: str = ""
+    sentry_url: str = "https://sentry.io"
+    sentry_token: str = ""
+    sentry_org: str = ""
+    sentry_webhook_secret: str = ""
+    db_path: str = "droid.db"
+    port: int = 3000
+    workers: int = 4
+    max_steps: int = 30
+    max_tokens: int = 400_000
+    max_cost_usd: float = 5.0
+    max_wall_seconds: int = 1800
+    max_tool_errors: int = 5
+    status_interval: float = 2.0
+    config_file: str = ""
+    routing: Routing = field(default_factory=Routing)
+
+    @property
+    def has_model(self) -> bool:
+        """True when a model API key is configured."""
+        return bool(self.anthropic_api_key)
+
+    def __repr__(self) -> str:
+        parts = []
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name in SECRET_FIELDS and value:
+                value = "***"
+            parts.append(f"{f.name}={value!r}")
+        return f"Settings({', '.join(parts)})"
+
+    __str__ = __repr__
+
+    def secrets(self) -> list[str]:
+        """The secret values, for the redactor."""
+        return [getattr(self, name) for name in SECRET_FIELDS if getattr(self, name)]
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None, *, require_slack: bool = False) -> Settings:
+        """Read and validate settings; raise SettingsError listing every problem."""
+        env = dict(os.environ if env is None else env)
+        problems: list[str] = []
+        values: dict[str, Any] = {}
+        for name, (var, kind) in ENV_VARS.items():
+            raw = env.get(var)
+            if raw is None or raw == "":
+                continue
+            try:
+                values[name] = kind(raw)
+            except ValueError:
+                problems.append(f"{var}={raw!r} is not a valid {kind.__name__}")
+        values["routing"] = _load_routing(values.get("config_file", ""), problems)
+        settings = cls(**values)
+        problems += settings._problems(require_slack)
+        if problems:
+            raise SettingsError(problems)
+        return settings
+
+    def _problems(self, require_slack: bool) -> list[str]:
+        problems = []
+        if require_slack and not self.slack_bot_token:
+            problems.append("SLACK_BOT_TOKEN is not set (the bot token, xoxb-…, from OAuth & Permissions)")
+        if require_slack and not self.slack_signing_secret and not self.slack_app_token:
+            problems.append("SLACK_SIGNING_SECRET is not set (Basic Information → App Credentials); "
+                            "or set SLACK_APP_TOKEN for Socket Mode")
+        if self.slack_app_token and not self.slack_app_token.startswith("xapp-"):
+            problems.append("SLACK_APP_TOKEN must be an app-level token starting with xapp-")
+        for name in ("slack_api_url", "anthropic_base_url", "github_api_url", "sentry_url"):
+            if not str(getattr(self, name)).startswith(("http://", "https://")):
+                problems.append(f"{_var(name)} must be an http(s) URL, got {getattr(self, name)!r}")
+        if self.jira_url and not self.jira_url.startswith(("http://", "https://")):
+            problems.append(f"JIRA_URL must be an http(s) URL, got {self.jira_url!r}")
+        if self.jira_url and not (self.jira_user and self.jira_token):
+            problems.append("JIRA_URL is set but JIRA_USER / JIRA_API_TOKEN are not")
+        if self.sentry_token and not self.sentry_org:
+            problems.append("SENTRY_AUTH_TOKEN is set but SENTRY_ORG is not")
+        for name in ("port", "workers", "max_steps", "max_tokens", "max_wall_seconds", "max_tool_errors"):
+            if getattr(self, name) <= 0:
+                problems.append(f"{_var(name)} must be positive")
+        return problems
+
+
+def _load_routing(path: str, problems: list[str]) -> Routing:
+    if not path:
+        return Routing()
+    try:
+        data = yaml.safe_load(Path(path).read_text()) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        problems.append(f"DROID_CONFIG {path!r} cannot be read: {exc}")
+        return Routing()
+    if not isinstance(data, dict):
+        problems.append(f"DROID_CONFIG {path!r} must be a mapping")
+        return Routing()
+    channels = data.get("channels") or {}
+    if not isinstance(channels, dict):
+        problems.append("DROID_CONFIG: `channels` must map channel IDs to {repo: ...}")
+        channels = {}
+    repos = {str(ch): str(v.get("repo") if isinstance(v, dict) else v) for ch, v in channels.items()}
+    return Routing(
+        channel_repos=repos,
+        default_repo=data.get("default_repo"),
+        alert_channels=tuple(str(c) for c in data.get("alert_channels") or ()),
+        approvers=tuple(str(u) for u in data.get("approvers") or ()),
+    )
+
+
+# field name -> (environment variable, type)
+ENV_VARS: dict[str, tuple[str, type]] = {
+    "slack_bot_token": ("SLACK_BOT_TOKEN", str),
+    "slack_signing_secret": ("SLACK_SIGNING_SECRET", str),
+    "slack_app_token": ("SLACK_APP_TOKEN", str),
+    "slack_api_url": ("SLACK_API_URL", str),
+    "anthropic_api_key": ("ANTHROPIC_API_KEY", str),
+    "anthropic_base_url": ("ANTHROPIC_BASE_URL", str),
+    "anthropic_model": ("DROID_MODEL", str),
+    "github_token": ("GITHUB_TOKEN", str),
+    "github_api_url": ("GITHUB_API_URL", str),
+    "jira_url": ("JIRA_URL", str),
+    "jira_user": ("JIRA_USER", str),
+    "jira_token": ("JIRA_API_TOKEN", str),
+    "sentry_url": ("SENTRY_URL", str),
+    "sentry_token": ("SENTRY_AUTH_TOKEN", str),
+    "sentry_org": ("SENTRY_ORG", str),
+    "sentry_webhook_secret": ("SENTRY_WEBHOOK_SECRET", str),
+    "db_path": ("DROID_DB", str),
+    "port": ("PORT", int),
+    "workers": ("DROID_WORKERS", int),
+    "max_steps": ("DROID_MAX_STEPS", int),
+    "max_tokens": ("DROID_MAX_TOKENS", int),
+    "max_cost_usd": ("DROID_MAX_COST_USD", float),
+    "max_wall_seconds": ("DROID_MAX_WALL_SECONDS", int),
+    "max_tool_errors": ("DROID_MAX_TOOL_ERRORS", int),
+    "status_interval": ("DROID_STATUS_INTERVAL", float),
+    "config_file": ("DROID_CONFIG", str),
+}
+
+
+def _var(name: str) -> str:
+    return ENV_VARS[name][0]

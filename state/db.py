@@ -1,0 +1,133 @@
+"""The SQLite database: opening it, versioned schema migrations, one lock for all threads."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import sqlite_utils
+
+# Each migration runs once, in order; the applied version is stored in `schema_version`.
+MIGRATIONS: list[tuple[int, str]] = [
+    (1, """
+    CREATE TABLE runs (
+        run_id TEXT PRIMARY KEY,
+        team TEXT NOT NULL DEFAULT '',
+        channel TEXT NOT NULL,
+        thread_ts TEXT NOT NULL,
+        trigger_ts TEXT NOT NULL,
+        requester TEXT NOT NULL,
+        skill TEXT NOT NULL,
+        task TEXT NOT NULL,
+        repo TEXT,
+        state TEXT NOT NULL,
+        plan_version INTEGER NOT NULL DEFAULT 0,
+        approved_version INTEGER,
+        approved_by TEXT,
+        plan_ts TEXT,
+        status_ts TEXT,
+        result TEXT,
+        context TEXT NOT NULL DEFAULT '{}',
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL,
+        UNIQUE (channel, trigger_ts)
+    );
+    CREATE INDEX runs_thread ON runs (channel, thread_ts);
+    CREATE INDEX runs_state ON runs (state);
+    CREATE TABLE plans (
+        run_id TEXT NOT NULL REFERENCES runs(run_id),
+        version INTEGER NOT NULL,
+        data TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        PRIMARY KEY (run_id, version)
+    );
+    CREATE TABLE run_events (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        run_id TEXT NOT NULL REFERENCES runs(run_id),
+        at REAL NOT NULL,
+        kind TEXT NOT NULL,
+        data TEXT NOT NULL
+    );
+    CREATE INDEX run_events_run ON run_events (run_id, id);
+    CREATE TRIGGER run_events_append_only_u BEFORE UPDATE ON run_events
+        BEGIN SELECT RAISE(ABORT, 'run_events is append-only'); END;
+    CREATE TRIGGER run_events_append_only_d BEFORE DELETE ON run_events
+        BEGIN SELECT RAISE(ABORT, 'run_events is append-only'); END;
+    CREATE TABLE slack_deliveries (
+        event_id TEXT PRIMARY KEY,
+        received_at REAL NOT NULL
+    );
+    """),
+]
+
+
+class Database:
+    """A sqlite-utils database shared by droid's threads behind one lock."""
+
+    def __init__(self, path: str):
+        conn = sqlite3.connect(path, check_same_thread=False, timeout=30, isolation_level=None)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA foreign_keys=ON")
+        conn.execute("PRAGMA busy_timeout=30000")
+        self.path = path
+        self.db = sqlite_utils.Database(conn)
+        self._lock = threading.RLock()
+        self.migrate()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite_utils.Database]:
+        """Hold the lock and run the block in one IMMEDIATE transaction."""
+        with self._lock:
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.db
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+            self.db.execute("COMMIT")
+
+    @contextmanager
+    def reading(self) -> Iterator[sqlite_utils.Database]:
+        """Hold the lock for a read."""
+        with self._lock:
+            yield self.db
+
+    def schema_version(self) -> int:
+        """The highest migration applied."""
+        with self.reading() as db:
+            if "schema_version" not in db.table_names():
+                return 0
+            row = db.execute("SELECT MAX(version) FROM schema_version").fetchone()
+            return row[0] or 0
+
+    def migrate(self) -> None:
+        """Apply every migration newer than the stored schema version."""
+        with self.transaction() as db:
+            db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, applied_at REAL)")
+            current = db.execute("SELECT COALESCE(MAX(version), 0) FROM schema_version").fetchone()[0]
+            for version, sql in MIGRATIONS:
+                if version > current:
+                    for statement in _statements(sql):
+                        db.execute(statement)
+                    db.execute("INSERT INTO schema_version VALUES (?, strftime('%s','now'))", [version])
+
+    def close(self) -> None:
+        """Close the connection."""
+        with self._lock:
+            self.db.conn.close()
+
+
+def _statements(sql: str) -> list[str]:
+    """Split a migration into statements, keeping trigger bodies whole."""
+    out, buf = [], []
+    for line in sql.strip().splitlines():
+        buf.append(line)
+        joined = "\n".join(buf).strip()
+        if joined.endswith(";") and sqlite3.complete_statement(joined):
+            out.append(joined)
+            buf = []
+    if "\n".join(buf).strip():
+        out.append("\n".join(buf).strip())
+    return out

@@ -1,0 +1,147 @@
+"""Runs: one delegated task each, with a compare-and-set state machine."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from dataclasses import dataclass, field
+
+from state.db import Database
+
+ACTIVE = ("received", "planning", "awaiting_approval", "executing")
+TERMINAL = ("succeeded", "failed", "cancelled", "rejected", "expired")
+
+# from-state -> states it may move to
+TRANSITIONS: dict[str, tuple[str, ...]] = {
+    "received": ("planning", "failed", "cancelled"),
+    "planning": ("awaiting_approval", "executing", "failed", "cancelled"),
+    "awaiting_approval": ("executing", "planning", "cancelled", "rejected", "expired", "failed"),
+    "executing": ("succeeded", "failed", "cancelled", "awaiting_approval", "planning"),
+}
+
+
+class IllegalTransition(ValueError):
+    """A transition the state machine does not allow."""
+
+
+@dataclass
+class Run:
+    """One delegated task, keyed by (team, channel, thread_ts)."""
+
+    run_id: str
+    team: str
+    channel: str
+    thread_ts: str
+    trigger_ts: str
+    requester: str
+    skill: str
+    task: str
+    state: str
+    repo: str | None = None
+    plan_version: int = 0
+    approved_version: int | None = None
+    approved_by: str | None = None
+    plan_ts: str | None = None
+    status_ts: str | None = None
+    result: str | None = None
+    context: dict = field(default_factory=dict)
+    created_at: float = 0.0
+    updated_at: float = 0.0
+
+    @property
+    def active(self) -> bool:
+        """True while the run is not finished."""
+        return self.state in ACTIVE
+
+    @classmethod
+    def from_row(cls, row: dict) -> Run:
+        """Build from a database row."""
+        row = dict(row)
+        row["context"] = json.loads(row.get("context") or "{}")
+        return cls(**row)
+
+
+class RunStore:
+    """Creates runs, reads them, and moves them between states."""
+
+    def __init__(self, database: Database):
+        self.database = database
+
+    def create(self, *, channel: str, trigger_ts: str, thread_ts: str, requester: str, skill: str,
+               task: str, team: str = "", repo: str | None = None, context: dict | None = None
+               ) -> tuple[Run, bool]:
+        """Create the run for a triggering message, or return the existing one: (run, created)."""
+        now = time.time()
+        with self.database.transaction() as db:
+            existing = db.execute("SELECT * FROM runs WHERE channel=? AND trigger_ts=?",
+                                  [channel, trigger_ts]).fetchone()
+            if existing:
+                return self._row(db, existing), False
+            run_id = secrets.token_hex(4)
+            db["runs"].insert({
+                "run_id": run_id, "team": team, "channel": channel, "thread_ts": thread_ts,
+                "trigger_ts": trigger_ts, "requester": requester, "skill": skill, "task": task,
+                "repo": repo, "state": "received", "context": json.dumps(context or {}),
+                "created_at": now, "updated_at": now,
+            })
+            row = db.execute("SELECT * FROM runs WHERE run_id=?", [run_id]).fetchone()
+            return self._row(db, row), True
+
+    def get(self, run_id: str) -> Run | None:
+        """The run with this id, or None."""
+        with self.database.reading() as db:
+            row = db.execute("SELECT * FROM runs WHERE run_id=?", [run_id]).fetchone()
+            return self._row(db, row) if row else None
+
+    def active_in_thread(self, channel: str, thread_ts: str) -> Run | None:
+        """The newest unfinished run in a thread, if any."""
+        marks = ",".join("?" * len(ACTIVE))
+        with self.database.reading() as db:
+            row = db.execute(
+                f"SELECT * FROM runs WHERE channel=? AND thread_ts=? AND state IN ({marks}) "
+                "ORDER BY created_at DESC LIMIT 1", [channel, thread_ts, *ACTIVE]).fetchone()
+            return self._row(db, row) if row else None
+
+    def latest_in_thread(self, channel: str, thread_ts: str) -> Run | None:
+        """The newest run in a thread, finished or not."""
+        with self.database.reading() as db:
+            row = db.execute("SELECT * FROM runs WHERE channel=? AND thread_ts=? "
+                             "ORDER BY created_at DESC LIMIT 1", [channel, thread_ts]).fetchone()
+            return self._row(db, row) if row else None
+
+    def in_states(self, *states: str) -> list[Run]:
+        """Every run currently in one of these states."""
+        marks = ",".join("?" * len(states))
+        with self.database.reading() as db:
+            rows = db.execute(f"SELECT * FROM runs WHERE state IN ({marks}) ORDER BY created_at",
+                              list(states)).fetchall()
+            return [self._row(db, r) for r in rows]
+
+    def transition(self, run_id: str, from_state: str, to_state: str, **changes) -> bool:
+        """Compare-and-set: move from `from_state` to `to_state`; False if the run was not there."""
+        if to_state not in TRANSITIONS.get(from_state, ()):
+            raise IllegalTransition(f"{from_state} → {to_state} is not a legal transition")
+        sets = {"state": to_state, "updated_at": time.time(), **_encode(changes)}
+        assignments = ", ".join(f"{k}=?" for k in sets)
+        with self.database.transaction() as db:
+            cursor = db.execute(f"UPDATE runs SET {assignments} WHERE run_id=? AND state=?",
+                                [*sets.values(), run_id, from_state])
+            return cursor.rowcount == 1
+
+    def update(self, run_id: str, **changes) -> None:
+        """Set fields that are not the state (message timestamps, context, result)."""
+        if "state" in changes:
+            raise IllegalTransition("use transition() to change state")
+        sets = {"updated_at": time.time(), **_encode(changes)}
+        assignments = ", ".join(f"{k}=?" for k in sets)
+        with self.database.transaction() as db:
+            db.execute(f"UPDATE runs SET {assignments} WHERE run_id=?", [*sets.values(), run_id])
+
+    def _row(self, db, row) -> Run:
+        names = [d[0] for d in db.execute("SELECT * FROM runs LIMIT 0").description]
+        return Run.from_row(dict(zip(names, row, strict=True)))
+
+
+def _encode(changes: dict) -> dict:
+    return {k: json.dumps(v) if k == "context" else v for k, v in changes.items()}

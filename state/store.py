@@ -1,0 +1,29 @@
+"""The state façade: one object holding the run, plan, event and delivery stores."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from state.db import Database
+from state.deliveries import DeliveryLog
+from state.events import EventLog
+from state.plans import PlanStore
+from state.runs import RunStore
+
+
+@dataclass
+class Store:
+    """Everything droid keeps, in one SQLite file."""
+
+    database: Database
+    runs: RunStore
+    plans: PlanStore
+    events: EventLog
+    deliveries: DeliveryLog
+
+    @classmethod
+    def open(cls, path: str, redact=None) -> Store:
+        """Open (and migrate) the database at `path`."""
+        database = Database(path)
+        return cls(database, RunStore(database), PlanStore(database), EventLog(database, redact),
+                   DeliveryLog(database))
