@@ -1,0 +1,1 @@
+"""Bolt listeners: thin — parse, call state or the runner, post."""

@@ -1,0 +1,157 @@
+"""Approve / Revise / Cancel / Stop: check who clicked and which plan version, then one CAS transition."""
+
+from __future__ import annotations
+
+import logging
+
+from bot import blocks
+from skills.plan import Plan
+
+log = logging.getLogger("droid.decisions")
+
+
+def register(app, deps) -> None:
+    """Listen for droid's buttons and the Revise modal."""
+    for action_id, decide in (("droid_approve", approve), ("droid_cancel", cancel),
+                              ("droid_revise", revise), ("droid_stop", stop)):
+        app.action(action_id)(_button(deps, decide))
+
+    @app.view("droid_revise_submit")
+    def on_revise_submit(ack, body: dict) -> None:
+        ack()
+        revise_submitted(deps, body)
+
+
+def _button(deps, decide):
+    def listener(ack, body: dict) -> None:
+        ack()
+        click = Click.parse(body)
+        if click is None:
+            log.warning("droid button with a malformed payload ignored")
+            return
+        run = deps.store.runs.get(click.run_id)
+        if run is None:
+            return deps.poster.ephemeral(click.channel, click.user, "That run no longer exists.")
+        if not may_decide(deps, run, click.user):
+            deps.store.events.append(run.run_id, "refused", user=click.user, action=decide.__name__)
+            return deps.poster.ephemeral(click.channel, click.user, refusal(deps, run), run.thread_ts)
+        decide(deps, run, click, body)
+
+    listener.__name__ = f"on_{decide.__name__}"
+    return listener
+
+
+class Click:
+    """Who clicked which droid button where."""
+
+    def __init__(self, user: str, channel: str, run_id: str, version: int, trigger_id: str):
+        self.user, self.channel, self.run_id, self.version, self.trigger_id = user, channel, run_id, version, trigger_id
+
+    @classmethod
+    def parse(cls, body: dict):
+        """From a block_actions payload; None if it is not a well-formed droid button."""
+        try:
+            run_id, version = blocks.parse_button_value(body["actions"][0]["value"])
+            channel = (body.get("channel") or {}).get("id") or body["container"]["channel_id"]
+            return cls(body["user"]["id"], channel, run_id, version, body.get("trigger_id", ""))
+        except (KeyError, IndexError, TypeError, ValueError):
+            return None
+
+
+def may_decide(deps, run, user: str) -> bool:
+    """Only the requester and the configured approvers decide on a run."""
+    return user == run.requester or user in deps.settings.routing.approvers
+
+
+def refusal(deps, run) -> str:
+    """The ephemeral refusal for anyone else."""
+    approvers = ", ".join(f"<@{u}>" for u in deps.settings.routing.approvers)
+    who = f"<@{run.requester}>" + (f" or an approver ({approvers})" if approvers else "")
+    return f"Only {who} can decide on run {run.run_id}. Nothing was changed."
+
+
+def _stale(deps, run, click) -> bool:
+    if click.version == run.plan_version:
+        return False
+    deps.poster.ephemeral(click.channel, click.user, f"That button belongs to plan v{click.version}, but run "
+                          f"{run.run_id} is on plan v{run.plan_version} now. Use the buttons on v{run.plan_version}.",
+                          run.thread_ts)
+    return True
+
+
+def _not_awaiting(deps, run, click) -> bool:
+    if run.state == "awaiting_approval":
+        return False
+    if run.approved_by and run.approved_version == click.version:
+        text = f"Plan v{click.version} was already approved by <@{run.approved_by}>."
+    else:
+        text = f"Run {run.run_id} is {run.state.replace('_', ' ')}; there is nothing to decide."
+    deps.poster.ephemeral(click.channel, click.user, text, run.thread_ts)
+    return True
+
+
+def approve(deps, run, click, body) -> None:
+    """Approve the current plan version: exactly one approval wins."""
+    if _stale(deps, run, click) or _not_awaiting(deps, run, click):
+        return
+    won = deps.store.runs.transition(run.run_id, "awaiting_approval", "executing",
+                                     approved_version=click.version, approved_by=click.user)
+    if not won:
+        return _not_awaiting(deps, deps.store.runs.get(run.run_id), click)
+    deps.store.events.append(run.run_id, "approved", user=click.user, version=click.version)
+    _close_plan(deps, run, click.version, f"✅ Approved by <@{click.user}>.")
+    deps.runner.submit(deps.runner.execute, run.run_id)
+
+
+def cancel(deps, run, click, body) -> None:
+    """Cancel a plan awaiting approval."""
+    if _stale(deps, run, click) or _not_awaiting(deps, run, click):
+        return
+    if not deps.store.runs.transition(run.run_id, "awaiting_approval", "cancelled"):
+        return _not_awaiting(deps, deps.store.runs.get(run.run_id), click)
+    deps.store.events.append(run.run_id, "cancelled", user=click.user)
+    _close_plan(deps, run, click.version, f"🚫 Cancelled by <@{click.user}>.")
+    deps.poster.post(run.channel, run.thread_ts, blocks.notice(f"🚫 Run {run.run_id} cancelled by <@{click.user}>."))
+
+
+def revise(deps, run, click, body) -> None:
+    """Open the modal asking what to change."""
+    if _stale(deps, run, click) or _not_awaiting(deps, run, click):
+        return
+    deps.client.views_open(trigger_id=click.trigger_id, view=blocks.revise_modal(run.run_id, click.version))
+
+
+def stop(deps, run, click, body) -> None:
+    """Stop an executing run; the agent stops before its next step."""
+    if run.state != "executing":
+        return deps.poster.ephemeral(click.channel, click.user,
+                                     f"Run {run.run_id} is {run.state.replace('_', ' ')}; nothing to stop.")
+    if deps.store.runs.transition(run.run_id, "executing", "cancelled"):
+        deps.store.events.append(run.run_id, "stopped", user=click.user)
+        deps.poster.post(run.channel, run.thread_ts, blocks.notice(
+            f"⏹️ Stop requested by <@{click.user}>: run {run.run_id} stops before its next step."))
+
+
+def revise_submitted(deps, body: dict) -> None:
+    """The Revise modal was submitted: re-plan with the feedback (a new version)."""
+    try:
+        run_id, version = blocks.parse_button_value(body["view"]["private_metadata"])
+        user = body["user"]["id"]
+        feedback = body["view"]["state"]["values"]["feedback"]["text"]["value"] or ""
+    except (KeyError, TypeError, ValueError):
+        log.warning("malformed revise submission ignored")
+        return
+    run = deps.store.runs.get(run_id)
+    if run is None or not may_decide(deps, run, user) or version != run.plan_version:
+        return
+    if deps.store.runs.transition(run_id, "awaiting_approval", "planning"):
+        deps.store.events.append(run_id, "revise_requested", user=user, version=version, feedback=feedback)
+        deps.runner.submit(deps.runner.plan, run_id, feedback.strip())
+
+
+def _close_plan(deps, run, version: int, outcome: str) -> None:
+    data = deps.store.plans.get(run.run_id, version)
+    if data and run.plan_ts:
+        plan = Plan.from_dict(data)
+        plan.version = version
+        deps.poster.update(run.channel, run.plan_ts, blocks.plan_closed_message(run.run_id, plan, outcome))

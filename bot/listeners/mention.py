@@ -1,0 +1,64 @@
+"""`@droid <task>`: create the run (idempotent on the message) and plan it on droid's executor."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from bot import blocks
+from skills.registry import choose
+
+log = logging.getLogger("droid.mention")
+MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
+
+
+def task_text(text: str) -> str:
+    """The task with the bot mention(s) removed."""
+    return MENTION.sub("", text or "").strip()
+
+
+def register(app, deps) -> None:
+    """Listen for app mentions."""
+
+    @app.event("app_mention")
+    def on_mention(event: dict, body: dict) -> None:
+        handle_mention(deps, event, body.get("team_id", ""))
+
+
+def handle_mention(deps, event: dict, team: str) -> None:
+    """A mention starts a run, or is a follow-up to the active run of its thread."""
+    user, channel, ts = event.get("user"), event.get("channel"), event.get("ts")
+    if not (user and channel and ts):
+        log.warning("app_mention without user/channel/ts ignored: %s", {k: event.get(k) for k in ("user", "channel", "ts")})
+        return
+    if event.get("bot_id") and channel not in deps.settings.routing.alert_channels:
+        return
+    thread_ts = event.get("thread_ts") or ts
+    task = task_text(event.get("text", ""))
+    active = deps.store.runs.active_in_thread(channel, thread_ts) if event.get("thread_ts") else None
+    if active:
+        return follow_up(deps, active, user, task)
+    if not task:
+        deps.poster.post(channel, thread_ts, blocks.notice(
+            "What should I do? Mention me with a task, e.g. `@droid where is the retry logic for webhooks?`"))
+        return
+    skill = choose(task)
+    run, created = deps.store.runs.create(channel=channel, trigger_ts=ts, thread_ts=thread_ts, requester=user,
+                                          skill=skill.name, task=task, team=team,
+                                          repo=deps.settings.routing.repo_for(channel))
+    if not created:
+        return
+    deps.store.events.append(run.run_id, "created", user=user, task=task, skill=skill.name, repo=run.repo)
+    deps.runner.submit(deps.runner.plan, run.run_id)
+
+
+def follow_up(deps, run, user: str, text: str) -> None:
+    """Record a follow-up; an executing agent gets it at its next step."""
+    deps.store.events.append(run.run_id, "follow_up", user=user, text=text)
+    if run.state == "executing":
+        note = f"Noted — I'll take this into account at my next step (run {run.run_id})."
+    elif run.state == "awaiting_approval":
+        note = f"Noted on run {run.run_id}. To change the plan, click *Revise* on plan v{run.plan_version}."
+    else:
+        note = f"Noted on run {run.run_id} ({run.state.replace('_', ' ')})."
+    deps.poster.post(run.channel, run.thread_ts, blocks.notice(note))

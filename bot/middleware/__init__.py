@@ -1,0 +1,1 @@
+"""Bolt middleware: one policy per file."""

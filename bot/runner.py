@@ -1,0 +1,289 @@
+"""The runner: droid's own bounded executor, where planning and execution happen (never Bolt's threads)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+
+from bot import blocks
+from bot.agent_loop import Limits, LoopResult, run_loop
+from bot.planner import PlanError, model_plan, template_plan
+from bot.poster import SlackPoster
+from bot.status import StatusMessage
+from integrations.llm import LLM, LLMError, Usage
+from skills.plan import Budget, Plan, widening
+from skills.registry import all_skills
+from skills.skill import Outcome, Skill
+from skills.tools.base import Tool, ToolContext, ToolResult
+from state.runs import Run
+from state.store import Store
+
+log = logging.getLogger("droid.runner")
+
+
+class Runner:
+    """Plans and executes runs on a bounded thread pool; every failure ends in a message in the thread."""
+
+    def __init__(self, settings, store: Store, poster: SlackPoster, llm: LLM | None, redact):
+        self.settings, self.store, self.poster, self.llm, self.redact = settings, store, poster, llm, redact
+        self.skills = all_skills()
+        self.executor = ThreadPoolExecutor(settings.workers, thread_name_prefix="droid-run")
+        self._inbox_seen: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    # -- entry points (called from listeners; return at once) --------------------------------
+    def submit(self, job, run_id: str, *args) -> Future:
+        """Run `job(run_id, *args)` on droid's executor; an exception fails the run, with a message."""
+        return self.executor.submit(self._guarded, job, run_id, *args)
+
+    def shutdown(self, wait: bool = True) -> None:
+        """Stop taking work; wait for what is running."""
+        self.executor.shutdown(wait=wait, cancel_futures=not wait)
+
+    def _guarded(self, job, run_id: str, *args) -> None:
+        try:
+            job(run_id, *args)
+        except Exception as exc:
+            log.exception("run %s: %s failed", run_id, job.__name__)
+            self.fail(run_id, f"droid hit an internal error ({type(exc).__name__}) and stopped this run. "
+                              "The error is in droid's log; the run's history is kept.")
+
+    # -- planning --------------------------------------------------------------------------
+    def plan(self, run_id: str, feedback: str | None = None) -> None:
+        """Draft a plan (model or template), store the version, post it with buttons."""
+        run = self.store.runs.get(run_id)
+        if run.state == "received":
+            if not self.store.runs.transition(run_id, "received", "planning"):
+                return
+            self.poster.react(run.channel, run.trigger_ts, "eyes")
+        elif run.state != "planning":
+            return
+        skill = self.skills[run.skill]
+        previous = self._plan(run) if run.plan_version else None
+        budget = Budget(min(skill.max_steps, self.settings.max_steps), self.settings.max_tokens)
+        try:
+            plan = self._draft(run, skill, budget, feedback, previous)
+        except (PlanError, LLMError) as exc:
+            message = exc.message if isinstance(exc, LLMError) else str(exc)
+            self.store.events.append(run_id, "error", phase="planning", message=message)
+            return self._finish_failed(run_id, "planning", f"Planning failed: {message}")
+        version = self.store.plans.add(run_id, plan.to_dict())
+        plan.version = version
+        self.store.events.append(run_id, "plan", version=version, plan=plan.to_dict())
+        if previous and run.plan_ts:
+            self.poster.update(run.channel, run.plan_ts, blocks.plan_closed_message(
+                run_id, previous, f"Superseded by plan v{version}."))
+        banner = f"*Revised* after feedback: _{feedback}_" if feedback else ""
+        if not skill.needs_approval:
+            self.store.runs.transition(run_id, "planning", "executing", approved_version=version, approved_by="auto")
+            return self.execute(run_id)
+        ts = self.poster.post(run.channel, run.thread_ts, blocks.plan_message(
+            run_id, plan, requester=run.requester, banner=banner))
+        self.store.runs.update(run_id, plan_ts=ts)
+        self.store.runs.transition(run_id, "planning", "awaiting_approval")
+
+    def _draft(self, run: Run, skill: Skill, budget: Budget, feedback: str | None, previous: Plan | None) -> Plan:
+        if self.llm is None:
+            plan = template_plan(skill, run.task, budget)
+            if feedback:
+                plan.note += f" Your feedback was recorded but a template plan cannot change without a model: {feedback}"
+            return plan
+        context = self._planning_context(run, skill)
+        plan, usage = model_plan(self.llm, skill, run.task, context, budget, feedback, previous)
+        self._record_usage(run.run_id, "planning", usage)
+        return plan
+
+    def _planning_context(self, run: Run, skill: Skill) -> str:
+        ctx = self._tool_context(run)
+        if ctx.repo is None:
+            return "No repository is mapped to this channel."
+        tools = {t.name: t for t in skill.planning_tools(ctx)}
+        if "search_code" in tools:
+            return "Search results for the task:\n" + tools["search_code"].call({"query": run.task, "top": 8}).text
+        return ""
+
+    # -- execution -------------------------------------------------------------------------
+    def execute(self, run_id: str) -> None:
+        """Work through the approved plan; post progress in one status message and the result in the thread."""
+        run = self.store.runs.get(run_id)
+        if run.state != "executing":
+            return
+        plan = self._plan(run)
+        skill = self.skills[run.skill]
+        status_ts = self.poster.post(run.channel, run.thread_ts, blocks.status_message(
+            run_id, plan, "⏳ Working on the approved plan…", running=True))
+        self.store.runs.update(run_id, status_ts=status_ts)
+        status = StatusMessage(self.poster, run.channel, status_ts, self.settings.status_interval)
+        ctx = self._tool_context(run)
+        if self.llm is None:
+            outcome = self._execute_without_model(run, skill, plan, ctx, status)
+            return self._conclude(run_id, outcome, plan, status)
+        result = self._execute_with_model(run, skill, plan, ctx, status)
+        self._after_loop(run_id, result, plan, status)
+
+    def _execute_without_model(self, run: Run, skill: Skill, plan: Plan, ctx: ToolContext,
+                               status: StatusMessage) -> Outcome:
+        plan.steps[0].status = "active"
+        status.set(blocks.status_message(run.run_id, plan, "⏳ Searching (no model configured)…", running=True))
+        outcome = skill.without_model(ctx, plan, run.task)
+        self.store.events.append(run.run_id, "deterministic_result", title=outcome.title, ok=outcome.ok)
+        for step in plan.steps:
+            step.status = "done" if outcome.ok and step is plan.steps[0] else "skipped"
+        return outcome
+
+    def _execute_with_model(self, run: Run, skill: Skill, plan: Plan, ctx: ToolContext,
+                            status: StatusMessage) -> LoopResult:
+        approved = plan
+        plan = Plan.from_dict(plan.to_dict())
+        plan.steps[0].status = "active"
+        tools = skill.executing_tools(ctx) + self._plan_tools(run, approved, plan, status)
+        system = skill.instructions + "\n\nThe approved plan:\n" + "\n".join(
+            f"{i}. {s.title}" for i, s in enumerate(plan.steps, 1))
+        messages = [{"role": "user", "content": f"Task from Slack (untrusted user text):\n<task>\n{run.task}\n</task>"}]
+        limits = Limits(plan.budget.steps, plan.budget.tokens, self.settings.max_cost_usd,
+                        self.settings.max_wall_seconds, self.settings.max_tool_errors)
+        status.set(blocks.status_message(run.run_id, plan, "⏳ Working on the approved plan…", running=True))
+        result = run_loop(self.llm, system=system, messages=messages, tools=tools, limits=limits,
+                          should_stop=lambda: self.store.runs.get(run.run_id).state != "executing",
+                          record=lambda kind, **data: self.store.events.append(run.run_id, kind, **data),
+                          inbox=lambda: self._inbox(run.run_id))
+        self._record_usage(run.run_id, "executing", result.usage)
+        result.control = {**(result.control or {}), "plan": plan}
+        return result
+
+    def _after_loop(self, run_id: str, result: LoopResult, approved: Plan, status: StatusMessage) -> None:
+        plan = result.control["plan"]
+        if result.outcome == "final":
+            for step in plan.steps:
+                step.status = "done" if step.status in ("active", "done") else step.status
+            return self._conclude(run_id, Outcome("Answer", result.text or "(the model gave no text)"), plan, status)
+        if result.outcome == "revise":
+            return self._pause_for_approval(run_id, result.control, status)
+        if result.outcome == "cancelled":
+            run = self.store.runs.get(run_id)
+            status.close(blocks.status_message(run_id, plan, "⏹️ Stopped on request.", running=False))
+            self.poster.post(run.channel, run.thread_ts, blocks.notice(
+                f"⏹️ Run {run_id} stopped. Nothing more will happen on it."))
+            return
+        message = (f"Stopped: {result.text}" if result.outcome == "limit" else f"The model failed: {result.text}")
+        self._conclude(run_id, Outcome("Run failed", message, ok=False), plan, status)
+
+    def _pause_for_approval(self, run_id: str, control: dict, status: StatusMessage) -> None:
+        proposed = Plan.from_dict(control["revise"])
+        version = self.store.plans.add(run_id, proposed.to_dict())
+        proposed.version = version
+        self.store.events.append(run_id, "plan", version=version, plan=proposed.to_dict(),
+                                 widens=control.get("reasons"))
+        if not self.store.runs.transition(run_id, "executing", "awaiting_approval"):
+            return
+        run = self.store.runs.get(run_id)
+        status.close(blocks.status_message(run_id, proposed, "⏸️ Paused: the revised plan needs approval.",
+                                           running=False))
+        banner = ("*Execution revealed the plan must change, and the change widens its scope* — "
+                  + "; ".join(control.get("reasons") or []) + ". Approve to continue.")
+        ts = self.poster.post(run.channel, run.thread_ts, blocks.plan_message(
+            run_id, proposed, requester=run.requester, banner=banner))
+        self.store.runs.update(run_id, plan_ts=ts)
+
+    def _plan_tools(self, run: Run, approved: Plan, plan: Plan, status: StatusMessage) -> list[Tool]:
+        def complete_step(summary: str = "") -> ToolResult:
+            index = plan.current_step()
+            if index is None:
+                return ToolResult("All steps are already complete; call final_answer.")
+            plan.steps[index].status = "done"
+            if index + 1 < len(plan.steps):
+                plan.steps[index + 1].status = "active"
+            self.store.events.append(run.run_id, "step_done", step=index + 1, summary=summary)
+            status.set(blocks.status_message(run.run_id, plan, f"⏳ Step {index + 1} done.", running=True))
+            following = plan.current_step()
+            return ToolResult(f"Step {index + 1} done." + (
+                f" Next: {plan.steps[following].title}" if following is not None else " All steps done."))
+
+        def revise_plan(steps: list, reason: str, touches: list | None = None) -> ToolResult:
+            done = [s for s in plan.steps if s.status == "done"]
+            proposed = Plan.from_dict({**plan.to_dict(), "steps": [s.__dict__ for s in done] + [
+                {"title": str(t)} for t in steps], "touches": list(touches or plan.touches)})
+            reasons = widening(approved, proposed)
+            if reasons:
+                return ToolResult("The revision widens the approved scope; pausing for approval.",
+                                  control={"revise": proposed.to_dict(), "reasons": reasons})
+            plan.steps = proposed.steps
+            version = self.store.plans.add(run.run_id, proposed.to_dict())
+            self.store.events.append(run.run_id, "plan", version=version, reason=reason, within_scope=True)
+            return ToolResult(f"Plan revised (v{version}, within the approved scope). Continue.")
+
+        def final_answer(text: str) -> ToolResult:
+            return ToolResult("Answer recorded.", control={"final": text})
+
+        return [
+            Tool("complete_step", "Mark the current plan step complete.",
+                 {"type": "object", "properties": {"summary": {"type": "string"}}}, complete_step),
+            Tool("revise_plan", "Replace the remaining steps when what you observed shows the plan is wrong.",
+                 {"type": "object", "properties": {"steps": {"type": "array", "items": {"type": "string"}},
+                                                   "reason": {"type": "string"},
+                                                   "touches": {"type": "array", "items": {"type": "string"}}},
+                  "required": ["steps", "reason"]}, revise_plan),
+            Tool("final_answer", "Finish: the answer or result to post in the thread.",
+                 {"type": "object", "properties": {"text": {"type": "string"}}, "required": ["text"]}, final_answer),
+        ]
+
+    # -- endings ---------------------------------------------------------------------------
+    def _conclude(self, run_id: str, outcome: Outcome, plan: Plan, status: StatusMessage) -> None:
+        final_state = "succeeded" if outcome.ok else "failed"
+        body = self.redact(outcome.body)
+        if not self.store.runs.transition(run_id, "executing", final_state, result=body):
+            return  # cancelled meanwhile: the Stop handler has told the thread
+        run = self.store.runs.get(run_id)
+        self.store.events.append(run_id, final_state, title=outcome.title)
+        headline = "✅ Done." if outcome.ok else "❌ Failed."
+        status.close(blocks.status_message(run_id, plan, headline, running=False))
+        self._deliver(run, blocks.result_message(outcome.title, body, filename=f"droid-{run_id}.md"))
+        self.poster.react(run.channel, run.trigger_ts, "white_check_mark" if outcome.ok else "x")
+
+    def fail(self, run_id: str, message: str) -> None:
+        """Move an unfinished run to failed and say why in its thread."""
+        run = self.store.runs.get(run_id)
+        if run is None or not run.active:
+            return
+        self._finish_failed(run_id, run.state, message)
+
+    def _finish_failed(self, run_id: str, from_state: str, message: str) -> None:
+        if not self.store.runs.transition(run_id, from_state, "failed", result=message):
+            return
+        run = self.store.runs.get(run_id)
+        self.store.events.append(run_id, "failed", message=message)
+        self._deliver(run, blocks.notice(f"❌ {message}"))
+        self.poster.react(run.channel, run.trigger_ts, "x")
+
+    def _deliver(self, run: Run, message: blocks.Message) -> None:
+        try:
+            self.poster.post(run.channel, run.thread_ts, message)
+        except Exception as exc:  # the result stays in the database and the event log
+            log.error("run %s: result not delivered to Slack: %s", run.run_id, exc)
+            self.store.events.append(run.run_id, "delivery_failed", error=str(exc)[:500])
+
+    # -- helpers ---------------------------------------------------------------------------
+    def _plan(self, run: Run) -> Plan:
+        version = run.approved_version or run.plan_version
+        plan = Plan.from_dict(self.store.plans.get(run.run_id, version))
+        plan.version = version
+        return plan
+
+    def _tool_context(self, run: Run) -> ToolContext:
+        repo = Path(run.repo).expanduser() if run.repo and Path(run.repo).expanduser().is_dir() else None
+        return ToolContext(repo=repo, redact=self.redact)
+
+    def _inbox(self, run_id: str) -> list[str]:
+        events = self.store.events.for_run(run_id, "follow_up")
+        with self._lock:
+            seen = self._inbox_seen.get(run_id, 0)
+            self._inbox_seen[run_id] = max([seen, *(e.id for e in events)])
+        return [e.data.get("text", "") for e in events if e.id > seen]
+
+    def _record_usage(self, run_id: str, phase: str, usage) -> None:
+        if isinstance(usage, Usage):
+            self.store.events.append(run_id, "usage", phase=phase, input_tokens=usage.input_tokens,
+                                     output_tokens=usage.output_tokens, cache_read_tokens=usage.cache_read_tokens,
+                                     total_tokens=usage.total_tokens, cost_usd=round(usage.cost_usd, 6))

@@ -1,0 +1,56 @@
+"""The one status message of a run: edited in place, throttled and coalesced."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from bot.blocks import Message
+from bot.poster import SlackPoster
+
+
+class StatusMessage:
+    """Edits one Slack message at most once per `interval` seconds, always ending on the latest state."""
+
+    def __init__(self, poster: SlackPoster, channel: str, ts: str, interval: float = 2.0):
+        self.poster, self.channel, self.ts, self.interval = poster, channel, ts, interval
+        self._last = time.monotonic()   # the post that created the message counts as an edit
+        self._pending: Message | None = None
+        self._timer: threading.Timer | None = None
+        self._lock = threading.Lock()
+
+    def set(self, message: Message) -> None:
+        """Show this state soon: now if the interval has passed, else once it has (latest wins)."""
+        with self._lock:
+            self._pending = message
+            wait = self.interval - (time.monotonic() - self._last)
+            if wait <= 0:
+                self._flush_locked()
+            elif self._timer is None:
+                self._timer = threading.Timer(wait, self._flush)
+                self._timer.daemon = True
+                self._timer.start()
+
+    def close(self, message: Message) -> None:
+        """The final state: waits out the interval so the rule holds, then edits."""
+        with self._lock:
+            if self._timer:
+                self._timer.cancel()
+                self._timer = None
+            self._pending = message
+            wait = self.interval - (time.monotonic() - self._last)
+        if wait > 0:
+            time.sleep(wait)
+        with self._lock:
+            self._flush_locked()
+
+    def _flush(self) -> None:
+        with self._lock:
+            self._timer = None
+            self._flush_locked()
+
+    def _flush_locked(self) -> None:
+        if self._pending is not None:
+            message, self._pending = self._pending, None
+            self.poster.update(self.channel, self.ts, message)
+            self._last = time.monotonic()
