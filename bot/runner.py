@@ -32,11 +32,19 @@ class Runner:
         self.executor = ThreadPoolExecutor(settings.workers, thread_name_prefix="droid-run")
         self._inbox_seen: dict[str, int] = {}
         self._lock = threading.Lock()
+        self._busy = 0
 
     # -- entry points (called from listeners; return at once) --------------------------------
     def submit(self, job, run_id: str, *args) -> Future:
         """Run `job(run_id, *args)` on droid's executor; an exception fails the run, with a message."""
+        with self._lock:
+            self._busy += 1
         return self.executor.submit(self._guarded, job, run_id, *args)
+
+    @property
+    def busy(self) -> bool:
+        """True while any job is queued or running."""
+        return self._busy > 0
 
     def shutdown(self, wait: bool = True) -> None:
         """Stop taking work; wait for what is running."""
@@ -45,10 +53,13 @@ class Runner:
     def _guarded(self, job, run_id: str, *args) -> None:
         try:
             job(run_id, *args)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001
             log.exception("run %s: %s failed", run_id, job.__name__)
             self.fail(run_id, f"droid hit an internal error ({type(exc).__name__}) and stopped this run. "
                               "The error is in droid's log; the run's history is kept.")
+        finally:
+            with self._lock:
+                self._busy -= 1
 
     # -- planning --------------------------------------------------------------------------
     def plan(self, run_id: str, feedback: str | None = None) -> None:
