@@ -14,7 +14,6 @@ from slack_sdk.http_retry.builtin_handlers import (
 )
 
 from bot.listeners import decisions, fallback, mention
-from bot.middleware.dedupe import DeliveryDedupe
 from bot.poster import SlackPoster
 from bot.runner import Runner
 from bot.settings import Settings
@@ -68,7 +67,6 @@ def build_app(settings: Settings, deps: Deps) -> App:
     app = App(signing_secret=settings.slack_signing_secret or None,
               client=deps.client, token_verification_enabled=False, process_before_response=False,
               request_verification_enabled=bool(settings.slack_signing_secret), logger=log)
-    app.use(DeliveryDedupe(deps.store.deliveries))
     mention.register(app, deps)
     decisions.register(app, deps)
     fallback.register(app)

@@ -6,6 +6,7 @@ import logging
 import re
 
 from bot import blocks
+from bot.middleware.dedupe import once_per_delivery
 from skills.registry import choose
 
 log = logging.getLogger("droid.mention")
@@ -21,6 +22,7 @@ def register(app, deps) -> None:
     """Listen for app mentions."""
 
     @app.event("app_mention")
+    @once_per_delivery(deps.store.deliveries)
     def on_mention(event: dict, body: dict) -> None:
         handle_mention(deps, event, body.get("team_id", ""))
 

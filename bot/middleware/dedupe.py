@@ -1,29 +1,31 @@
-"""Drop Events API deliveries already processed (Slack retries on slow or failed acks)."""
+"""Events API deliveries are processed once per `event_id` (Slack retries slow or failed acks).
+
+The durable check runs in the listener thread, after the ack: global middleware runs before the
+ack, and a SQLite write there would sit on every delivery's path to HTTP 200.
+"""
 
 from __future__ import annotations
 
+import functools
 import logging
-
-from slack_bolt.middleware import Middleware
-from slack_bolt.request import BoltRequest
-from slack_bolt.response import BoltResponse
 
 from state.deliveries import DeliveryLog
 
 log = logging.getLogger("droid.dedupe")
 
 
-class DeliveryDedupe(Middleware):
-    """Acknowledge a repeated `event_id` without running any listener again."""
+def once_per_delivery(deliveries: DeliveryLog):
+    """Decorate an event listener taking `body`: repeated deliveries of an event_id are dropped."""
 
-    def __init__(self, deliveries: DeliveryLog):
-        self.deliveries = deliveries
+    def decorate(listener):
+        @functools.wraps(listener)
+        def wrapper(*args, body: dict, **kwargs):
+            event_id = body.get("event_id")
+            if event_id and not deliveries.first_time(event_id):
+                log.info("duplicate delivery of %s ignored", event_id)
+                return None
+            return listener(*args, body=body, **kwargs)
 
-    def process(self, *, req: BoltRequest, resp: BoltResponse, next) -> BoltResponse:
-        """Pass the first delivery of each event on; answer 200 to the repeats."""
-        event_id = req.body.get("event_id") if req.body.get("type") == "event_callback" else None
-        if event_id and not self.deliveries.first_time(event_id):
-            retry = (req.headers.get("x-slack-retry-num") or [""])[0]
-            log.info("duplicate delivery of %s (retry %s) ignored", event_id, retry or "-")
-            return BoltResponse(status=200, body="")
-        return next()
+        return wrapper
+
+    return decorate
