@@ -123,9 +123,7 @@ class Runner:
             return
         plan = self._plan(run)
         skill = self.skills[run.skill]
-        status_ts = self.poster.post(run.channel, run.thread_ts, blocks.status_message(
-            run_id, plan, "⏳ Working on the approved plan…", running=True))
-        self.store.runs.update(run_id, status_ts=status_ts)
+        status_ts = self._post_status(run, plan)
         status = StatusMessage(self.poster, run.channel, status_ts, self.settings.status_interval)
         ctx = self._tool_context(run)
         if self.llm is None:
@@ -133,6 +131,18 @@ class Runner:
             return self._conclude(run_id, outcome, plan, status)
         result = self._execute_with_model(run, skill, plan, ctx, status)
         self._after_loop(run_id, result, plan, status)
+
+    def _post_status(self, run: Run, plan: Plan) -> str | None:
+        """Post the status message; progress is best effort, so a Slack failure here does not stop the run."""
+        try:
+            ts = self.poster.post(run.channel, run.thread_ts, blocks.status_message(
+                run.run_id, plan, "⏳ Working on the approved plan…", running=True))
+        except Exception as exc:  # noqa: BLE001
+            log.warning("run %s: status message not posted: %s", run.run_id, exc)
+            self.store.events.append(run.run_id, "status_unavailable", error=str(exc)[:300])
+            return None
+        self.store.runs.update(run.run_id, status_ts=ts)
+        return ts
 
     def _execute_without_model(self, run: Run, skill: Skill, plan: Plan, ctx: ToolContext,
                                status: StatusMessage) -> Outcome:

@@ -12,7 +12,7 @@ from bot.poster import SlackPoster
 class StatusMessage:
     """Edits one Slack message at most once per `interval` seconds, always ending on the latest state."""
 
-    def __init__(self, poster: SlackPoster, channel: str, ts: str, interval: float = 2.0):
+    def __init__(self, poster: SlackPoster, channel: str, ts: str | None, interval: float = 2.0):
         self.poster, self.channel, self.ts, self.interval = poster, channel, ts, interval
         self._last = time.monotonic()   # the post that created the message counts as an edit
         self._pending: Message | None = None
@@ -39,7 +39,7 @@ class StatusMessage:
                 self._timer = None
             self._pending = message
             wait = self.interval - (time.monotonic() - self._last)
-        if wait > 0:
+        if wait > 0 and self.ts is not None:
             time.sleep(wait)
         with self._lock:
             self._flush_locked()
@@ -50,6 +50,8 @@ class StatusMessage:
             self._flush_locked()
 
     def _flush_locked(self) -> None:
+        if self._pending is not None and self.ts is None:  # the status message could not be posted
+            self._pending = None
         if self._pending is not None:
             message, self._pending = self._pending, None
             self.poster.update(self.channel, self.ts, message)

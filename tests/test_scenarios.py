@@ -200,3 +200,25 @@ def test_empty_mention_gets_a_hint(droid: Droid):
     droid.mention("")
     wait_for(lambda: [p for p in droid.posts() if "What should I do?" in p["text"]], what="hint")
     assert droid.store.database.db.execute("SELECT COUNT(*) FROM runs").fetchone()[0] == 0
+
+
+def test_slack_outage_at_the_end_loses_nothing(droid: Droid):
+    from bot.recovery import recover
+    run, ts = start(droid)
+    droid.slack.fail_next("chat.postMessage", 503, {"ok": False, "error": "service_unavailable"}, times=50)
+    droid.click("droid_approve", droid.buttons(plan_post(droid))["droid_approve"])
+    run = droid.wait_state(run.run_id, "succeeded", "failed")
+    wait_for(lambda: droid.store.events.for_run(run.run_id, "delivery_failed"), what="delivery failure recorded")
+    assert "webhooks/sender.py" in run.result           # the result is kept
+    droid.slack._failures.clear()
+    assert recover(droid.deps) == [run.run_id]
+    late = wait_for(lambda: [p for p in droid.posts() if "delivered late" in p["text"]], what="late delivery")
+    assert late[0]["thread_ts"] == ts and "webhooks/sender.py" in late[0]["text"]
+    assert recover(droid.deps) == []                      # once only
+
+
+def test_slack_server_error_is_retried(droid: Droid):
+    droid.slack.fail_next("chat.postMessage", 500, {"ok": False, "error": "internal_error"})
+    run, _ = start(droid)
+    plan_post(droid)
+    assert len(droid.slack.calls_to("chat.postMessage")) == 2
