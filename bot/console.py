@@ -7,6 +7,7 @@ stand-in (a real HTTP server the real WebClient talks to) and requests are signe
 from __future__ import annotations
 
 import argparse
+import logging
 import secrets
 import subprocess
 import sys
@@ -16,6 +17,7 @@ from pathlib import Path
 
 from bot import payloads
 from bot.app import build_app, build_deps
+from bot.logs import configure
 from bot.recovery import recover
 from bot.settings import Routing, Settings, SettingsError
 from bot.slack_standin import BOT_USER, SlackStandIn
@@ -193,6 +195,7 @@ def cli_main(argv: list[str]) -> int:
         print(exc, file=sys.stderr)
         return 2
     console = Console(settings, slack)
+    configure(console.deps.redact, logging.WARNING)
     model = (f"model {settings.anthropic_model}" if settings.has_model
              else "no model (set ANTHROPIC_API_KEY for plans and answers by a model)")
     repo = settings.routing.default_repo or "none (use --repo PATH)"

@@ -10,6 +10,7 @@ from bot.app import build_app, build_deps
 from bot.http_server import DroidHTTPServer
 from bot.logs import configure
 from bot.recovery import recover
+from bot.schedules import start_scheduler
 from bot.settings import Settings, SettingsError
 
 log = logging.getLogger("droid.serve")
@@ -28,6 +29,7 @@ def cli_main(argv: list[str]) -> int:
     deps = build_deps(settings)
     configure(deps.redact)
     app = build_app(settings, deps)
+    scheduler = start_scheduler(deps, settings.plan_expiry_hours)
     recovered = recover(deps)
     if recovered:
         log.info("recovered %d unfinished runs: %s", len(recovered), ", ".join(recovered))
@@ -43,5 +45,6 @@ def cli_main(argv: list[str]) -> int:
     except KeyboardInterrupt:
         pass
     finally:
+        scheduler.shutdown(wait=False)
         deps.runner.shutdown(wait=True)
     return 0

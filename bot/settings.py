@@ -66,6 +66,7 @@ class Settings:
     max_wall_seconds: int = 1800
     max_tool_errors: int = 5
     status_interval: float = 2.0
+    plan_expiry_hours: float = 24.0
     config_file: str = ""
     routing: Routing = field(default_factory=Routing)
 
@@ -185,6 +186,7 @@ ENV_VARS: dict[str, tuple[str, type]] = {
     "max_wall_seconds": ("DROID_MAX_WALL_SECONDS", int),
     "max_tool_errors": ("DROID_MAX_TOOL_ERRORS", int),
     "status_interval": ("DROID_STATUS_INTERVAL", float),
+    "plan_expiry_hours": ("DROID_PLAN_EXPIRY_HOURS", float),
     "config_file": ("DROID_CONFIG", str),
 }
 

@@ -222,3 +222,35 @@ def test_slack_server_error_is_retried(droid: Droid):
     run, _ = start(droid)
     plan_post(droid)
     assert len(droid.slack.calls_to("chat.postMessage")) == 2
+
+
+def test_stale_plans_expire_and_the_thread_is_told(droid: Droid):
+    import time
+
+    from bot.schedules import expire_stale_plans
+    run, ts = start(droid)
+    assert expire_stale_plans(droid.deps, 3600) == []
+    assert expire_stale_plans(droid.deps, 3600, now=time.time() + 7200) == [run.run_id]
+    assert droid.store.runs.get(run.run_id).state == "expired"
+    notice = wait_for(lambda: [p for p in droid.posts() if "expired after 1 h" in p["text"]], what="expiry notice")
+    assert notice[0]["thread_ts"] == ts
+    droid.click("droid_approve", droid.buttons(plan_post(droid))["droid_approve"])
+    wait_for(lambda: [e for e in droid.slack.ephemerals if "is expired" in e["text"]], what="late click refused")
+
+
+def test_restart_while_planning_plans_again(tmp_path, repo):
+    db = tmp_path / "restart.db"
+    first = Droid(tmp_path, repo=repo, db=db)
+    run, _ = first.store.runs.create(channel="CDEV", trigger_ts="200.1", thread_ts="200.1", requester="UALICE",
+                                     skill="ask", task="where is total computed?")
+    assert first.store.runs.transition(run.run_id, "received", "planning")
+    first.deps.runner.shutdown()
+    first.store.database.close()
+    second = Droid(tmp_path, repo=repo, db=db, standin=first.slack)
+    try:
+        from bot.recovery import recover
+        assert recover(second.deps) == [run.run_id]
+        second.wait_state(run.run_id, "awaiting_approval")
+        assert wait_for(lambda: [p for p in second.posts() if "planning it again" in p["text"]], what="told")
+    finally:
+        second.close()

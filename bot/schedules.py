@@ -1,0 +1,44 @@
+"""Scheduled jobs: remind about and expire plans nobody decided on (APScheduler, droid's own thread)."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from bot import blocks
+
+log = logging.getLogger("droid.schedules")
+
+
+def expire_stale_plans(deps, max_age_seconds: float, now: float | None = None) -> list[str]:
+    """Plans awaiting approval for longer than `max_age_seconds` expire; their thread is told."""
+    now = now or time.time()
+    expired = []
+    for run in deps.store.runs.in_states("awaiting_approval"):
+        if now - run.updated_at < max_age_seconds:
+            continue
+        if not deps.store.runs.transition(run.run_id, "awaiting_approval", "expired"):
+            continue
+        deps.store.events.append(run.run_id, "expired", after_seconds=round(now - run.updated_at))
+        hours = max_age_seconds / 3600
+        try:
+            deps.poster.post(run.channel, run.thread_ts, blocks.notice(
+                f"⌛ Plan v{run.plan_version} of run {run.run_id} expired after {hours:g} h without a decision. "
+                "Mention @droid again to start over."))
+        except Exception as exc:  # noqa: BLE001 — the state change stands; the notice is best effort
+            log.warning("run %s: expiry notice not posted: %s", run.run_id, exc)
+        expired.append(run.run_id)
+    return expired
+
+
+def start_scheduler(deps, expire_after_hours: float = 24.0) -> BackgroundScheduler:
+    """Start the background jobs; call .shutdown() on the result to stop them."""
+    scheduler = BackgroundScheduler(daemon=True)
+    scheduler.add_job(expire_stale_plans, "interval", minutes=10, args=[deps, expire_after_hours * 3600],
+                      id="expire_stale_plans", max_instances=1, coalesce=True)
+    scheduler.add_job(deps.store.deliveries.forget_older_than, "interval", hours=1, args=[24 * 3600],
+                      id="forget_deliveries", max_instances=1, coalesce=True)
+    scheduler.start()
+    return scheduler
