@@ -66,7 +66,7 @@ RISK_ORDER = {"read": 0, "run": 1, "edit": 2, "push": 3}
 def widening(approved: Plan, proposed: Plan) -> list[str]:
     """Ways `proposed` goes beyond what was approved (empty when it stays inside)."""
     reasons = []
-    new_touches = [t for t in proposed.touches if not _covered(t, approved.touches)]
+    new_touches = [t for t in proposed.touches if not covered(t, approved.touches)]
     if new_touches:
         reasons.append("touches new files or areas: " + ", ".join(new_touches[:10]))
     riskier = [a for a in proposed.actions
@@ -78,7 +78,8 @@ def widening(approved: Plan, proposed: Plan) -> list[str]:
     return reasons
 
 
-def _covered(path: str, approved: list[str]) -> bool:
+def covered(path: str, approved: list[str]) -> bool:
+    """True when `path` is one of the approved files or inside an approved area ("dir/", "*")."""
     path = path.strip("/")
     for area in approved:
         area = area.strip("/")

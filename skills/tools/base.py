@@ -22,11 +22,19 @@ class ToolResult:
 
 @dataclass
 class ToolContext:
-    """What tools may see: the repository (read-only unless the skill allows edits) and the redactor."""
+    """What tools may see and touch.
+
+    `repo` is the run's checkout (a workspace for skills that edit). `allowed` lists the files or
+    areas the approved plan may change (None: anywhere in the repo); edits elsewhere are refused
+    until a widened plan is approved. `artifacts` is where full tool outputs are kept for paging.
+    """
 
     repo: Path | None
     redact: Callable[[str], str] = lambda text: text
     notes: dict = field(default_factory=dict)
+    allowed: list[str] | None = None
+    artifacts: Path | None = None
+    secrets: list[str] = field(default_factory=list)
 
 
 @dataclass
