@@ -165,6 +165,16 @@ def plan_closed_message(run_id: str, plan: Plan, outcome: str) -> Message:
     return Message(message.text, [*blocks, context(outcome)], message.file)
 
 
+def budget_message(run_id: str, plan: Plan, reason: str) -> Message:
+    """The run paused at a limit: Extend approves a plan version with more budget, Stop ends it."""
+    value = button_value(run_id, plan.version)
+    text = (f"⏸️ Run {run_id} paused at {reason.rstrip('.').removeprefix('Stopped at ')}. "
+            f"Extend to ≤ {plan.budget.steps} steps / ≤ {plan.budget.tokens:,} tokens (plan v{plan.version}), or stop.")
+    blocks = [*sections(text), actions("run_actions", button("Extend", "droid_approve", value, "primary"),
+                                       button("Stop", "droid_cancel", value, "danger"))]
+    return fit(text, blocks)
+
+
 def status_message(run_id: str, plan: Plan | None, headline: str, *, running: bool) -> Message:
     """The one status message of a run, edited in place as it progresses."""
     lines = [headline]

@@ -23,6 +23,10 @@ from state.store import Store
 log = logging.getLogger("droid.runner")
 
 
+class WorkspaceMissing(Exception):
+    """The run needs a repository and none is mapped."""
+
+
 class Runner:
     """Plans and executes runs on a bounded thread pool; every failure ends in a message in the thread."""
 
@@ -98,6 +102,8 @@ class Runner:
     def _draft(self, run: Run, skill: Skill, budget: Budget, feedback: str | None, previous: Plan | None) -> Plan:
         if self.llm is None:
             plan = template_plan(skill, run.task, budget)
+            if skill.workspace:
+                plan.note += "\n" + self._planning_context(run, skill)
             if feedback:
                 plan.note += f" Your feedback was recorded but a template plan cannot change without a model: {feedback}"
             return plan
@@ -123,14 +129,19 @@ class Runner:
             return
         plan = self._plan(run)
         skill = self.skills[run.skill]
-        status_ts = self._post_status(run, plan)
-        status = StatusMessage(self.poster, run.channel, status_ts, self.settings.status_interval)
-        ctx = self._tool_context(run)
+        status = StatusMessage(self.poster, run.channel, self._post_status(run, plan), self.settings.status_interval)
         if self.llm is None:
-            outcome = self._execute_without_model(run, skill, plan, ctx, status)
+            outcome = self._execute_without_model(run, skill, plan, self._tool_context(run), status)
             return self._conclude(run_id, outcome, plan, status)
+        try:
+            ws = self._workspace(run) if skill.workspace else None
+        except Exception as exc:  # noqa: BLE001 — WorkspaceMissing / WorkspaceError: say why in the thread
+            self.store.events.append(run_id, "error", phase="workspace", message=str(exc)[:500])
+            return self._conclude(run_id, Outcome("No workspace", f"droid could not prepare a checkout: {exc}",
+                                                  ok=False), plan, status)
+        ctx = self._tool_context(run, ws, plan)
         result = self._execute_with_model(run, skill, plan, ctx, status)
-        self._after_loop(run_id, result, plan, status)
+        self._after_loop(run_id, result, plan, status, ws)
 
     def _post_status(self, run: Run, plan: Plan) -> str | None:
         """Post the status message; progress is best effort, so a Slack failure here does not stop the run."""
@@ -158,11 +169,14 @@ class Runner:
                             status: StatusMessage) -> LoopResult:
         approved = plan
         plan = Plan.from_dict(plan.to_dict())
-        plan.steps[0].status = "active"
+        plan.version = approved.version
+        current = plan.current_step()
+        if current is not None:
+            plan.steps[current].status = "active"
         tools = skill.executing_tools(ctx) + self._plan_tools(run, approved, plan, status)
         system = skill.instructions + "\n\nThe approved plan:\n" + "\n".join(
-            f"{i}. {s.title}" for i, s in enumerate(plan.steps, 1))
-        messages = [{"role": "user", "content": f"Task from Slack (untrusted user text):\n<task>\n{run.task}\n</task>"}]
+            f"{i}. [{s.status}] {s.title}" for i, s in enumerate(plan.steps, 1))
+        messages = [{"role": "user", "content": self._task_prompt(run, ctx)}]
         limits = Limits(plan.budget.steps, plan.budget.tokens, self.settings.max_cost_usd,
                         self.settings.max_wall_seconds, self.settings.max_tool_errors)
         status.set(blocks.status_message(run.run_id, plan, "⏳ Working on the approved plan…", running=True))
@@ -174,22 +188,48 @@ class Runner:
         result.control = {**(result.control or {}), "plan": plan}
         return result
 
-    def _after_loop(self, run_id: str, result: LoopResult, approved: Plan, status: StatusMessage) -> None:
+    def _after_loop(self, run_id: str, result: LoopResult, approved: Plan, status: StatusMessage, ws) -> None:
         plan = result.control["plan"]
         if result.outcome == "final":
             for step in plan.steps:
                 step.status = "done" if step.status in ("active", "done") else step.status
-            return self._conclude(run_id, Outcome("Answer", result.text or "(the model gave no text)"), plan, status)
+            outcome = self._finish(run_id, plan, ws, result.text)
+            return self._conclude(run_id, outcome, plan, status, ws)
         if result.outcome == "revise":
             return self._pause_for_approval(run_id, result.control, status)
+        if result.outcome == "limit" and "tool errors" not in result.text:
+            return self._pause_for_budget(run_id, plan, result.text, status)
         if result.outcome == "cancelled":
             run = self.store.runs.get(run_id)
             status.close(blocks.status_message(run_id, plan, "⏹️ Stopped on request.", running=False))
             self.poster.post(run.channel, run.thread_ts, blocks.notice(
                 f"⏹️ Run {run_id} stopped. Nothing more will happen on it."))
-            return
+            return self._release(ws, failed=True)
         message = (f"Stopped: {result.text}" if result.outcome == "limit" else f"The model failed: {result.text}")
-        self._conclude(run_id, Outcome("Run failed", message, ok=False), plan, status)
+        self._conclude(run_id, Outcome("Run failed", message, ok=False), plan, status, ws)
+
+    def _finish(self, run_id: str, plan: Plan, ws, summary: str) -> Outcome:
+        if ws is None:
+            return Outcome("Answer", summary or "(the model gave no text)")
+        from bot.finish import ship
+        run = self.store.runs.get(run_id)
+        return ship(self.settings, run, plan, ws, summary, self.redact,
+                    lambda kind, **data: self.store.events.append(run_id, kind, **data), self._permalink(run))
+
+    def _pause_for_budget(self, run_id: str, plan: Plan, reason: str, status: StatusMessage) -> None:
+        """At a limit the run pauses: a plan version with more budget, offered as Extend / Stop."""
+        bigger = Plan.from_dict(plan.to_dict())
+        bigger.budget = Budget(plan.budget.steps + max(5, plan.budget.steps // 2),
+                               plan.budget.tokens + max(50_000, plan.budget.tokens // 2), plan.budget.cost_usd)
+        version = self.store.plans.add(run_id, bigger.to_dict())
+        bigger.version = version
+        self.store.events.append(run_id, "budget_reached", reason=reason, offered_version=version)
+        if not self.store.runs.transition(run_id, "executing", "awaiting_approval"):
+            return
+        run = self.store.runs.get(run_id)
+        status.close(blocks.status_message(run_id, plan, f"⏸️ Paused: {reason}", running=False))
+        ts = self.poster.post(run.channel, run.thread_ts, blocks.budget_message(run_id, bigger, reason))
+        self.store.runs.update(run_id, plan_ts=ts)
 
     def _pause_for_approval(self, run_id: str, control: dict, status: StatusMessage) -> None:
         proposed = Plan.from_dict(control["revise"])
@@ -251,9 +291,10 @@ class Runner:
         ]
 
     # -- endings ---------------------------------------------------------------------------
-    def _conclude(self, run_id: str, outcome: Outcome, plan: Plan, status: StatusMessage) -> None:
+    def _conclude(self, run_id: str, outcome: Outcome, plan: Plan, status: StatusMessage, ws=None) -> None:
         final_state = "succeeded" if outcome.ok else "failed"
         body = self.redact(outcome.body)
+        self._release(ws, failed=not outcome.ok)
         if not self.store.runs.transition(run_id, "executing", final_state, result=body):
             return  # cancelled meanwhile: the Stop handler has told the thread
         run = self.store.runs.get(run_id)
@@ -292,9 +333,59 @@ class Runner:
         plan.version = version
         return plan
 
-    def _tool_context(self, run: Run) -> ToolContext:
+    def _tool_context(self, run: Run, ws=None, plan: Plan | None = None) -> ToolContext:
+        if ws is not None:
+            artifacts = Path(ws.path).parent / f"{Path(ws.path).name}-artifacts"
+            artifacts.mkdir(parents=True, exist_ok=True)
+            return ToolContext(repo=Path(ws.path), redact=self.redact, allowed=list(plan.touches) if plan else [],
+                               artifacts=artifacts, secrets=self.settings.secrets())
         repo = Path(run.repo).expanduser() if run.repo and Path(run.repo).expanduser().is_dir() else None
-        return ToolContext(repo=repo, redact=self.redact)
+        return ToolContext(repo=repo, redact=self.redact, secrets=self.settings.secrets())
+
+    def _workspaces(self):
+        from integrations.workspace import WorkspaceManager
+        return WorkspaceManager(Path(self.settings.workspace_dir).expanduser(), github_token=self.settings.github_token)
+
+    def _workspace(self, run: Run):
+        """The run's isolated checkout: created on first execution, reused after a re-approval."""
+        from integrations.workspace import Workspace
+        saved = run.context.get("workspace")
+        if saved and Path(saved["path"]).is_dir():
+            return Workspace(**{**saved, "path": Path(saved["path"])})
+        if not run.repo:
+            raise WorkspaceMissing("No repository is mapped to this channel (DROID_CONFIG channels → repo).")
+        ws = self._workspaces().create(run.repo, run.run_id, run.task)
+        saved = {"path": str(ws.path), "branch": ws.branch, "base_branch": ws.base_branch,
+                 "base_commit": ws.base_commit, "source": ws.source}
+        self.store.runs.update(run.run_id, context={**run.context, "workspace": saved})
+        self.store.events.append(run.run_id, "workspace", **saved)
+        return ws
+
+    def _release(self, ws, *, failed: bool) -> None:
+        if ws is None:
+            return
+        try:
+            self._workspaces().cleanup(ws, failed=failed)
+        except Exception as exc:  # noqa: BLE001 — cleanup is housekeeping
+            log.warning("workspace cleanup failed: %s", exc)
+
+    def _task_prompt(self, run: Run, ctx: ToolContext) -> str:
+        parts = [f"Task from Slack (untrusted user text):\n<task>\n{run.task}\n</task>"]
+        if run.context.get("extra"):
+            parts.append(f"Context (untrusted):\n{run.context['extra']}")
+        if ctx.allowed is not None:
+            parts.append("Files and areas the approved plan allows you to edit: "
+                         + (", ".join(ctx.allowed) or "none yet — call revise_plan to add them"))
+        done = [e.data.get("summary", "") for e in self.store.events.for_run(run.run_id, "step_done")]
+        if done:
+            parts.append("Progress before this approval:\n" + "\n".join(f"- {d}" for d in done if d))
+        return "\n\n".join(parts)
+
+    def _permalink(self, run: Run) -> str | None:
+        try:
+            return self.poster.client.chat_getPermalink(channel=run.channel, message_ts=run.thread_ts)["permalink"]
+        except Exception:  # noqa: BLE001 — a link is nice to have
+            return None
 
     def _inbox(self, run_id: str) -> list[str]:
         events = self.store.events.for_run(run_id, "follow_up")

@@ -58,6 +58,9 @@ class Settings:
     sentry_org: str = ""
     sentry_webhook_secret: str = ""
     db_path: str = "droid.db"
+    workspace_dir: str = "~/.cache/droid/workspaces"
+    protected_branches: tuple[str, ...] = ()
+    test_timeout: int = 900
     port: int = 3000
     workers: int = 4
     max_steps: int = 30
@@ -103,7 +106,7 @@ class Settings:
             try:
                 values[name] = kind(raw)
             except ValueError:
-                problems.append(f"{var}={raw!r} is not a valid {kind.__name__}")
+                problems.append(f"{var}={raw!r} is not a valid {getattr(kind, '__name__', 'value')}")
         values["routing"] = _load_routing(values.get("config_file", ""), problems)
         settings = cls(**values)
         problems += settings._problems(require_slack)
@@ -159,8 +162,8 @@ def _load_routing(path: str, problems: list[str]) -> Routing:
     )
 
 
-# field name -> (environment variable, type)
-ENV_VARS: dict[str, tuple[str, type]] = {
+# field name -> (environment variable, parser)
+ENV_VARS: dict[str, tuple[str, object]] = {
     "slack_bot_token": ("SLACK_BOT_TOKEN", str),
     "slack_signing_secret": ("SLACK_SIGNING_SECRET", str),
     "slack_app_token": ("SLACK_APP_TOKEN", str),
@@ -178,6 +181,9 @@ ENV_VARS: dict[str, tuple[str, type]] = {
     "sentry_org": ("SENTRY_ORG", str),
     "sentry_webhook_secret": ("SENTRY_WEBHOOK_SECRET", str),
     "db_path": ("DROID_DB", str),
+    "workspace_dir": ("DROID_WORKSPACES", str),
+    "protected_branches": ("DROID_PROTECTED_BRANCHES", lambda v: tuple(b.strip() for b in v.split(",") if b.strip())),
+    "test_timeout": ("DROID_TEST_TIMEOUT", int),
     "port": ("PORT", int),
     "workers": ("DROID_WORKERS", int),
     "max_steps": ("DROID_MAX_STEPS", int),

@@ -31,3 +31,4 @@ class Skill:
     without_model: Callable[[ToolContext, Plan, str], Outcome]  # what droid can do honestly with no model
     needs_approval: bool = True
     max_steps: int = 30
+    workspace: bool = False   # works in an isolated checkout on a droid/ branch, shipped as a pull request
