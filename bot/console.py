@@ -7,6 +7,7 @@ stand-in (a real HTTP server the real WebClient talks to) and requests are signe
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import secrets
 import subprocess
@@ -19,7 +20,7 @@ from bot import payloads
 from bot.app import build_app, build_deps
 from bot.logs import configure
 from bot.recovery import recover
-from bot.settings import Routing, Settings, SettingsError
+from bot.settings import Settings, SettingsError
 from bot.slack_standin import BOT_USER, SlackStandIn
 
 HELP = """Type a message as you would in Slack, e.g.  @droid where is the retry logic?
@@ -165,7 +166,7 @@ def console_settings(repo: str | None, db: str | None, slack: SlackStandIn) -> S
     """Settings from the environment, with Slack pointed at the stand-in and the repo mapped."""
     base = Settings.from_env()
     repo_path = repo or base.routing.default_repo or _git_root(Path.cwd())
-    routing = Routing(base.routing.channel_repos, repo_path, base.routing.alert_channels, base.routing.approvers)
+    routing = dataclasses.replace(base.routing, default_repo=repo_path)
     values = {**{f: getattr(base, f) for f in base.__dataclass_fields__},
               "slack_api_url": slack.api_url, "slack_bot_token": "xoxb-console-" + secrets.token_hex(8),
               "slack_signing_secret": secrets.token_hex(16), "slack_app_token": "", "routing": routing,

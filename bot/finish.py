@@ -35,10 +35,9 @@ class TestRun:
 
 def run_tests(settings, ws, secrets: list[str]) -> TestRun:
     """The repository's own tests, discovered from the repo, in the workspace."""
+    from skills.tools.condense import condense
     from skills.tools.run import run_command, scrubbed_env
     from skills.tools.test_command import discover_test_command, parse_test_summary
-
-    from skills.tools.condense import condense
     command = discover_test_command(ws.path)
     if not command:
         return TestRun(None)
@@ -76,7 +75,7 @@ def ship(settings, run, plan: Plan, ws, summary: str, redact, record, thread_lin
     record("pushed", branch=ws.branch, commit=sha, files=files)
     stat = diff_stat(ws)
     body = pr_body(run, plan, summary, files, stat, tests, thread_link)
-    pr_url = _open_pr(settings, ws, title, redact(body), record)
+    pr_url = _open_pr(settings, run.context.get("github_repo") or ws.source, ws, title, redact(body), record)
     _comment_on_ticket(settings, run, pr_url or ws.branch, tests, redact, record)
     where = f"<{pr_url}|Pull request>" if pr_url else f"Branch `{ws.branch}` pushed to `{ws.source}`"
     text = f"{where} — {len(files)} file(s) changed.\n*Tests:* {tests.describe()}\n\n{summary}\n```\n{stat}\n```"
@@ -97,10 +96,10 @@ def pr_body(run, plan: Plan, summary: str, files: list[str], stat: str, tests: T
             + "\n".join(links) + "\n\n_Opened by droid. Review before merging: droid never merges._\n")
 
 
-def _open_pr(settings, ws, title: str, body: str, record) -> str | None:
+def _open_pr(settings, target: str, ws, title: str, body: str, record) -> str | None:
     from integrations.github_client import GitHubClient, GitHubError
     from integrations.workspace import github_repo_of
-    repo = github_repo_of(ws.source)
+    repo = github_repo_of(target)
     if not (settings.github_token and repo):
         return None
     try:

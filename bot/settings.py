@@ -29,12 +29,18 @@ class Routing:
 
     channel_repos: dict[str, str] = field(default_factory=dict)
     default_repo: str | None = None
+    github_repos: dict[str, str] = field(default_factory=dict)   # channel -> owner/name, when the repo is not a GitHub URL
+    default_github_repo: str | None = None
     alert_channels: tuple[str, ...] = ()
     approvers: tuple[str, ...] = ()
 
     def repo_for(self, channel: str) -> str | None:
         """The repository (path or URL) mapped to a channel, else the default."""
         return self.channel_repos.get(channel, self.default_repo)
+
+    def github_repo_for(self, channel: str) -> str | None:
+        """The GitHub owner/name pull requests go to for a channel, when configured explicitly."""
+        return self.github_repos.get(channel, self.default_github_repo)
 
 
 @dataclass(frozen=True)
@@ -154,9 +160,12 @@ def _load_routing(path: str, problems: list[str]) -> Routing:
         problems.append("DROID_CONFIG: `channels` must map channel IDs to {repo: ...}")
         channels = {}
     repos = {str(ch): str(v.get("repo") if isinstance(v, dict) else v) for ch, v in channels.items()}
+    github = {str(ch): str(v["github"]) for ch, v in channels.items() if isinstance(v, dict) and v.get("github")}
     return Routing(
         channel_repos=repos,
         default_repo=data.get("default_repo"),
+        github_repos=github,
+        default_github_repo=data.get("default_github"),
         alert_channels=tuple(str(c) for c in data.get("alert_channels") or ()),
         approvers=tuple(str(u) for u in data.get("approvers") or ()),
     )

@@ -7,7 +7,7 @@ import re
 
 from bot import blocks
 from bot.middleware.dedupe import once_per_delivery
-from skills.registry import choose
+from skills.registry import TICKET, choose
 
 log = logging.getLogger("droid.mention")
 MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
@@ -45,9 +45,13 @@ def handle_mention(deps, event: dict, team: str) -> None:
             "What should I do? Mention me with a task, e.g. `@droid where is the retry logic for webhooks?`"))
         return
     skill = choose(task)
+    routing = deps.settings.routing
+    context = {"github_repo": routing.github_repo_for(channel)} if routing.github_repo_for(channel) else {}
+    if key := TICKET.search(task):
+        context["jira_key"] = key.group(0)
     run, created = deps.store.runs.create(channel=channel, trigger_ts=ts, thread_ts=thread_ts, requester=user,
                                           skill=skill.name, task=task, team=team,
-                                          repo=deps.settings.routing.repo_for(channel))
+                                          repo=routing.repo_for(channel), context=context)
     if not created:
         return
     deps.store.events.append(run.run_id, "created", user=user, task=task, skill=skill.name, repo=run.repo)

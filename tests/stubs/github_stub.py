@@ -1,0 +1,440 @@
+"""A stub of GitHub for tests: the REST API for PyGithub, and git's smart HTTP for workspaces.
+
+Bound to 127.0.0.1 on a free port, in a background thread. Every request is recorded (method,
+path, query, headers, body). Failures are scriptable: `stub.fail("/repos/o/n/pulls", 502, times=2)`
+makes the next two matching requests answer 502. Responses have the real shapes: they are built
+from `../shared/fixtures/github/rest/` (PyGithub's own recordings of api.github.com).
+
+The same server speaks git over HTTP (through `git http-backend`) for repositories placed under
+`git_root` as `<owner>/<name>.git`, requiring HTTP Basic auth whose password is the token — so
+a test can clone and push over HTTP with the token exactly as against github.com, and check
+what reached the server.
+
+`StubServer` (the recording/failure-scripting base) is also used by the Jira stub.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+import os
+import re
+import subprocess
+import threading
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+Response = tuple[int, Any, dict[str, str]]  # status, body (JSON-able, bytes or str), headers
+
+
+@dataclass
+class Request:
+    """One request the stub received."""
+
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    headers: dict[str, str]
+    body: bytes
+
+    @property
+    def json(self) -> Any:
+        try:
+            return json.loads(self.body or b"null")
+        except ValueError:
+            return None
+
+    def header(self, name: str) -> str:
+        return next((v for k, v in self.headers.items() if k.lower() == name.lower()), "")
+
+
+@dataclass
+class Failure:
+    """A scripted failure: the next `times` requests matching method/path answer `status`."""
+
+    path: str                 # exact path, or a regular expression when it starts with "^"
+    status: int
+    times: int = 1
+    method: str | None = None
+    body: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def matches(self, method: str, path: str) -> bool:
+        if self.method and self.method.upper() != method:
+            return False
+        return bool(re.match(self.path, path)) if self.path.startswith("^") else self.path == path
+
+
+class StubServer:
+    """A ThreadingHTTPServer on 127.0.0.1:0 that records requests and can be told to fail."""
+
+    def __init__(self) -> None:
+        self.requests: list[Request] = []
+        self.failures: list[Failure] = []
+        self._lock = threading.Lock()
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # ---- lifecycle
+
+    def start(self):
+        handler = _make_handler(self)
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), name=type(self).__name__, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        assert self._server, "stub not started"
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    # ---- scripting and inspection
+
+    def fail(self, path: str, status: int, *, times: int = 1, method: str | None = None, body: Any = None,
+             headers: dict[str, str] | None = None) -> None:
+        """The next `times` requests to `path` (exact, or a regex starting with ^) answer `status`."""
+        with self._lock:
+            self.failures.append(Failure(path, status, times, method, body, dict(headers or {})))
+
+    def requests_to(self, path: str, method: str | None = None) -> list[Request]:
+        """Recorded requests to `path` (exact, or a regex starting with ^), optionally by method."""
+        probe = Failure(path, 0, method=method)
+        with self._lock:
+            return [r for r in self.requests if probe.matches(r.method, r.path)]
+
+    # ---- to override
+
+    def route(self, req: Request) -> Response:
+        return 404, {"message": "Not Found"}, {}
+
+    def failure_body(self, status: int) -> Any:
+        return {"message": f"stub failure {status}"}
+
+    # ---- internals
+
+    def _handle(self, req: Request) -> Response:
+        with self._lock:
+            self.requests.append(req)
+            failure = next((f for f in self.failures if f.times > 0 and f.matches(req.method, req.path)), None)
+            if failure:
+                failure.times -= 1
+        if failure:
+            body = failure.body if failure.body is not None else self.failure_body(failure.status)
+            return failure.status, body, failure.headers
+        try:
+            return self.route(req)
+        except Exception as exc:  # a bug in the stub must show up as a clear 500
+            return 500, {"message": f"stub error: {type(exc).__name__}: {exc}"}, {}
+
+
+def _make_handler(stub: StubServer):
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args) -> None:  # quiet
+            pass
+
+        def _read_body(self) -> bytes:
+            if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+                chunks = []
+                while True:
+                    size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                    if size == 0:
+                        while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                            pass
+                        return b"".join(chunks)
+                    chunks.append(self.rfile.read(size))
+                    self.rfile.readline()
+            length = int(self.headers.get("Content-Length") or 0)
+            return self.rfile.read(length) if length else b""
+
+        def _serve(self) -> None:
+            parts = urlsplit(self.path)
+            req = Request(self.command, parts.path, parse_qs(parts.query, keep_blank_values=True),
+                          dict(self.headers.items()), self._read_body())
+            status, body, headers = stub._handle(req)
+            if isinstance(body, bytes):
+                data = body
+            elif isinstance(body, str):
+                data = body.encode()
+            elif body is None:
+                data = b""
+            else:
+                data = json.dumps(body).encode()
+                headers = {"Content-Type": "application/json; charset=utf-8", **headers}
+            self.send_response(status)
+            for key, value in headers.items():
+                self.send_header(key, value)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(data)
+
+        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _serve
+
+    return Handler
+
+
+# --------------------------------------------------------------------------- GitHub
+
+
+def _default_fixtures() -> Path:
+    shared = Path(os.environ.get("DROID_SHARED", Path(__file__).resolve().parents[2].parent / "shared"))
+    return shared / "fixtures" / "github" / "rest"
+
+
+@dataclass
+class StubRepo:
+    full_name: str
+    default_branch: str = "main"
+    protected: set[str] = field(default_factory=set)
+    branches: dict[str, str] = field(default_factory=dict)  # name -> sha, when there is no git repo
+    private: bool = True
+
+
+class GitHubStub(StubServer):
+    """GitHub REST (the calls droid makes) plus git smart HTTP, on one local server.
+
+    Use `stub.url` both as PyGithub's base_url and as the workspace manager's github_url.
+    """
+
+    GIT_PATH = re.compile(r"^/([^/]+)/([^/]+?\.git)(/info/refs|/git-upload-pack|/git-receive-pack|/HEAD|/objects/.*)$")
+    API_REPO = re.compile(r"^/repos/([^/]+)/([^/]+)(/.*)?$")
+
+    def __init__(self, fixtures: Path | None = None, *, token: str = "ghp_stubtoken0000000000000000000000000000",
+                 git_root: Path | None = None, login: str = "droid-bot") -> None:
+        super().__init__()
+        self.fixtures = Path(fixtures) if fixtures else _default_fixtures()
+        self.token = token
+        self.git_root = Path(git_root) if git_root else None
+        self.login = login
+        self.repos: dict[str, StubRepo] = {}
+        self.pulls: dict[str, list[dict]] = {}
+        self.commit_pulls: dict[str, list[dict]] = {}   # sha -> scripted PR list (default: the fixture)
+        self.commit_authors: dict[str, str | None] = {}  # sha -> GitHub login (None: no GitHub user)
+        self._fixture_cache: dict[str, str] = {}
+
+    # ---- setup
+
+    def add_repo(self, full_name: str, *, default_branch: str = "main", protected=(), branches=None,
+                 private: bool = True) -> StubRepo:
+        repo = StubRepo(full_name, default_branch, set(protected), dict(branches or {}), private)
+        self.repos[full_name] = repo
+        self.pulls.setdefault(full_name, [])
+        return repo
+
+    def git_dir(self, full_name: str) -> Path:
+        """Where the bare repository for `full_name` lives (under git_root)."""
+        assert self.git_root, "GitHubStub(git_root=...) is needed to serve git"
+        return self.git_root / f"{full_name}.git"
+
+    def fixture(self, name: str) -> Any:
+        """A fixture, with api.github.com rewritten to this server."""
+        if name not in self._fixture_cache:
+            self._fixture_cache[name] = (self.fixtures / name).read_text()
+        return json.loads(self._fixture_cache[name].replace("https://api.github.com", self.url))
+
+    # ---- routing
+
+    def failure_body(self, status: int) -> Any:
+        messages = {401: "Bad credentials", 403: "Forbidden", 404: "Not Found",
+                    429: "API rate limit exceeded for installation.", 422: "Validation Failed"}
+        return {"message": messages.get(status, "Server Error" if status >= 500 else "Error"),
+                "documentation_url": "https://docs.github.com/rest", "status": str(status)}
+
+    def route(self, req: Request) -> Response:
+        git = self.GIT_PATH.match(req.path)
+        if git:
+            return self._git(req, f"{git.group(1)}/{git.group(2).removesuffix('.git')}")
+        if req.header("Authorization") not in (f"token {self.token}", f"Bearer {self.token}"):
+            return 401, self.failure_body(401), {}
+        api = self.API_REPO.match(req.path)
+        if not api or f"{api.group(1)}/{api.group(2)}" not in self.repos:
+            return 404, self.failure_body(404), {}
+        repo = self.repos[f"{api.group(1)}/{api.group(2)}"]
+        rest = api.group(3) or ""
+        for method, pattern, handler in (
+            ("GET", r"^$", self._get_repo),
+            ("GET", r"^/branches$", self._list_branches),
+            ("POST", r"^/pulls$", self._create_pull),
+            ("GET", r"^/pulls$", self._list_pulls),
+            ("GET", r"^/pulls/(\d+)$", self._get_pull),
+            ("GET", r"^/commits/([^/]+)/pulls$", self._commit_pulls),
+            ("GET", r"^/commits/([^/]+)$", self._get_commit),
+        ):
+            match = re.match(pattern, rest)
+            if match and req.method == method:
+                return handler(req, repo, *match.groups())
+        return 404, self.failure_body(404), {}
+
+    # ---- REST handlers
+
+    def repo_object(self, repo: StubRepo) -> dict:
+        """A full repository object in GitHub's shape (the fixture PR's base.repo, adapted)."""
+        data = copy.deepcopy(self.fixture("get_a_pull_request.json")["base"]["repo"])
+        owner, name = repo.full_name.split("/")
+        text = json.dumps(data).replace("PyGithub/PyGithub", repo.full_name)
+        data = json.loads(text)
+        data.update(name=name, full_name=repo.full_name, default_branch=repo.default_branch,
+                    private=repo.private, visibility="private" if repo.private else "public",
+                    html_url=f"{self.url}/{repo.full_name}", clone_url=f"{self.url}/{repo.full_name}.git")
+        data["owner"] = {**data["owner"], "login": owner,
+                         "url": f"{self.url}/users/{owner}", "html_url": f"{self.url}/{owner}"}
+        return data
+
+    def _get_repo(self, req: Request, repo: StubRepo) -> Response:
+        return 200, self.repo_object(repo), {}
+
+    def _branch_tips(self, repo: StubRepo) -> dict[str, str]:
+        tips = dict(repo.branches)
+        if self.git_root and self.git_dir(repo.full_name).is_dir():
+            out = subprocess.run(["git", "-C", str(self.git_dir(repo.full_name)), "for-each-ref",
+                                  "--format=%(refname:short) %(objectname)", "refs/heads"],
+                                 capture_output=True, text=True, check=True).stdout
+            tips.update(line.split(" ", 1) for line in out.splitlines() if line)
+        tips.setdefault(repo.default_branch, "0" * 40)
+        return tips
+
+    def _list_branches(self, req: Request, repo: StubRepo) -> Response:
+        only_protected = (req.query.get("protected") or [""])[0].lower() == "true"
+        out = []
+        for name, sha in sorted(self._branch_tips(repo).items()):
+            if only_protected and name not in repo.protected:
+                continue
+            out.append({"name": name, "commit": {"sha": sha, "url": f"{self.url}/repos/{repo.full_name}/commits/{sha}"},
+                        "protected": name in repo.protected,
+                        "protection_url": f"{self.url}/repos/{repo.full_name}/branches/{name}/protection"})
+        return 200, out, {}
+
+    def _create_pull(self, req: Request, repo: StubRepo) -> Response:
+        body = req.json or {}
+        missing = [k for k in ("title", "head", "base") if not body.get(k)]
+        if missing:
+            return 422, {"message": "Validation Failed", "errors": [
+                {"resource": "PullRequest", "field": k, "code": "missing_field"} for k in missing]}, {}
+        head, base = body["head"].split(":")[-1], body["base"]
+        tips = self._branch_tips(repo)
+        problems = [f for f, b in (("head", head), ("base", base)) if b not in tips]
+        if problems:
+            return 422, {"message": "Validation Failed", "errors": [
+                {"resource": "PullRequest", "field": f, "code": "invalid"} for f in problems]}, {}
+        if head == base:
+            return 422, {"message": "Validation Failed", "errors": [
+                {"resource": "PullRequest", "code": "custom", "message": f"No commits between {base} and {head}"}]}, {}
+        for pr in self.pulls[repo.full_name]:
+            if pr["state"] == "open" and pr["head"]["ref"] == head and pr["base"]["ref"] == base:
+                owner = repo.full_name.split("/")[0]
+                return 422, {"message": "Validation Failed", "errors": [
+                    {"resource": "PullRequest", "code": "custom",
+                     "message": f"A pull request already exists for {owner}:{head}."}]}, {}
+        number = len(self.pulls[repo.full_name]) + 1
+        pr = self._pull_object(repo, number, body["title"], body.get("body"), head, base, tips,
+                               draft=bool(body.get("draft")))
+        self.pulls[repo.full_name].append(pr)
+        return 201, pr, {"Location": pr["url"]}
+
+    def _pull_object(self, repo: StubRepo, number: int, title: str, body: str | None, head: str, base: str,
+                     tips: dict[str, str], *, draft: bool) -> dict:
+        data = self.fixture("get_a_pull_request.json")
+        data = json.loads(json.dumps(data).replace("PyGithub/PyGithub", repo.full_name)
+                          .replace("/pulls/3370", f"/pulls/{number}").replace("/pull/3370", f"/pull/{number}")
+                          .replace("/issues/3370", f"/issues/{number}"))
+        owner = repo.full_name.split("/")[0]
+        repo_obj = self.repo_object(repo)
+        user = {**data["user"], "login": self.login, "type": "Bot", "url": f"{self.url}/users/{self.login}"}
+        data.update(number=number, title=title, body=body, state="open", draft=draft, merged=False,
+                    mergeable=None, mergeable_state="unknown", merged_at=None, closed_at=None, merged_by=None,
+                    merge_commit_sha=None, user=user, comments=0, review_comments=0, commits=1,
+                    html_url=f"{self.url}/{repo.full_name}/pull/{number}",
+                    url=f"{self.url}/repos/{repo.full_name}/pulls/{number}")
+        for side, ref in (("head", head), ("base", base)):
+            data[side] = {**data[side], "ref": ref, "label": f"{owner}:{ref}", "sha": tips.get(ref, "0" * 40),
+                          "repo": repo_obj, "user": {**data[side]["user"], "login": owner}}
+        return data
+
+    def _list_pulls(self, req: Request, repo: StubRepo) -> Response:
+        state = (req.query.get("state") or ["open"])[0]
+        head = (req.query.get("head") or [""])[0].split(":")[-1]
+        base = (req.query.get("base") or [""])[0]
+        out = [p for p in self.pulls[repo.full_name]
+               if (state == "all" or p["state"] == state) and (not head or p["head"]["ref"] == head)
+               and (not base or p["base"]["ref"] == base)]
+        return 200, out, {}
+
+    def _get_pull(self, req: Request, repo: StubRepo, number: str) -> Response:
+        for pr in self.pulls[repo.full_name]:
+            if pr["number"] == int(number):
+                return 200, pr, {}
+        return 404, self.failure_body(404), {}
+
+    def _commit_pulls(self, req: Request, repo: StubRepo, sha: str) -> Response:
+        if sha in self.commit_pulls:
+            return 200, self.commit_pulls[sha], {}
+        return 200, self.fixture("list_pull_requests_associated_with_a_commit.json"), {}
+
+    def _get_commit(self, req: Request, repo: StubRepo, sha: str) -> Response:
+        data = self.fixture("get_a_commit.json")
+        original = data["sha"]
+        data = json.loads(json.dumps(data).replace(original, sha).replace("PyGithub/PyGithub", repo.full_name))
+        if sha in self.commit_authors:
+            login = self.commit_authors[sha]
+            data["author"] = None if login is None else {**(data["author"] or {}), "login": login}
+        return 200, data, {}
+
+    # ---- git smart HTTP through git http-backend
+
+    def _git(self, req: Request, full_name: str) -> Response:
+        if not self.git_root or not self.git_dir(full_name).is_dir():
+            return 404, b"Repository not found.\n", {"Content-Type": "text/plain"}
+        auth = req.header("Authorization")
+        password = ""
+        if auth.lower().startswith("basic "):
+            try:
+                password = base64.b64decode(auth[6:].strip()).decode().split(":", 1)[1]
+            except (ValueError, IndexError):
+                password = ""
+        if password != self.token:
+            return 401, b"Invalid username or token.\n", {"WWW-Authenticate": 'Basic realm="GitHub"',
+                                                         "Content-Type": "text/plain"}
+        path = req.path
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": os.environ.get("HOME", "/tmp"),
+               "GIT_PROJECT_ROOT": str(self.git_root), "GIT_HTTP_EXPORT_ALL": "1", "PATH_INFO": path,
+               "QUERY_STRING": "&".join(f"{k}={v}" for k, vs in req.query.items() for v in vs),
+               "REQUEST_METHOD": req.method, "CONTENT_TYPE": req.header("Content-Type"),
+               "CONTENT_LENGTH": str(len(req.body)), "REMOTE_USER": "x-access-token", "REMOTE_ADDR": "127.0.0.1",
+               "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": os.devnull}
+        for header, var in (("Content-Encoding", "HTTP_CONTENT_ENCODING"), ("Git-Protocol", "HTTP_GIT_PROTOCOL")):
+            if req.header(header):
+                env[var] = req.header(header)
+        proc = subprocess.run(["git", "http-backend"], input=req.body, env=env, capture_output=True, timeout=60)
+        head, _, body = proc.stdout.partition(b"\r\n\r\n")
+        if not _:
+            head, _, body = proc.stdout.partition(b"\n\n")
+        status, headers = 200, {}
+        for line in head.decode("latin-1").splitlines():
+            key, _, value = line.partition(":")
+            if key.lower() == "status":
+                status = int(value.strip().split()[0])
+            elif key:
+                headers[key.strip()] = value.strip()
+        return status, body, headers
+

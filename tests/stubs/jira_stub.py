@@ -1,0 +1,147 @@
+"""A stub of the Jira REST API (v2, and v3 issue reads) for pointing the real `jira` library at.
+
+Serves what droid's JiraClient calls: GET /rest/api/{2,3}/issue/{key}, POST .../issue/{key}/comment,
+POST .../issue, plus /rest/api/2/serverInfo and /rest/api/2/myself. Issues come from
+`../shared/fixtures/jira/api/` (`load()`), or are created through the API. Requires HTTP Basic
+auth with the configured user and token. Records every request; failures are scriptable with
+`stub.fail(path, status, times=N)` (see tests/stubs/github_stub.StubServer).
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+from tests.stubs.github_stub import Request, Response, StubServer
+
+ISSUE = re.compile(r"^/rest/api/(2|3|latest)/issue/([^/]+)$")
+COMMENT = re.compile(r"^/rest/api/(2|3|latest)/issue/([^/]+)/comment$")
+CREATE = re.compile(r"^/rest/api/(2|3|latest)/issue/?$")
+
+
+def _default_fixtures() -> Path:
+    shared = Path(os.environ.get("DROID_SHARED", Path(__file__).resolve().parents[2].parent / "shared"))
+    return shared / "fixtures" / "jira" / "api"
+
+
+class JiraStub(StubServer):
+    """Jira Server/Cloud REST, the parts droid uses."""
+
+    def __init__(self, fixtures: Path | None = None, *, user: str = "droid@example.com",
+                 token: str = "jira-stub-token-123456") -> None:
+        super().__init__()
+        self.fixtures = Path(fixtures) if fixtures else _default_fixtures()
+        self.user = user
+        self.token = token
+        self.issues: dict[str, dict] = {}
+        self.comments: dict[str, list[dict]] = {}
+        self._next_id = 10000
+
+    # ---- setup
+
+    def load(self, fixture: str, key: str | None = None) -> dict:
+        """Serve a fixture issue (file name under fixtures/jira/api), optionally under another key."""
+        raw = json.loads((self.fixtures / fixture).read_text())
+        return self.add_issue(raw, key)
+
+    def add_issue(self, raw: dict, key: str | None = None) -> dict:
+        raw = copy.deepcopy(raw)
+        if key:
+            raw["key"] = key
+        raw.setdefault("id", str(self._new_id()))
+        raw["self"] = f"{self.url}/rest/api/2/issue/{raw['id']}"
+        self.issues[raw["key"]] = raw
+        return raw
+
+    def _new_id(self) -> int:
+        self._next_id += 1
+        return self._next_id
+
+    # ---- routing
+
+    def failure_body(self, status: int) -> Any:
+        messages = {401: "You are not authenticated. Authentication required to perform this operation.",
+                    403: "You do not have permission to perform this operation.",
+                    404: "Issue does not exist or you do not have permission to see it.",
+                    429: "Rate limit exceeded."}
+        return {"errorMessages": [messages.get(status, "Internal server error")], "errors": {}}
+
+    def _authorised(self, req: Request) -> bool:
+        auth = req.header("Authorization")
+        if not auth.lower().startswith("basic "):
+            return False
+        try:
+            return base64.b64decode(auth[6:].strip()).decode() == f"{self.user}:{self.token}"
+        except ValueError:
+            return False
+
+    def route(self, req: Request) -> Response:
+        if not self._authorised(req):
+            return 401, self.failure_body(401), {"WWW-Authenticate": 'Basic realm="protected-area"'}
+        if req.method == "GET" and req.path == "/rest/api/2/serverInfo":
+            return 200, {"baseUrl": self.url, "version": "9.12.0", "versionNumbers": [9, 12, 0],
+                         "deploymentType": "Server", "buildNumber": 9120000, "serverTitle": "Jira stub"}, {}
+        if req.method == "GET" and req.path == "/rest/api/2/myself":
+            return 200, {"self": f"{self.url}/rest/api/2/user?username=droid", "name": "droid", "key": "droid",
+                         "accountId": "droid-account", "emailAddress": self.user, "displayName": "droid",
+                         "active": True, "timeZone": "UTC"}, {}
+        if (m := COMMENT.match(req.path)) and req.method == "POST":
+            return self._add_comment(req, m.group(2))
+        if (m := COMMENT.match(req.path)) and req.method == "GET":
+            if m.group(2) not in self.issues:
+                return 404, self.failure_body(404), {}
+            items = self.comments.get(m.group(2), [])
+            return 200, {"startAt": 0, "maxResults": len(items), "total": len(items), "comments": items}, {}
+        if (m := ISSUE.match(req.path)) and req.method == "GET":
+            issue = self._find(m.group(2))
+            return (200, issue, {}) if issue else (404, self.failure_body(404), {})
+        if CREATE.match(req.path) and req.method == "POST":
+            return self._create(req)
+        return 404, {"errorMessages": ["null for uri: " + req.path], "errors": {}}, {}
+
+    def _find(self, key_or_id: str) -> dict | None:
+        return self.issues.get(key_or_id) or next(
+            (i for i in self.issues.values() if str(i.get("id")) == key_or_id), None)
+
+    def _add_comment(self, req: Request, key: str) -> Response:
+        issue = self._find(key)
+        if not issue:
+            return 404, self.failure_body(404), {}
+        body = (req.json or {}).get("body")
+        if not body:
+            return 400, {"errorMessages": [], "errors": {"comment": "Comment body can not be empty!"}}, {}
+        cid = str(self._new_id())
+        author = {"self": f"{self.url}/rest/api/2/user?username=droid", "name": "droid", "key": "droid",
+                  "displayName": "droid", "active": True}
+        comment = {"self": f"{self.url}/rest/api/2/issue/{issue['id']}/comment/{cid}", "id": cid,
+                   "author": author, "body": body, "updateAuthor": author,
+                   "created": "2025-01-01T00:00:00.000+0000", "updated": "2025-01-01T00:00:00.000+0000"}
+        self.comments.setdefault(issue["key"], []).append(comment)
+        return 201, comment, {}
+
+    def _create(self, req: Request) -> Response:
+        fields = (req.json or {}).get("fields") or {}
+        errors = {}
+        project = fields.get("project") or {}
+        project_key = project.get("key") or project.get("id")
+        if not project_key:
+            errors["project"] = "project is required"
+        if not fields.get("summary"):
+            errors["summary"] = "You must specify a summary of the issue."
+        if not (fields.get("issuetype") or {}).get("name") and not (fields.get("issuetype") or {}).get("id"):
+            errors["issuetype"] = "issue type is required"
+        if errors:
+            return 400, {"errorMessages": [], "errors": errors}, {}
+        number = 1 + sum(1 for k in self.issues if k.startswith(f"{project_key}-"))
+        key = f"{project_key}-{number}"
+        raw = json.loads((self.fixtures / "get_issue.v2.minimal.jira-cli.json").read_text())
+        raw["fields"].update(summary=fields["summary"], description=fields.get("description"),
+                             issuetype={"name": fields["issuetype"].get("name") or "Bug"},
+                             project={"key": project_key}, status={"name": "To Do"})
+        issue = self.add_issue(raw, key)
+        return 201, {"id": issue["id"], "key": key, "self": issue["self"]}, {}
