@@ -62,7 +62,7 @@ def run_loop(llm: LLM, *, system: str, messages: list[dict], tools: list[Tool], 
         try:
             reply = llm.complete(system=system, messages=messages, tools=[t.spec() for t in tools])
         except LLMError as exc:
-            record("model_error", kind=exc.kind, message=exc.message)
+            record("model_error", error_kind=exc.kind, message=exc.message)
             return LoopResult("error", exc.message, usage, steps)
         steps += 1
         usage.add(reply.usage)

@@ -99,7 +99,7 @@ def pr_body(run, plan: Plan, summary: str, files: list[str], stat: str, tests: T
 def _open_pr(settings, target: str, ws, title: str, body: str, record) -> str | None:
     from integrations.github_client import GitHubClient, GitHubError
     from integrations.workspace import github_repo_of
-    repo = github_repo_of(target)
+    repo = github_repo_of(target, github_url=settings.github_url)
     if not (settings.github_token and repo):
         return None
     try:

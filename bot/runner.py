@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import logging
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -344,7 +346,8 @@ class Runner:
 
     def _workspaces(self):
         from integrations.workspace import WorkspaceManager
-        return WorkspaceManager(Path(self.settings.workspace_dir).expanduser(), github_token=self.settings.github_token)
+        return WorkspaceManager(Path(self.settings.workspace_dir).expanduser(), github_token=self.settings.github_token,
+                                github_url=self.settings.github_url)
 
     def _workspace(self, run: Run):
         """The run's isolated checkout: created on first execution, reused after a re-approval."""
@@ -355,8 +358,7 @@ class Runner:
         if not run.repo:
             raise WorkspaceMissing("No repository is mapped to this channel (DROID_CONFIG channels → repo).")
         ws = self._workspaces().create(run.repo, run.run_id, run.task)
-        saved = {"path": str(ws.path), "branch": ws.branch, "base_branch": ws.base_branch,
-                 "base_commit": ws.base_commit, "source": ws.source}
+        saved = {**dataclasses.asdict(ws), "path": str(ws.path)}
         self.store.runs.update(run.run_id, context={**run.context, "workspace": saved})
         self.store.events.append(run.run_id, "workspace", **saved)
         return ws
@@ -376,10 +378,22 @@ class Runner:
         if ctx.allowed is not None:
             parts.append("Files and areas the approved plan allows you to edit: "
                          + (", ".join(ctx.allowed) or "none yet — call revise_plan to add them"))
-        done = [e.data.get("summary", "") for e in self.store.events.for_run(run.run_id, "step_done")]
-        if done:
-            parts.append("Progress before this approval:\n" + "\n".join(f"- {d}" for d in done if d))
+        progress = self._progress(run.run_id)
+        if progress:
+            parts.append("Progress before this approval (your earlier work on this run):\n" + progress)
         return "\n\n".join(parts)
+
+    def _progress(self, run_id: str, last: int = 15) -> str:
+        """Steps completed and the latest tool calls of earlier executions of this run."""
+        lines = []
+        for event in self.store.events.for_run(run_id):
+            if event.kind == "step_done":
+                lines.append(f"- step {event.data.get('step')} done: {event.data.get('summary', '')}")
+            elif event.kind == "tool_call":
+                first = (event.data.get("result") or "").splitlines()[:1]
+                lines.append(f"- {event.data.get('name')}({json.dumps(event.data.get('input'))[:200]}) → "
+                             f"{first[0][:200] if first else ''}")
+        return "\n".join(lines[-last:])
 
     def _permalink(self, run: Run) -> str | None:
         try:

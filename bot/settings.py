@@ -56,6 +56,7 @@ class Settings:
     anthropic_model: str = "claude-sonnet-4-5"
     github_token: str = ""
     github_api_url: str = "https://api.github.com"
+    github_url: str = "https://github.com"
     jira_url: str = ""
     jira_user: str = ""
     jira_token: str = ""
@@ -129,7 +130,7 @@ class Settings:
                             "or set SLACK_APP_TOKEN for Socket Mode")
         if self.slack_app_token and not self.slack_app_token.startswith("xapp-"):
             problems.append("SLACK_APP_TOKEN must be an app-level token starting with xapp-")
-        for name in ("slack_api_url", "anthropic_base_url", "github_api_url", "sentry_url"):
+        for name in ("slack_api_url", "anthropic_base_url", "github_api_url", "github_url", "sentry_url"):
             if not str(getattr(self, name)).startswith(("http://", "https://")):
                 problems.append(f"{_var(name)} must be an http(s) URL, got {getattr(self, name)!r}")
         if self.jira_url and not self.jira_url.startswith(("http://", "https://")):
@@ -182,6 +183,7 @@ ENV_VARS: dict[str, tuple[str, object]] = {
     "anthropic_model": ("DROID_MODEL", str),
     "github_token": ("GITHUB_TOKEN", str),
     "github_api_url": ("GITHUB_API_URL", str),
+    "github_url": ("GITHUB_URL", str),
     "jira_url": ("JIRA_URL", str),
     "jira_user": ("JIRA_USER", str),
     "jira_token": ("JIRA_API_TOKEN", str),

@@ -254,3 +254,17 @@ def test_restart_while_planning_plans_again(tmp_path, repo):
         assert wait_for(lambda: [p for p in second.posts() if "planning it again" in p["text"]], what="told")
     finally:
         second.close()
+
+
+def test_code_change_without_a_model_says_what_needs_a_key(droid: Droid):
+    run, ts = start(droid, text="add jitter to the webhook retries")
+    assert run.skill == "code_change"
+    post = plan_post(droid)
+    text = json.dumps(post["blocks"])
+    assert "Commit, push the branch and open a pull request" in text and "webhooks/sender.py" in text
+    assert "No model is configured" in text
+    droid.click("droid_approve", droid.buttons(post)["droid_approve"])
+    run = droid.wait_state(run.run_id, "succeeded", "failed")
+    assert run.state == "failed" and "Writing code needs a model" in run.result
+    notice = wait_for(lambda: [p for p in droid.posts() if "Needs a model" in p["text"]], what="needs-a-model reply")
+    assert notice[0]["thread_ts"] == ts
