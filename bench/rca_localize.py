@@ -1,0 +1,302 @@
+"""Benchmark: fault localisation of `droid rca` on real crashes, against the stack-trace baseline.
+
+    python bench/rca_localize.py --repos-dir DIR [--data ../shared/bench/rca-bugsinpy-dev]
+                                 [--out FILE] [--commit-eval REPO ...] [--max-cases N]
+
+Each data file holds a real Sentry event captured from a failing BugsInPy test and the faulty
+files and functions (see the data folder's SOURCE.md). The repository each bug needs
+(`repo`, e.g. `tqdm/tqdm`) is looked up in DIR as `owner+name/repo`, `owner+name`,
+`owner/name` or `name` (bare or not). Figures: file- and function-level Acc@1/@3 of droid's
+suspect locations and of the plain stack-trace baseline (in-app frames, innermost first), on
+the crashing bugs and on all bugs, as one JSON document.
+
+`--commit-eval REPO ...` adds the suspect-commit evaluation, built from each repository's own
+history: every fix commit whose message names the commit that introduced the bug (kernel-style
+`Fixes: <sha>`, "regression introduced by/in <sha>", "broken by <sha>", "caused by <sha>"),
+where that commit is an ancestor of the fix and the fix deletes or modifies lines of non-test
+Python files. The faulty lines are those lines (numbered in the fix's parent, the code that
+ran); first-seen is one minute before the fix was committed. droid gets an event whose frames
+sit on the first faulty line of each changed hunk (the innermost on the first hunk), released
+at the fix's parent; its top suspect commit is compared with two baselines given *all* faulty
+lines: "blame the faulty lines, keep commits before first-seen, rank by lines blamed" and "the
+most recent commit that touched a blamed line".
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from integrations.sentry_event import parse_event  # noqa: E402
+from skills.rca.evidence import Git, analyse  # noqa: E402
+from skills.rca.paths import RepoFiles, is_test_path  # noqa: E402
+
+KS = (1, 3)
+
+
+def find_repo(repos_dir: Path, full_name: str) -> Path | None:
+    owner, _, name = full_name.partition("/")
+    for cand in (repos_dir / f"{owner}+{name}" / "repo", repos_dir / f"{owner}+{name}",
+                 repos_dir / owner / name, repos_dir / name, repos_dir / f"{name}.git"):
+        if (cand / "HEAD").exists() or (cand / ".git").exists():
+            return cand
+    return None
+
+
+def baseline(event, repo: Path, commit: str) -> list[tuple[str, str]]:
+    """In-app frames mapped to repository files, innermost first: (file, function)."""
+    files = RepoFiles(Git(repo).ls_files(commit))
+    out: list[tuple[str, str]] = []
+    for exc in reversed(event.exceptions):
+        for fr in reversed(exc.frames):
+            if fr.in_app is not True:
+                continue
+            m = files.match(fr)
+            if m is None:
+                continue
+            key = (m.path, (fr.function or "").split(".")[-1])
+            if key not in out:
+                out.append(key)
+    return out
+
+
+def hits(ranking: list[tuple[str, str]], truth_files: set[str],
+         truth_funcs: set[tuple[str, str]]) -> dict[str, int | None]:
+    files: list[str] = []
+    for f, _ in ranking:
+        if f not in files:
+            files.append(f)
+    out: dict[str, int | None] = {}
+    for k in KS:
+        out[f"file@{k}"] = int(any(f in truth_files for f in files[:k]))
+        out[f"function@{k}"] = (int(any(x in truth_funcs for x in ranking[:k]))
+                                if truth_funcs else None)
+    return out
+
+
+def summarise(rows: list[dict], system: str) -> dict[str, float | int]:
+    out: dict[str, float | int] = {}
+    for level in ("file", "function"):
+        for k in KS:
+            vals = [r[system][f"{level}@{k}"] for r in rows
+                    if r[system][f"{level}@{k}"] is not None]
+            out[f"{level}_acc@{k}"] = round(sum(vals) / len(vals), 3) if vals else 0.0
+            out[f"{level}_hits@{k}"] = sum(vals)
+        out[f"{level}_n"] = len([r for r in rows if r[system][f"{level}@1"] is not None])
+    return out
+
+
+_FIXES = re.compile(
+    r"(?i)(?:fixes:?|regress\w*|introduc\w*|broke\w*|broken|caused)\s+(?:in|by|from|since|with)?"
+    r"\s*(?:commit\s+)?([0-9a-f]{7,40})\b")
+
+
+def commit_cases(repo: Path, max_cases: int) -> list[dict]:
+    """Fix commits naming their bug-introducing commit, with the faulty lines."""
+    git = Git(repo)
+    out = git.run("log", "--no-merges", "--format=%H%x1f%ct%x1f%B%x1e", "HEAD")
+    cases: list[dict] = []
+    for rec in out.split("\x1e"):
+        if len(cases) >= max_cases:
+            break
+        rec = rec.strip()
+        if not rec or "\x1f" not in rec:
+            continue
+        fix, ct, msg = rec.split("\x1f", 2)
+        if re.search(r"(?i)this reverts commit|cherry picked from", msg):
+            continue
+        m = _FIXES.search(msg)
+        if not m:
+            continue
+        bic = git.rev(m.group(1))
+        parent = git.rev(f"{fix}^")
+        if not bic or not parent or bic == fix:
+            continue
+        if git.try_run("merge-base", "--is-ancestor", bic, parent, record=False) is None:
+            continue
+        diff = git.try_run("diff", "-U0", "--no-color", parent, fix, "--", "*.py",
+                           record=False) or ""
+        faulty: dict[str, list[int]] = {}
+        hunks: list[tuple[str, int]] = []
+        path = None
+        for line in diff.splitlines():
+            if line.startswith("--- "):
+                path = line[6:] if line.startswith("--- a/") else None
+            h = re.match(r"@@ -(\d+)(?:,(\d+))? ", line)
+            if h and path and not is_test_path(path):
+                start, n = int(h.group(1)), int(h.group(2) or 1)
+                if n > 0:
+                    faulty.setdefault(path, []).extend(range(start, start + n))
+                    hunks.append((path, start))
+        if not faulty:
+            continue
+        first_seen = datetime.fromtimestamp(int(ct) - 60, tz=UTC)
+        info = git.commit(bic)
+        if info is None or info.commit_time > first_seen:
+            continue
+        cases.append({"repo": str(repo), "fix": fix, "bic": bic, "parent": parent,
+                      "first_seen": first_seen, "faulty": faulty, "hunks": hunks[:8]})
+    return cases
+
+
+def blame_baselines(git: Git, case: dict) -> tuple[list[str], list[str]]:
+    """(rank by lines blamed, most recent first) over the commits blamed for the faulty lines."""
+    counts: dict[str, int] = {}
+    for path, lines in case["faulty"].items():
+        blame = git.blame(case["parent"], path)
+        for ln in lines:
+            b = blame.get(ln)
+            if b is None:
+                continue
+            info = git.commit(b.sha)
+            if info is None or info.commit_time > case["first_seen"]:
+                continue
+            counts[b.sha] = counts.get(b.sha, 0) + 1
+
+    def when(sha: str) -> float:
+        info = git.commit(sha)
+        return info.commit_time.timestamp() if info else 0.0
+
+    by_lines = sorted(counts, key=lambda s: (-counts[s], -when(s)))
+    recent = sorted(counts, key=lambda s: -when(s))
+    return by_lines, recent
+
+
+def case_event(git: Git, case: dict) -> dict:
+    frames = []
+    for path, line in reversed(case["hunks"]):  # Sentry order: innermost last
+        src = git.source(case["parent"], path)
+        text = src.lines[line - 1] if src and line <= len(src.lines) else ""
+        frames.append({"abs_path": f"/srv/app/{path}", "filename": path,
+                       "function": src.scope(line).name if src else None, "lineno": line,
+                       "context_line": text, "in_app": True})
+    return {"event_id": case["fix"][:32], "release": case["parent"], "platform": "python",
+            "timestamp": case["first_seen"].isoformat(),
+            "exception": {"values": [{"type": "Error", "value": "",
+                                      "stacktrace": {"frames": frames}}]}}
+
+
+def commit_eval(repos: list[Path], max_cases: int) -> dict:
+    rows = []
+    for repo in repos:
+        git = Git(repo)
+        for case in commit_cases(repo, max_cases):
+            by_lines, recent = blame_baselines(git, case)
+            t0 = time.monotonic()
+            ev = analyse(parse_event(case_event(git, case)), repo, case["first_seen"])
+            seconds = time.monotonic() - t0
+            droid = [c.sha for c in ev.suspect_commits]
+            rows.append({
+                "repo": repo.name if repo.name != "repo" else repo.parent.name,
+                "fix": case["fix"][:12], "bic": case["bic"][:12],
+                "faulty_lines": sum(len(v) for v in case["faulty"].values()),
+                "bic_blamed": case["bic"] in by_lines,
+                "droid@1": int(droid[:1] == [case["bic"]]),
+                "droid@3": int(case["bic"] in droid[:3]),
+                "blame_by_lines@1": int(by_lines[:1] == [case["bic"]]),
+                "most_recent_blamed@1": int(recent[:1] == [case["bic"]]),
+                "seconds": round(seconds, 2),
+            })
+    n = len(rows)
+
+    def acc(key: str, subset: list[dict]) -> float:
+        return round(sum(r[key] for r in subset) / len(subset), 3) if subset else 0.0
+
+    blamed = [r for r in rows if r["bic_blamed"]]
+    keys = ("droid@1", "droid@3", "blame_by_lines@1", "most_recent_blamed@1")
+    return {
+        "cases": n,
+        "cases_where_a_faulty_line_blames_the_bic": len(blamed),
+        "top1_all": {k: acc(k, rows) for k in keys},
+        "top1_bic_blamed": {k: acc(k, blamed) for k in keys},
+        "seconds": {"mean": round(sum(r["seconds"] for r in rows) / max(1, n), 2),
+                    "max": max((r["seconds"] for r in rows), default=0.0)},
+        "per_case": rows,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--repos-dir", required=True, type=Path)
+    ap.add_argument("--data", type=Path,
+                    default=ROOT.parent / "shared" / "bench" / "rca-bugsinpy-dev")
+    ap.add_argument("--out", type=Path, help="also write the JSON here")
+    ap.add_argument("--verbose", action="store_true", help="top suspects per bug on stderr")
+    ap.add_argument("--commit-eval", nargs="*", type=Path, default=[],
+                    help="repositories for the suspect-commit evaluation")
+    ap.add_argument("--max-cases", type=int, default=60, help="per repository")
+    args = ap.parse_args(argv)
+    if not args.data.is_dir():
+        print(f"no data at {args.data}", file=sys.stderr)
+        return 2
+    rows: list[dict] = []
+    skipped: list[dict] = []
+    for path in sorted(args.data.glob("*.json")):
+        if path.name.startswith("_"):
+            continue
+        item = json.loads(path.read_text("utf-8"))
+        repo = find_repo(args.repos_dir, item["repo"])
+        if repo is None:
+            skipped.append({"bug": item["bug"], "reason": f"repository {item['repo']} not found"})
+            continue
+        event = parse_event(item["event"])
+        truth = item["truth"]
+        truth_files = set(truth["files"])
+        truth_funcs = {(f["file"], f["function"]) for f in truth.get("functions", [])}
+        t0 = time.monotonic()
+        ev = analyse(event, repo)
+        seconds = time.monotonic() - t0
+        ranking = [(s.file, s.function) for s in ev.suspect_locations]
+        base = baseline(event, repo, ev.commit or item["buggy_commit"])
+        row = {
+            "bug": item["bug"],
+            "crashing": bool(item["exception"].get("crashing")),
+            "commit_resolved": ev.commit == item["buggy_commit"],
+            "droid": hits(ranking, truth_files, truth_funcs),
+            "stack_baseline": hits(base, truth_files, truth_funcs),
+            "droid_top3": [f"{f}::{fn}" for f, fn in ranking[:3]],
+            "baseline_top3": [f"{f}::{fn}" for f, fn in base[:3]],
+            "truth_functions": sorted(f"{f}::{fn}" for f, fn in truth_funcs),
+            "seconds": round(seconds, 2),
+        }
+        rows.append(row)
+        if args.verbose:
+            print(f"--- {item['bug']} truth={row['truth_functions'] or sorted(truth_files)}",
+                  file=sys.stderr)
+            for s in ev.suspect_locations[:5]:
+                print(f"  {s.score:5.2f} {s.file}::{s.qualname}  {s.signals}", file=sys.stderr)
+    subsets = {"crashing": [r for r in rows if r["crashing"]], "all": rows}
+    result = {
+        "benchmark": "rca_localize",
+        "data": str(args.data),
+        "bugs": len(rows),
+        "skipped": skipped,
+        "subsets": {
+            name: {"n": len(rs), "droid": summarise(rs, "droid"),
+                   "stack_baseline": summarise(rs, "stack_baseline")}
+            for name, rs in subsets.items()
+        },
+        "seconds": {"mean": round(sum(r["seconds"] for r in rows) / max(1, len(rows)), 2),
+                    "max": max((r["seconds"] for r in rows), default=0.0)},
+        "per_bug": rows,
+    }
+    if args.commit_eval:
+        result["suspect_commits"] = commit_eval(args.commit_eval, args.max_cases)
+    text = json.dumps(result, indent=2)
+    print(text)
+    if args.out:
+        args.out.write_text(text + "\n", "utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

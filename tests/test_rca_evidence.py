@@ -1,0 +1,592 @@
+"""Root-cause evidence on real temporary git repositories with a controlled history.
+
+The sample repository `shop` has six authors and dated commits; Dave's commit of 2024-03-10
+makes `discount_for` crash on a missing discount code. The event is produced by running that
+code under the real sentry-sdk. The issue is first seen on 2024-03-14; Frank's later commit
+rewrites the crashing line and must never be a suspect.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from integrations.sentry_event import Frame, parse_event
+from skills.rca.cli import cli_main
+from skills.rca.evidence import analyse, extract_definitions, resolve_commit
+from skills.rca.paths import RepoFiles, is_test_path, normalise_path
+
+FIRST_SEEN = datetime(2024, 3, 14, 9, 0, tzinfo=UTC)
+GIT_ENV = {"GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1", "LC_ALL": "C"}
+
+PRICING_V1 = '''\
+"""Prices and discounts."""
+
+DISCOUNTS = {"SPRING": 10, "VIP": 25}
+
+
+def discount_for(code):
+    """Percent off for a discount code (0 when there is none)."""
+    if not code:
+        return 0
+    return DISCOUNTS.get(code, 0)
+
+
+def apply_discount(amount, code):
+    pct = discount_for(code)
+    return round(amount * (100 - pct) / 100, 2)
+
+
+def format_price(amount):
+    return "$" + str(amount)
+'''
+
+CART_V1 = '''\
+from shop.pricing import apply_discount, format_price
+
+
+class Cart:
+    def __init__(self, items, code=None):
+        self.items = items
+        self.code = code
+
+    def subtotal(self):
+        return sum(price * qty for price, qty in self.items)
+
+    def total(self):
+        return apply_discount(self.subtotal(), self.code)
+
+    def receipt(self):
+        return "Total: " + format_price(self.total())
+
+
+def checkout(items, code=None):
+    cart = Cart(items, code)
+    return cart.receipt()
+'''
+
+TEST_CART = '''\
+from shop.cart import checkout
+
+
+def test_checkout():
+    assert checkout([(10.0, 2)], "VIP") == "Total: $15.0"
+'''
+
+
+def _git(repo: Path, *args: str, env: dict | None = None) -> str:
+    full_env = {**os.environ, **GIT_ENV, **(env or {})}
+    return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True,
+                          text=True, env=full_env).stdout.strip()
+
+
+def _commit(repo: Path, who: str, when: str, message: str, files: dict[str, str]) -> str:
+    for rel, text in files.items():
+        p = repo / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(text)
+    _git(repo, "add", "-A")
+    stamp = f"{when}T10:00:00+00:00"
+    _git(repo, "commit", "-q", "-m", message, env={
+        "GIT_AUTHOR_NAME": who, "GIT_AUTHOR_EMAIL": f"{who.lower()}@shop.test",
+        "GIT_COMMITTER_NAME": who, "GIT_COMMITTER_EMAIL": f"{who.lower()}@shop.test",
+        "GIT_AUTHOR_DATE": stamp, "GIT_COMMITTER_DATE": stamp})
+    return _git(repo, "rev-parse", "HEAD")
+
+
+@pytest.fixture(scope="module")
+def shop(tmp_path_factory) -> dict:
+    repo = tmp_path_factory.mktemp("shop")
+    _git(repo, "init", "-q", "-b", "main")
+    shas = {}
+    shas["alice"] = _commit(repo, "Alice", "2024-01-02", "Shop: carts and prices", {
+        "shop/__init__.py": "", "shop/pricing.py": PRICING_V1, "shop/cart.py": CART_V1,
+        "tests/test_cart.py": TEST_CART, "README.md": "# shop\n"})
+    _git(repo, "tag", "v1.0.0")
+    shas["bob"] = _commit(repo, "Bob", "2024-02-01", "Inventory and item counts", {
+        "shop/inventory.py": "def in_stock(sku):\n    return sku != 'gone'\n",
+        "shop/cart.py": CART_V1 + "\n\ndef count(items):\n    return sum(q for _, q in items)\n"})
+    shas["carol"] = _commit(repo, "Carol", "2024-02-20", "Show cents in prices", {
+        "shop/pricing.py": PRICING_V1.replace('return "$" + str(amount)',
+                                              'return "$%.2f" % amount')})
+    pricing_v2 = (PRICING_V1.replace('return "$" + str(amount)', 'return "$%.2f" % amount')
+                  .replace('    """Percent off for a discount code (0 when there is none)."""\n',
+                           '    """Percent off for a discount code (0 when there is none)."""\n'
+                           '    code = code.strip().upper()\n'))
+    shas["dave"] = _commit(repo, "Dave", "2024-03-10", "Accept discount codes in any case",
+                           {"shop/pricing.py": pricing_v2})
+    shas["erin"] = _commit(repo, "Erin", "2024-03-12", "Document the inventory", {
+        "shop/inventory.py": "\"\"\"Stock.\"\"\"\n\n\ndef in_stock(sku):\n"
+                             "    return sku != 'gone'\n",
+        "README.md": "# shop\n\nA small shop.\n"})
+    _git(repo, "tag", "v1.2.0")
+    pricing_v3 = pricing_v2.replace("    code = code.strip().upper()\n",
+                                    "    code = code.strip().upper()  # normalise\n")
+    shas["frank"] = _commit(repo, "Frank", "2024-03-20", "Comment the normalisation",
+                            {"shop/pricing.py": pricing_v3})
+    _git(repo, "tag", "v1.3.0")
+    return {"repo": repo, "shas": shas}
+
+
+def _real_event(repo: Path, ref: str, release: str, tmp: Path) -> dict:
+    """Run the shop at `ref` under the real sentry-sdk and return the event it sends."""
+    work = tmp / f"work-{ref}"
+    if not work.exists():
+        _git(repo, "worktree", "add", "-q", "--detach", str(work), ref)
+    script = tmp / f"run_{ref.replace('.', '_')}.py"
+    script.write_text(textwrap.dedent(f"""
+        import json, sys
+        sys.path.insert(0, {str(work)!r})
+        import sentry_sdk
+        from sentry_sdk.transport import Transport
+
+        events = []
+
+        class Keep(Transport):
+            def capture_envelope(self, envelope):
+                event = envelope.get_event()
+                if event:
+                    events.append(event)
+
+        client = sentry_sdk.Client(dsn="https://public@example.invalid/1", transport=Keep,
+                                   default_integrations=False, release={release!r},
+                                   environment="production", in_app_include=["shop"])
+        from shop.cart import checkout
+        try:
+            checkout([(10.0, 2)], None)
+        except Exception as e:
+            with sentry_sdk.isolation_scope() as scope:
+                scope.set_client(client)
+                scope.set_tag("tenant", "acme")
+                scope.capture_exception(e)
+        client.flush(timeout=5)
+        print(json.dumps(events[0], default=str))
+    """))
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                         timeout=60, check=True).stdout
+    return json.loads(out)
+
+
+@pytest.fixture(scope="module")
+def event_v120(shop, tmp_path_factory) -> dict:
+    return _real_event(shop["repo"], "v1.2.0", "shop@1.2.0", tmp_path_factory.mktemp("run"))
+
+
+# ---------------------------------------------------------------------------------------------
+# the guilty commit
+
+
+def test_guilty_commit_ranks_first(shop, event_v120):
+    event = parse_event(event_v120)
+    assert event.primary.value == "'NoneType' object has no attribute 'strip'"
+    ev = analyse(event, shop["repo"], FIRST_SEEN)
+    shas = shop["shas"]
+    assert ev.commit == shas["erin"] and "v1.2.0" in ev.commit_reason
+
+    top = ev.suspect_locations[0]
+    assert (top.file, top.function, top.line) == ("shop/pricing.py", "discount_for", 8)
+    assert any("innermost in-app frame" in r for r in top.reasons)
+
+    first = ev.suspect_commits[0]
+    assert first.sha == shas["dave"], [c.subject for c in ev.suspect_commits]
+    assert first.author == "Dave"
+    text = " ".join(first.reasons)
+    assert "shop/pricing.py:8" in text and "before first seen" in text
+    assert "shop/pricing.py (+1 −0)" in text  # what else it changed
+    assert all(c.date <= FIRST_SEEN for c in ev.suspect_commits)
+    assert shas["frank"] not in {c.sha for c in ev.suspect_commits}
+
+
+def test_frames_mapped_with_code_at_the_commit(shop, event_v120):
+    ev = analyse(parse_event(event_v120), shop["repo"], FIRST_SEEN)
+    app = [f for f in ev.frames if f.file]
+    assert [(f.file, f.scope) for f in app] == [
+        ("shop/pricing.py", "discount_for"), ("shop/pricing.py", "apply_discount"),
+        ("shop/cart.py", "Cart.total"), ("shop/cart.py", "Cart.receipt"),
+        ("shop/cart.py", "checkout")]
+    inner = app[0]
+    assert inner.in_app and inner.depth == 0 and inner.context_matches is True
+    assert (8, "    code = code.strip().upper()") in inner.code
+    assert inner.last_change["author"] == "Dave"
+    assert all(f.weight > 0 for f in app)
+
+
+def test_impact_and_reports(shop, event_v120):
+    ev = analyse(parse_event(event_v120), shop["repo"], FIRST_SEEN)
+    assert ev.impact["release"] == "shop@1.2.0" and ev.impact["environment"] == "production"
+    assert ev.impact["first_seen"] == FIRST_SEEN.isoformat()
+    assert ev.impact["notable_tags"] == {"tenant": "acme"}
+    assert ev.impact["exception"] == "AttributeError" and ev.impact["handled"] is True
+    data = ev.to_json()
+    json.dumps(data)
+    assert data["suspect_commits"][0]["sha"] == shop["shas"]["dave"]
+    loc = data["suspect_locations"][0]
+    assert set(loc) >= {"file", "function", "line", "score", "reasons"}
+    assert isinstance(loc["line"], int) and isinstance(loc["score"], float)
+    md = ev.to_markdown()
+    assert shop["shas"]["dave"][:10] in md and "discount_for" in md
+    assert "## Suspect commits" in md and "## Impact" in md and "git blame" in md
+
+
+def test_commits_after_first_seen_are_excluded(shop, tmp_path_factory):
+    """A later event of the same issue ran v1.3.0, where Frank rewrote the crashing line after
+    first-seen: blame must look at the code as of first-seen, and Dave stays the suspect."""
+    raw = _real_event(shop["repo"], "v1.3.0", "shop@1.3.0", tmp_path_factory.mktemp("run13"))
+    ev = analyse(parse_event(raw), shop["repo"], FIRST_SEEN)
+    shas = shop["shas"]
+    assert ev.commit == shas["frank"]
+    assert shas["frank"] not in {c.sha for c in ev.suspect_commits}
+    assert ev.suspect_commits[0].sha == shas["dave"]
+    assert any("newer than first seen" in n for n in ev.notes)
+    top = ev.suspect_locations[0]
+    assert (top.file, top.function) == ("shop/pricing.py", "discount_for")
+
+
+def test_without_first_seen_the_event_time_bounds_history(shop, event_v120):
+    payload = dict(event_v120, timestamp="2024-03-11T00:00:00Z")
+    ev = analyse(parse_event(payload), shop["repo"])
+    assert ev.first_seen == datetime(2024, 3, 11, tzinfo=UTC)
+    assert ev.suspect_commits[0].sha == shop["shas"]["dave"]
+    assert {c.sha for c in ev.suspect_commits} <= set(shop["shas"].values()) - {
+        shop["shas"]["erin"], shop["shas"]["frank"]}
+
+
+# ---------------------------------------------------------------------------------------------
+# which code ran
+
+
+@pytest.mark.parametrize("release,expect", [
+    ("shop@1.2.0", "erin"), ("1.2.0", "erin"), ("v1.0.0", "alice"), ("shop@1.0.0+abc", "alice"),
+])
+def test_release_resolves_to_tag(shop, release, expect):
+    ev = parse_event({"release": release})
+    sha, how = resolve_commit(_gitobj(shop), ev)
+    assert sha == shop["shas"][expect] and release in how
+
+
+def test_release_as_sha_and_fallback_to_branch_at_event_time(shop):
+    g = _gitobj(shop)
+    carol = shop["shas"]["carol"]
+    assert resolve_commit(g, parse_event({"release": carol[:12]}))[0] == carol
+    sha, how = resolve_commit(g, parse_event({"release": "unknown-9.9",
+                                              "timestamp": "2024-02-25T00:00:00Z"}))
+    assert sha == carol and "as of the event time" in how
+    sha, how = resolve_commit(g, parse_event({"tags": [["sentry:release", shop["shas"]["bob"]]]}))
+    assert sha == shop["shas"]["bob"]
+    assert resolve_commit(g, parse_event({}))[0] == shop["shas"]["frank"]
+
+
+def _gitobj(shop):
+    from skills.rca.evidence import Git
+
+    return Git(shop["repo"])
+
+
+# ---------------------------------------------------------------------------------------------
+# beyond the stack
+
+
+def _frame(path: str, func: str, line: int, in_app=True, context: str = "", **kw) -> dict:
+    return {"abs_path": path, "filename": path.rsplit("/", 1)[-1], "function": func,
+            "lineno": line, "in_app": in_app, "context_line": context, **kw}
+
+
+def test_function_named_in_message_ranks_first_without_app_frames(shop):
+    """Raised in test code (the call was rejected): the function the message names is it."""
+    raw = {"timestamp": "2024-03-13T00:00:00Z", "release": "shop@1.2.0", "exception": {
+        "values": [{"type": "TypeError",
+                    "value": "apply_discount() got an unexpected keyword argument 'coupon'",
+                    "stacktrace": {"frames": [_frame(
+                        "/srv/shop/tests/test_cart.py", "test_coupon", 9, in_app=False,
+                        context="    apply_discount(10, coupon='VIP')")]}}]}}
+    ev = analyse(parse_event(raw), shop["repo"], FIRST_SEEN)
+    top = ev.suspect_locations[0]
+    assert (top.file, top.function) == ("shop/pricing.py", "apply_discount")
+    assert any("message names" in r for r in top.reasons)
+    assert any("failing line" in r for r in top.reasons)
+    assert any("no in-app frame" in n for n in ev.notes)
+
+
+def test_callee_on_the_failing_line_of_caller_code(shop):
+    raw = {"timestamp": "2024-03-13T00:00:00Z", "release": "shop@1.2.0", "exception": {
+        "values": [{"type": "AssertionError", "value": "assert '$20.00' == '$20'",
+                    "stacktrace": {"frames": [_frame(
+                        "/srv/shop/tests/test_cart.py", "test_price", 4, in_app=False,
+                        context="    assert format_price(20) == '$20'")]}}]}}
+    ev = analyse(parse_event(raw), shop["repo"], FIRST_SEEN)
+    top = ev.suspect_locations[0]
+    assert (top.file, top.function) == ("shop/pricing.py", "format_price")
+    assert ev.suspect_commits[0].sha == shop["shas"]["carol"]
+
+
+def test_wrongly_typed_value_traced_to_where_it_entered(shop):
+    """The int that fails deep inside was passed in by an outer frame under another name."""
+    raw = {"timestamp": "2024-03-13T00:00:00Z", "release": "shop@1.2.0", "exception": {
+        "values": [{"type": "AttributeError", "value": "'int' object has no attribute 'strip'",
+                    "stacktrace": {"frames": [
+                        _frame("/app/shop/cart.py", "checkout", 21,
+                               context="    return cart.receipt()",
+                               vars={"items": "[(10.0, 2)]", "code": "4242"}),
+                        _frame("/app/shop/cart.py", "receipt", 16,
+                               context='        return "Total: " + format_price(self.total())',
+                               vars={"self": "<shop.cart.Cart object at 0x1>"}),
+                        _frame("/app/shop/cart.py", "total", 13,
+                               context="        return apply_discount(self.subtotal(), "
+                                       "self.code)", vars={"self": "<Cart>"}),
+                        _frame("/app/shop/pricing.py", "apply_discount", 15,
+                               context="    pct = discount_for(code)",
+                               vars={"amount": "20.0", "code": "4242"}),
+                        _frame("/app/shop/pricing.py", "discount_for", 8,
+                               context="    code = code.strip().upper()",
+                               vars={"code": "4242"}),
+                    ]}}]}}
+    ev = analyse(parse_event(raw), shop["repo"], FIRST_SEEN)
+    ranked = [(s.file, s.function) for s in ev.suspect_locations]
+    assert ranked[0] == ("shop/pricing.py", "discount_for")
+    checkout = next(s for s in ev.suspect_locations if s.function == "checkout")
+    assert "provenance" in checkout.signals
+    assert ranked.index(("shop/cart.py", "checkout")) < ranked.index(("shop/cart.py", "total"))
+
+
+def test_missing_attribute_points_at_the_constructor(tmp_path):
+    repo = tmp_path / "svc"
+    repo.mkdir()
+    _git(repo, "init", "-q", "-b", "main")
+    _commit(repo, "Ann", "2024-01-05", "Worker", {"svc/worker.py": textwrap.dedent('''\
+        class Worker:
+            def __init__(self, queue, dry_run=False):
+                self.queue = queue
+                if dry_run:
+                    return
+                self.batch = 10
+
+            def size(self):
+                return self.batch
+        ''')})
+    raw = {"timestamp": "2024-02-01T00:00:00Z", "exception": {"values": [{
+        "type": "AttributeError", "value": "'Worker' object has no attribute 'batch'",
+        "stacktrace": {"frames": [_frame("/srv/svc/worker.py", "size", 9,
+                                         context="        return self.batch")]}}]}}
+    ev = analyse(parse_event(raw), repo)
+    by_fn = {s.function: s for s in ev.suspect_locations}
+    init = by_fn["__init__"]
+    assert "attribute_early_return" in init.signals
+    assert any("returns at line 5 before assigning self.batch" in r for r in init.reasons)
+    assert ev.suspect_locations[0].function in ("size", "__init__")
+
+
+def test_recent_change_in_a_callee_not_in_the_stack(tmp_path):
+    """The crash line uses what a callee returned; the callee changed just before first-seen
+    while the crashing function is old: the callee's commit is the suspect."""
+    repo = tmp_path / "cfg"
+    repo.mkdir()
+    _git(repo, "init", "-q", "-b", "main")
+    old = _commit(repo, "Ann", "2023-06-01", "Config", {"app/config.py": textwrap.dedent('''\
+        import os
+
+
+        def load(name):
+            return {"timeout": int(os.environ.get("TIMEOUT", "5"))}
+
+
+        def timeout():
+            cfg = load("default")
+            return cfg["timeout"]
+        ''')})
+    new = _commit(repo, "Ben", "2024-03-01", "Only load known configs",
+                  {"app/config.py": (repo / "app/config.py").read_text().replace(
+                      '    return {"timeout"',
+                      '    if name != "main":\n        return None\n    return {"timeout"')})
+    raw = {"timestamp": "2024-03-02T00:00:00Z", "exception": {"values": [{
+        "type": "TypeError", "value": "'NoneType' object is not subscriptable",
+        "stacktrace": {"frames": [_frame("/srv/app/config.py", "timeout", 12,
+                                         context='    return cfg["timeout"]',
+                                         pre_context=['def timeout():',
+                                                      '    cfg = load("default")'])]}}]}}
+    ev = analyse(parse_event(raw), repo)
+    names = [s.function for s in ev.suspect_locations]
+    assert names[0] == "timeout" and "load" in names[:3]
+    assert ev.suspect_commits[0].sha == new and old in {c.sha for c in ev.suspect_commits}
+
+
+# ---------------------------------------------------------------------------------------------
+# CLI
+
+
+def test_cli_json_and_markdown(shop, event_v120, tmp_path, capsys):
+    path = tmp_path / "event.json"
+    path.write_text(json.dumps({"action": "triggered", "data": {"event": event_v120}}))
+    assert cli_main(["--event", str(path), "--repo", str(shop["repo"]),
+                     "--first-seen", FIRST_SEEN.isoformat()]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["suspect_commits"][0]["sha"] == shop["shas"]["dave"]
+    assert data["suspect_locations"][0]["file"] == "shop/pricing.py"
+    assert data["commit"] == shop["shas"]["erin"] and data["frames"] and data["impact"]
+    assert cli_main(["--event", str(path), "--repo", str(shop["repo"]), "--format", "md",
+                     "--first-seen", FIRST_SEEN.isoformat()]) == 0
+    assert capsys.readouterr().out.startswith("# Root-cause evidence: AttributeError")
+    assert cli_main(["--event", str(tmp_path / "nope.json"), "--repo", str(shop["repo"])]) == 2
+
+
+# ---------------------------------------------------------------------------------------------
+# path mapping
+
+
+REPO_FILES = RepoFiles([
+    "services/api/shop/pricing.py", "services/api/shop/__init__.py", "services/api/shop/cart.py",
+    "services/worker/shop/utils.py", "services/api/shop/utils.py",
+    "web/src/components/Cart.tsx", "web/src/utils/money.js", "frontend/static/js/app.js",
+    "src/sentry/static/sentry/scripts/views.js",
+    "app/src/main/java/io/sentry/example/Application.java",
+    "app/src/main/kotlin/com/acme/Billing.kt", "requests/api.py", "tests/test_cart.py",
+])
+
+
+def _fr(**kw) -> Frame:
+    return Frame(**kw)
+
+
+@pytest.mark.parametrize("frame,expect", [
+    (_fr(abs_path="/srv/app/shop/pricing.py"), "services/api/shop/pricing.py"),
+    (_fr(abs_path="C:\\deploy\\shop\\cart.py"), "services/api/shop/cart.py"),
+    (_fr(module="shop.pricing"), "services/api/shop/pricing.py"),
+    (_fr(module="shop", filename="shop/__init__.py"), "services/api/shop/__init__.py"),
+    (_fr(abs_path="webpack:///./src/components/Cart.tsx"), "web/src/components/Cart.tsx"),
+    (_fr(abs_path="webpack://web-app/./src/components/Cart.tsx"), "web/src/components/Cart.tsx"),
+    (_fr(abs_path="app:///src/utils/money.js"), "web/src/utils/money.js"),
+    (_fr(abs_path="https://cdn.example.com/static/js/app.js?v=3"), "frontend/static/js/app.js"),
+    (_fr(abs_path="https://sentry.io/_static/sentry/scripts/views.js",
+         filename="../../sentry/scripts/views.js"), "src/sentry/static/sentry/scripts/views.js"),
+    (_fr(module="io.sentry.example.Application", filename="Application.java",
+         abs_path="Application.java"), "app/src/main/java/io/sentry/example/Application.java"),
+    (_fr(module="io.sentry.example.Application$Inner", filename="Application.java"),
+     "app/src/main/java/io/sentry/example/Application.java"),
+    (_fr(module="com.acme.Billing", filename="Billing.kt"),
+     "app/src/main/kotlin/com/acme/Billing.kt"),
+    (_fr(abs_path="/srv/api/shop/utils.py"), "services/api/shop/utils.py"),
+    (_fr(abs_path="/home/app/project/tests/test_cart.py"), "tests/test_cart.py"),
+    (_fr(abs_path="/usr/lib/python3.11/site-packages/requests/api.py"), None),
+    (_fr(abs_path="/app/.venv/lib/python3.12/site-packages/requests/api.py"), None),
+    (_fr(abs_path="webpack:///./node_modules/react-dom/index.js"), None),
+    (_fr(abs_path="/somewhere/utils.py"), None),  # only a shared basename: ambiguous
+    (_fr(abs_path="<anonymous>"), None),
+    (_fr(abs_path="/srv/app/unknown.py"), None),
+])
+def test_frame_to_repo_path(frame, expect):
+    m = REPO_FILES.match(frame)
+    assert (m.path if m else None) == expect
+
+
+def test_path_mapping_prefers_the_longest_suffix():
+    m = REPO_FILES.match(_fr(abs_path="/opt/x/shop/utils.py"))
+    assert m is not None and m.ambiguous and m.matched_segments == 2
+    m = REPO_FILES.match(_fr(abs_path="/srv/services/worker/shop/utils.py"))
+    assert m.path == "services/worker/shop/utils.py" and not m.ambiguous
+
+
+@pytest.mark.parametrize("raw,expect", [
+    ("webpack:///./src/a.ts", "src/a.ts"), ("app:///dist/a.js", "dist/a.js"),
+    ("https://cdn.example.com/static/a.js?v=3#x", "static/a.js"), ("C:\\app\\a.py", "app/a.py"),
+    ("../../src/a.js", "src/a.js"), ("/srv/app/a.py", "srv/app/a.py"), ("<string>", None),
+    ("file:///home/u/p/a.py", "home/u/p/a.py"), ("", None), (None, None),
+])
+def test_normalise_path(raw, expect):
+    assert normalise_path(raw) == expect
+
+
+def test_test_paths():
+    assert is_test_path("tests/test_cart.py") and is_test_path("tqdm/tests/tests_tqdm.py")
+    assert is_test_path("web/src/Cart.test.tsx") and is_test_path("app/src/test/java/X.java")
+    assert not is_test_path("shop/pricing.py") and not is_test_path("src/contest.py")
+
+
+# ---------------------------------------------------------------------------------------------
+# code structure in other languages
+
+
+def test_definitions_javascript_and_java():
+    js = textwrap.dedent("""\
+        export function total(items) {
+          return items.reduce((a, b) => a + b, 0);
+        }
+
+        const money = (x) => {
+          return "$" + x;
+        };
+
+        class Cart {
+          constructor(items) {
+            this.items = items;
+          }
+          async checkout(code) {
+            if (code) {
+              return total(this.items);
+            }
+          }
+        }
+        """)
+    defs = {d.qualname: (d.start, d.end) for d in extract_definitions("a.js", js)}
+    assert defs["total"] == (1, 3) and defs["money"] == (5, 7)
+    assert defs["Cart.constructor"] == (10, 12) and defs["Cart.checkout"] == (13, 17)
+    assert "if" not in {q.split(".")[-1] for q in defs}
+    java = textwrap.dedent("""\
+        package io.sentry.example;
+
+        public class Sidebar {
+            public static String fetch(String user) throws ApiException {
+                if (user == null) {
+                    throw new ApiException("no user");
+                }
+                return ApiRequest.perform(user);
+            }
+        }
+        """)
+    defs = {d.qualname: (d.start, d.end) for d in extract_definitions("Sidebar.java", java)}
+    assert defs["Sidebar"] == (3, 10) and defs["Sidebar.fetch"] == (4, 9)
+    py = "class A:\n    def f(self):\n        def g():\n            pass\n        return g\n"
+    defs = {d.qualname: (d.start, d.end) for d in extract_definitions("a.py", py)}
+    assert defs == {"A": (1, 5), "A.f": (2, 5), "A.f.g": (3, 4)}
+
+
+def test_java_event_maps_package_paths_in_a_maven_layout(tmp_path):
+    """Sentry's Java sample event against a Maven repository: module + filename → the source
+    under src/main/java, the innermost in-app method first, framework frames left out."""
+    fixture = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "sentry" / \
+        "events" / "java.json"
+    if os.environ.get("DROID_SHARED"):
+        fixture = Path(os.environ["DROID_SHARED"]) / "fixtures" / "sentry" / "events" / "java.json"
+    if not fixture.exists():
+        pytest.skip(f"../shared fixture not found at {fixture} (set DROID_SHARED)")
+    repo = tmp_path / "java"
+    repo.mkdir()
+    _git(repo, "init", "-q", "-b", "main")
+    base = "app/src/main/java/io/sentry/example/"
+    pad = "\n" * 97
+    _commit(repo, "Ann", "2017-07-01", "Example app", {
+        base + "Application.java": "package io.sentry.example;\n\npublic class Application {"
+        + pad + "    public String home() {\n        // render\n        return Sidebar.fetch()"
+        ";\n    }\n}\n",
+        base + "Sidebar.java": "package io.sentry.example;\n\npublic class Sidebar {\n"
+        "    public static String fetch() {\n        return ApiRequest.perform(\"/sidebar\");\n"
+        "    }\n}\n",
+        base + "ApiRequest.java": "package io.sentry.example;\n\npublic class ApiRequest {\n"
+        "    public static String perform(String path) {\n        String token = null;\n"
+        "        if (path != null) {\n            // check the token\n"
+        "            throw new ApiException(\"Authentication failed, token expired!\");\n"
+        "        }\n        return token;\n    }\n}\n"})
+    event = parse_event(json.loads(fixture.read_text("utf-8")))
+    ev = analyse(event, repo, datetime(2017, 8, 4, tzinfo=UTC))
+    app = [(f.file, f.scope, f.line) for f in ev.frames if f.file]
+    assert app == [(base + "ApiRequest.java", "ApiRequest.perform", 8),
+                   (base + "Sidebar.java", "Sidebar.fetch", 5),
+                   (base + "Application.java", "Application.home", 102)]
+    top = ev.suspect_locations[0]
+    assert (top.file, top.function, top.line) == (base + "ApiRequest.java", "perform", 8)
+    assert any("library/unmapped frames left out" in n for n in ev.notes)
