@@ -13,7 +13,7 @@ from slack_sdk.http_retry.builtin_handlers import (
     ServerErrorRetryHandler,
 )
 
-from bot.listeners import decisions, fallback, mention
+from bot.listeners import alerts, decisions, fallback, mention
 from bot.poster import SlackPoster
 from bot.runner import Runner
 from bot.settings import Settings
@@ -69,5 +69,6 @@ def build_app(settings: Settings, deps: Deps) -> App:
               request_verification_enabled=bool(settings.slack_signing_secret), logger=log)
     mention.register(app, deps)
     decisions.register(app, deps)
+    alerts.register(app, deps)
     fallback.register(app)
     return app

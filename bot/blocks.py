@@ -187,9 +187,11 @@ def status_message(run_id: str, plan: Plan | None, headline: str, *, running: bo
     return fit(f"run {run_id}: {headline}", blocks)
 
 
-def result_message(title: str, body: str, *, filename: str) -> Message:
-    """A result reply: title plus body, split or moved to a file when long."""
+def result_message(title: str, body: str, *, filename: str, buttons=(), value: str = "") -> Message:
+    """A result reply: title plus body (split, or moved to a file when long), and follow-up buttons."""
     blocks = sections(f"*{title}*\n{body}")
+    if buttons:
+        blocks.append(actions("run_followups", *(button(label, action_id, value) for label, action_id in buttons)))
     return fit(f"{title}\n{body}", blocks, filename=filename, full_text=f"# {title}\n\n{body}")
 
 

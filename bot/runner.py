@@ -7,6 +7,7 @@ import json
 import logging
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 from bot import blocks
@@ -23,6 +24,16 @@ from state.runs import Run
 from state.store import Store
 
 log = logging.getLogger("droid.runner")
+
+
+@dataclass
+class Services:
+    """What a skill's own executor may use."""
+
+    settings: object
+    llm: LLM | None
+    redact: object
+    record: object
 
 
 class WorkspaceMissing(Exception):
@@ -93,7 +104,7 @@ class Runner:
             self.poster.update(run.channel, run.plan_ts, blocks.plan_closed_message(
                 run_id, previous, f"Superseded by plan v{version}."))
         banner = f"*Revised* after feedback: _{feedback}_" if feedback else ""
-        if not skill.needs_approval:
+        if not (skill.needs_approval or (skill.name == "rca" and self.settings.rca_needs_approval)):
             self.store.runs.transition(run_id, "planning", "executing", approved_version=version, approved_by="auto")
             return self.execute(run_id)
         ts = self.poster.post(run.channel, run.thread_ts, blocks.plan_message(
@@ -102,6 +113,10 @@ class Runner:
         self.store.runs.transition(run_id, "planning", "awaiting_approval")
 
     def _draft(self, run: Run, skill: Skill, budget: Budget, feedback: str | None, previous: Plan | None) -> Plan:
+        if skill.execute is not None:      # a fixed procedure (e.g. the RCA): its template is the plan
+            plan = skill.template(run.task)
+            plan.source = "template"
+            return plan
         if self.llm is None:
             plan = template_plan(skill, run.task, budget)
             if skill.workspace:
@@ -132,6 +147,9 @@ class Runner:
         plan = self._plan(run)
         skill = self.skills[run.skill]
         status = StatusMessage(self.poster, run.channel, self._post_status(run, plan), self.settings.status_interval)
+        if skill.execute is not None:
+            outcome = skill.execute(self._services(run_id), run, plan)
+            return self._conclude(run_id, outcome, plan, status)
         if self.llm is None:
             outcome = self._execute_without_model(run, skill, plan, self._tool_context(run), status)
             return self._conclude(run_id, outcome, plan, status)
@@ -303,8 +321,19 @@ class Runner:
         self.store.events.append(run_id, final_state, title=outcome.title)
         headline = "✅ Done." if outcome.ok else "❌ Failed."
         status.close(blocks.status_message(run_id, plan, headline, running=False))
-        self._deliver(run, blocks.result_message(outcome.title, body, filename=f"droid-{run_id}.md"))
+        message = blocks.result_message(outcome.title, body, filename=f"droid-{run_id}.md",
+                                        buttons=outcome.buttons, value=blocks.button_value(run_id, plan.version))
+        if self._deliver(run, message):
+            for filename, content, title in outcome.files:
+                self._upload(run, filename, content, title)
         self.poster.react(run.channel, run.trigger_ts, "white_check_mark" if outcome.ok else "x")
+
+    def _upload(self, run: Run, filename: str, content, title: str) -> None:
+        try:
+            self.poster.upload(run.channel, run.thread_ts, filename, content, title)
+        except Exception as exc:  # noqa: BLE001 — the report itself was delivered; the file is extra
+            log.warning("run %s: upload of %s failed: %s", run.run_id, filename, exc)
+            self.store.events.append(run.run_id, "upload_failed", file=filename, error=str(exc)[:300])
 
     def fail(self, run_id: str, message: str) -> None:
         """Move an unfinished run to failed and say why in its thread."""
@@ -321,12 +350,18 @@ class Runner:
         self._deliver(run, blocks.notice(f"❌ {message}"))
         self.poster.react(run.channel, run.trigger_ts, "x")
 
-    def _deliver(self, run: Run, message: blocks.Message) -> None:
+    def _deliver(self, run: Run, message: blocks.Message) -> bool:
         try:
             self.poster.post(run.channel, run.thread_ts, message)
+            return True
         except Exception as exc:  # the result stays in the database and the event log
             log.error("run %s: result not delivered to Slack: %s", run.run_id, exc)
             self.store.events.append(run.run_id, "delivery_failed", error=str(exc)[:500])
+            return False
+
+    def _services(self, run_id: str) -> Services:
+        return Services(self.settings, self.llm, self.redact,
+                        lambda kind, **data: self.store.events.append(run_id, kind, **data))
 
     # -- helpers ---------------------------------------------------------------------------
     def _plan(self, run: Run) -> Plan:

@@ -11,6 +11,7 @@ from bot.http_server import DroidHTTPServer
 from bot.logs import configure
 from bot.recovery import recover
 from bot.schedules import start_scheduler
+from bot.sentry_webhook import sentry_route
 from bot.settings import Settings, SettingsError
 
 log = logging.getLogger("droid.serve")
@@ -39,8 +40,8 @@ def cli_main(argv: list[str]) -> int:
             log.info("droid serving in Socket Mode")
             SocketModeHandler(app, settings.slack_app_token).start()
         else:
-            server = DroidHTTPServer(app, args.port or settings.port)
-            log.info("droid serving HTTP on :%d (POST /slack/events, GET /health)", server.port)
+            server = DroidHTTPServer(app, args.port or settings.port, routes={"/sentry/webhook": sentry_route(deps)})
+            log.info("droid serving HTTP on :%d (POST /slack/events, POST /sentry/webhook, GET /health)", server.port)
             server.serve_forever()
     except KeyboardInterrupt:
         pass

@@ -33,6 +33,18 @@ class Routing:
     default_github_repo: str | None = None
     alert_channels: tuple[str, ...] = ()
     approvers: tuple[str, ...] = ()
+    alert_bots: tuple[str, ...] = ()                              # bot ids / app names whose alerts are read
+    sentry_projects: dict[str, str] = field(default_factory=dict)  # Sentry project slug -> alert channel
+    jira_project: str | None = None                                # where "Create Jira ticket" files tickets
+
+    def reads_alerts_from(self, message: dict) -> bool:
+        """Whether a bot message comes from a configured alert integration (default: Sentry's app)."""
+        profile = message.get("bot_profile") or {}
+        names = {message.get("bot_id"), message.get("app_id"), profile.get("app_id"), profile.get("name"),
+                 message.get("username")} - {None}
+        if self.alert_bots:
+            return bool(names & set(self.alert_bots))
+        return any("sentry" in str(name).lower() for name in names)
 
     def repo_for(self, channel: str) -> str | None:
         """The repository (path or URL) mapped to a channel, else the default."""
@@ -77,6 +89,8 @@ class Settings:
     max_tool_errors: int = 5
     status_interval: float = 2.0
     plan_expiry_hours: float = 24.0
+    rca_cooldown_minutes: float = 30.0
+    rca_needs_approval: bool = False
     config_file: str = ""
     routing: Routing = field(default_factory=Routing)
 
@@ -169,6 +183,9 @@ def _load_routing(path: str, problems: list[str]) -> Routing:
         default_github_repo=data.get("default_github"),
         alert_channels=tuple(str(c) for c in data.get("alert_channels") or ()),
         approvers=tuple(str(u) for u in data.get("approvers") or ()),
+        alert_bots=tuple(str(b) for b in data.get("alert_bots") or ()),
+        sentry_projects={str(k): str(v) for k, v in (data.get("sentry_projects") or {}).items()},
+        jira_project=data.get("jira_project"),
     )
 
 
@@ -204,6 +221,8 @@ ENV_VARS: dict[str, tuple[str, object]] = {
     "max_tool_errors": ("DROID_MAX_TOOL_ERRORS", int),
     "status_interval": ("DROID_STATUS_INTERVAL", float),
     "plan_expiry_hours": ("DROID_PLAN_EXPIRY_HOURS", float),
+    "rca_cooldown_minutes": ("DROID_RCA_COOLDOWN_MINUTES", float),
+    "rca_needs_approval": ("DROID_RCA_NEEDS_APPROVAL", lambda v: v.strip().lower() in ("1", "true", "yes")),
     "config_file": ("DROID_CONFIG", str),
 }
 

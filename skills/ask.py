@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from skills.plan import Budget, Plan, Step
 from skills.skill import Outcome, Skill
-from skills.tools.base import Tool, ToolContext, ToolResult
+from skills.tools.base import Tool, ToolContext
 from skills.tools.files import grep_tool, view_file_tool
 
 INSTRUCTIONS = """You are droid, answering an engineer's question about a code repository.
@@ -28,19 +28,9 @@ def template(task: str) -> Plan:
 
 
 def search_tool(ctx: ToolContext) -> Tool:
-    """`search_code`: ranked files for a natural-language query or identifiers."""
-
-    def search_code(query: str, top: int = 10) -> ToolResult:
-        from skills.tools.search_code import CodeIndex, format_hits
-        hits = CodeIndex.open(ctx.repo).search(query, top=max(1, min(int(top), 20)))
-        if not hits:
-            return ToolResult(f"No files match {query!r}.")
-        return ToolResult(ctx.redact(format_hits(hits)))
-
-    return Tool("search_code", "Ranked search of the repository: files, matching symbols and line ranges.",
-                {"type": "object", "properties": {"query": {"type": "string"},
-                                                  "top": {"type": "integer", "minimum": 1, "maximum": 20}},
-                 "required": ["query"]}, search_code)
+    """`search_code`: ranked files for a natural-language query or identifiers (skills/tools/search_code.py)."""
+    from skills.tools.search_code import search_code_tool
+    return search_code_tool(ctx)
 
 
 def read_tools(ctx: ToolContext) -> list[Tool]:

@@ -16,7 +16,8 @@ TICKET = re.compile(r"\b[A-Z][A-Z0-9]+-\d+\b")
 def all_skills() -> dict[str, Skill]:
     """Every skill droid has, by name."""
     from skills import ask, code_change
-    return {s.name: s for s in (ask.SKILL, code_change.SKILL)}
+    from skills.rca import skill as rca
+    return {s.name: s for s in (ask.SKILL, code_change.SKILL, rca.SKILL)}
 
 
 def choose(task: str, skills: dict[str, Skill] | None = None) -> Skill:

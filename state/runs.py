@@ -110,6 +110,13 @@ class RunStore:
                              "ORDER BY created_at DESC LIMIT 1", [channel, thread_ts]).fetchone()
             return self._row(db, row) if row else None
 
+    def recent_with(self, key: str, value: str, since: float) -> Run | None:
+        """The newest run created after `since` whose context has `key` == `value` (e.g. a Sentry issue)."""
+        with self.database.reading() as db:
+            row = db.execute("SELECT * FROM runs WHERE json_extract(context, ?) = ? AND created_at >= ? "
+                             "ORDER BY created_at DESC LIMIT 1", [f"$.{key}", value, since]).fetchone()
+            return self._row(db, row) if row else None
+
     def in_states(self, *states: str) -> list[Run]:
         """Every run currently in one of these states."""
         marks = ",".join("?" * len(states))

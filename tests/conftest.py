@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+# Code-search indexes built during tests go to a throw-away folder, not the user's cache.
+os.environ.setdefault("DROID_CACHE_DIR", tempfile.mkdtemp(prefix="droid-test-index-"))
 SHARED = Path(os.environ.get("DROID_SHARED", REPO_ROOT.parent / "shared"))
 
 

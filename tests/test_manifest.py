@@ -29,8 +29,12 @@ METHOD_SCOPES = {
     "files.completeUploadExternal": "files:write",
     "views.open": None,
     "conversations.replies": "channels:history",
+    "views.update": None,
 }
-EVENT_SCOPES = {"app_mention": "app_mentions:read", "message.channels": "channels:history"}
+EVENT_SCOPES = {"app_mention": "app_mentions:read", "message.channels": "channels:history",
+                "message.groups": "groups:history"}
+# A Bolt `message` listener receives the message.* events for the conversation types subscribed.
+EVENT_SUBSCRIPTIONS = {"app_mention": {"app_mention"}, "message": {"message.channels", "message.groups"}}
 
 
 def test_manifest_matches_slack_schema(fixtures_dir: Path):
@@ -58,7 +62,8 @@ def test_every_registered_event_is_subscribed_with_its_scope():
     assert "app_mention" in events
     subscribed = set(MANIFEST["settings"]["event_subscriptions"]["bot_events"])
     scopes = set(MANIFEST["oauth_config"]["scopes"]["bot"])
-    assert events <= subscribed, f"registered but not subscribed: {events - subscribed}"
+    for event in events:
+        assert EVENT_SUBSCRIPTIONS[event] <= subscribed, f"{event} is registered but not subscribed"
     for event in subscribed:
         assert EVENT_SCOPES[event] in scopes
 
@@ -78,6 +83,10 @@ def test_every_method_called_has_its_scope(tmp_path):
     finally:
         droid.close()
     called = {c.method for c in droid.slack.calls}
+    shortcuts = {s["callback_id"] for s in MANIFEST["features"]["shortcuts"]}
+    assert shortcuts == set(re.findall(r"""app\.shortcut\(\s*["']([a-z_]+)["']""",
+                                       (ROOT / "bot/listeners/alerts.py").read_text()))
+    assert "commands" in set(MANIFEST["oauth_config"]["scopes"]["bot"])    # shortcuts need it
     assert {"chat.postMessage", "chat.update", "chat.postEphemeral", "reactions.add",
             "files.completeUploadExternal"} <= called
     scopes = set(MANIFEST["oauth_config"]["scopes"]["bot"])

@@ -14,6 +14,7 @@ from skills.tools.search_code import (
     CodeIndex,
     FileHit,
     analyse_query,
+    clean_query,
     cli_main,
     default_cache_dir,
     format_hits,
@@ -199,6 +200,23 @@ PermissionError: bad credentials
     assert q.paths[0][0].endswith("shop/auth/login.py") and "login" in q.idents
 
 
+def test_query_analysis_of_an_issue():
+    issue = """`Session.resolve_redirects` breaks with sphinx.ext.autodoc enabled
+<!-- please describe -->
+Versions:
+numpy: 1.17.3
+pandas: 1.0.3
+scipy: None
+"""
+    cleaned = clean_query(issue)
+    assert "numpy" not in cleaned and "please" not in cleaned and "resolve_redirects" in cleaned
+    q = analyse_query(issue)
+    assert ("session", "resolveredirects") in q.quals
+    assert ["sphinx", "ext", "autodoc"] in [comps for comps, _ in q.dotted]
+    assert q.idents["resolveredirects"] == 1.0 and "numpy" not in q.idents
+    assert q.terms["resolveredirect"] > q.terms.get("enabled", 0)
+
+
 def test_cache_is_reused_for_a_commit_and_rebuilt_after_a_new_one(tmp_path):
     repo = make_repo(tmp_path / "repo", {"app/core.py": "def alpha_handler():\n    return 1\n"})
     cache = tmp_path / "cache"
@@ -246,7 +264,8 @@ def test_cli_text_output_and_query_file(shop, tmp_path, capsys):
     assert cli_main(["--repo", str(tmp_path / "missing"), "--query", "x", "--cache-dir", str(cache)]) == 2
 
 
-def test_non_git_directory_binary_and_unicode_files(tmp_path):
+def test_non_git_directory_binary_and_unicode_files(tmp_path, monkeypatch):
+    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))   # never see a repository above
     root = tmp_path / "plain"
     write(root, {
         "src/café.py": "def grüße(name):\n    \"\"\"Begrüßung auf Deutsch.\"\"\"\n    return f'Hallo {name}'\n",

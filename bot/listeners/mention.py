@@ -37,9 +37,16 @@ def handle_mention(deps, event: dict, team: str) -> None:
         return
     thread_ts = event.get("thread_ts") or ts
     task = task_text(event.get("text", ""))
-    active = deps.store.runs.active_in_thread(channel, thread_ts) if event.get("thread_ts") else None
+    in_thread = bool(event.get("thread_ts"))
+    active = deps.store.runs.active_in_thread(channel, thread_ts) if in_thread else None
     if active:
         return follow_up(deps, active, user, task)
+    latest = deps.store.runs.latest_in_thread(channel, thread_ts) if in_thread else None
+    if latest and latest.skill == "rca" and not _asks_for_change(task):
+        return follow_up(deps, latest, user, task)
+    if in_thread and not latest and channel in deps.settings.routing.alert_channels:
+        if _analyse_thread_alert(deps, channel, thread_ts, user, team):
+            return
     if not task:
         deps.poster.post(channel, thread_ts, blocks.notice(
             "What should I do? Mention me with a task, e.g. `@droid where is the retry logic for webhooks?`"))
@@ -58,10 +65,34 @@ def handle_mention(deps, event: dict, team: str) -> None:
     deps.runner.submit(deps.runner.plan, run.run_id)
 
 
+def _asks_for_change(task: str) -> bool:
+    return choose(task).name == "code_change"
+
+
+def _analyse_thread_alert(deps, channel: str, thread_ts: str, user: str, team: str) -> bool:
+    """`@droid why?` under an alert nobody analysed yet: analyse the thread's parent message."""
+    from bot.listeners.alerts import start_rca
+    from integrations.sentry_alert import alert_from_message
+    try:
+        parent = deps.client.conversations_replies(channel=channel, ts=thread_ts, limit=1)["messages"][0]
+    except Exception as exc:  # noqa: BLE001 — without the parent there is nothing to analyse
+        log.warning("could not read the alert thread's parent: %s", exc)
+        return False
+    alert = alert_from_message(parent, from_person=not parent.get("bot_id"))
+    if alert is None:
+        return False
+    start_rca(deps, alert, channel=channel, ts=thread_ts, thread_ts=thread_ts, requester=user, team=team)
+    return True
+
+
 def follow_up(deps, run, user: str, text: str) -> None:
     """Record a follow-up; an executing agent gets it at its next step."""
     deps.store.events.append(run.run_id, "follow_up", user=user, text=text)
-    if run.state == "executing":
+    if run.skill == "rca" and not run.active:
+        note = (f"Noted on the analysis (run {run.run_id}). The evidence above is all droid gathered without a model"
+                + ("" if deps.settings.has_model else "; a written investigation needs ANTHROPIC_API_KEY")
+                + ". Ask `@droid fix …` or click *Draft a fix* for a code-change plan.")
+    elif run.state == "executing":
         note = f"Noted — I'll take this into account at my next step (run {run.run_id})."
     elif run.state == "awaiting_approval":
         note = f"Noted on run {run.run_id}. To change the plan, click *Revise* on plan v{run.plan_version}."

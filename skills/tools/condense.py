@@ -25,13 +25,11 @@ from __future__ import annotations
 
 import argparse
 import bisect
-import heapq
 import itertools
 import json
 import operator
 import re
 import sys
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 MAX_LINE_CHARS = 500  # a kept line is cut to this many characters in `text`
@@ -102,23 +100,36 @@ _NORM_SUBS = [
     (re.compile(r"(?:/tmp|/var/folders|/private/var|/var/tmp|[A-Za-z]:\\[^\s]*\\Temp)[/\\][^\s'\":]*"), "<tmp>"),
     (re.compile(r"\d+(?:[.,]\d+)*"), "0"),  # numbers, so timestamps and durations too
 ]
-_TAG = re.compile(r"^\s*\[(?:ERROR|WARN|WARNING|INFO|DEBUG|FATAL|error|warning)\]\s*")
 _DIGITS = str.maketrans("0123456789", "0000000000")
+_ID_TOKEN = re.compile(r"\S*(?:::|/|\\)\S*")  # a test id or a path
 _NO_DIGITS = str.maketrans("", "", "0123456789")
+
+
+def _untag(line: str) -> str:
+    """The line without a leading "[ERROR]"-style tag and leading blanks."""
+    line = line.lstrip()
+    if line.startswith("["):
+        end = line.find("]", 1, 12)
+        if end > 1 and line[1:end].isalpha():
+            return line[end + 1 :].lstrip()
+    return line
 
 
 def _key(line: str) -> str:
     """A cheap key for spotting the same message twice: no tag, digits folded."""
-    if line.startswith("["):
-        line = _TAG.sub("", line)
-    return line.translate(_DIGITS).strip()
+    return _untag(line).translate(_DIGITS).rstrip()
+
+
+def _shape(line: str) -> str:
+    """What a message says, without the file, test or number it is about."""
+    if line.startswith("___"):
+        return "___"  # pytest's header of a failing test: the test's name is all it says
+    return _ID_TOKEN.sub("<id>", normalise(line))
 
 
 def normalise(line: str) -> str:
     """A line with timestamps, durations, numbers, hex ids and temp paths replaced, no tag."""
-    s = line[:_SCAN_CHARS]
-    if s.startswith(("[", " ", "\t")):
-        s = _TAG.sub("", s)
+    s = _untag(line[:_SCAN_CHARS])
     for pat, rep in _NORM_SUBS:
         s = pat.sub(rep, s)
     return " ".join(s.split())
@@ -128,9 +139,7 @@ def _prefix(line: str) -> str:
     """A cheap stand-in for `normalise`: the first dozen characters that are neither digits
     nor blanks. Lines that normalise alike nearly always share it (a hex id or temp path at
     the very start is the exception), so only lines whose prefix matches get normalised."""
-    if line.startswith(("[", " ", "\t")):
-        line = _TAG.sub("", line)
-    return "".join(line[:48].split()).translate(_NO_DIGITS)[:12]
+    return "".join(_untag(line[:60])[:48].split()).translate(_NO_DIGITS)[:12]
 
 
 # --------------------------------------------------------------------------------------------
@@ -156,7 +165,6 @@ _NOISE = re.compile(
 )
 # "Failures: 0", "RUN_ERROR 0", "errors=0": a failure word followed by a zero count.
 _ZERO_COUNT = re.compile(r"(?:error|fail|killed|timed_out|timeout)[a-z_]*\W{0,3}0(?![\d.])")
-_TESTS_FAILING = re.compile(r"Tests run:.*(?:Failures: [1-9]|Errors: [1-9])|\b[1-9]\d* (?:failed|errors?)\b")
 
 # Patterns tried at the start of a line, first match wins: (pattern, score).
 _START_RULES: list[tuple[re.Pattern[str], float]] = [
@@ -174,7 +182,7 @@ _START_RULES: list[tuple[re.Pattern[str], float]] = [
     (re.compile(r"\s*\S+::\S.*\s(?:FAILED|ERROR)\b"), 5.0),  # pytest -v progress line
     (re.compile(r"(?:During handling of the above exception|The above exception was the direct cause)"), 9.0),
     (re.compile(r"\s*(?:Caused by|Suppressed):"), 7.0),
-    (re.compile(r"(?:\[ERROR\]|ERROR\b|FATAL\b|\[FATAL\]|Error:|error\b|fatal:|npm ERR!)"), 8.0),
+    (re.compile(r"(?:\[ERROR\]|ERROR\b|FATAL\b|\[FATAL\]|CRITICAL\b|Error:|error\b|fatal:|npm ERR!|##\[error\])"), 8.0),
     (re.compile(r"(?:FAILURE: |\* What went wrong|Execution failed for task|--- FAIL|FAIL\b|panic:|thread '.*' panicked)"), 9.0),
     (re.compile(r"\s*(?:[a-z_$][\w$]*\.)+[\w$]*(?:Exception|Error|Throwable|Failure|Fault)\b"), 7.0),
     (re.compile(r"[A-Z]\w*(?:Error|Exception|Exit|Interrupt|Failure)(?::|$)"), 8.0),
@@ -222,6 +230,7 @@ _ANY_RULES: list[tuple[str, re.Pattern[str] | None, float]] = [
 _FRAME = re.compile(
     r"\s+(?:at\s|\.\.\. \d+ (?:more|common frames omitted)|File \"|from\s|#\d+\s)"
     r"|\s*(?:Caused by|Suppressed):"
+    r"|\d+\s+\|"  # a compiler's source excerpt ("12 |     x = 1;")
 )
 _STACK_FRAME = re.compile(r"\s+at\s|\s+File \"")
 _PYTEST_SECTION = re.compile(r"=+ (?:FAILURES|ERRORS) =+\s*$")
@@ -235,11 +244,11 @@ SCORE_SEED = 3.0  # a line scoring at least this starts a block
 
 def _score(c: str) -> float:
     """Score one cleaned line: 0 for noise, about 10 for the line that says what failed."""
-    low = c.lower()
     if c.startswith(_INFO_TAGS) and not (
-        "<<<" in c or "build failure" in low or ("tests run:" in low and _TESTS_FAILING.search(c))
+        "<<<" in c or "BUILD FAILURE" in c or ("Tests run:" in c and "Failures: 0, Errors: 0" not in c)
     ):
         return 0.0
+    low = c.lower()
     if c.startswith(_NOISE_START) or (
         ("::" in c or "passed" in low or "skipped" in low or " ok" in low or "expected failure" in low
          or "setup" in low or "teardown" in low) and _NOISE.match(c)
@@ -265,52 +274,39 @@ def _score(c: str) -> float:
 # A line is looked at closely only if its lowercase form has one of these stems (or it starts
 # with one of _STARTS).
 _STEMS = (
-    "err", "fail", "exce", "fatal", "trace", "assert", "panic", "not ", "unable", "no such",
-    "no space", "denied", "refused", "kill", "exit", "abort", "segm", "timed out",
+    "err", "fail", "exce", "fatal", "trace", "assert", "panic", "not ", "unable", "no s",
+    "denied", "refused", "kill", "exit", "abort", "segm", "timed",
 )
 
 
 # Line starts that matter even without a stem (pytest's "E   " explanation lines, its section
 # and test headers), found as "\n" + start in the lowercased text.
-_STARTS = ("e ", "e\t", "___", "===")
+_STARTS = ("e", "___", "===")
 
 
 def _candidates(clean: list[str], stems: tuple[str, ...] = _STEMS) -> list[int]:
     """Indices of the lines worth scoring: those with a stem, or a special start.
 
-    Each stem is looked for in the whole text at once (as ASCII-lowercased UTF-8 bytes, at C
-    speed). Rare stems' hits are mapped to their lines one by one; the frequent stems are
-    checked together in one pass over the lines.
+    Each stem is looked for in the whole text at once, at C speed, in an ASCII-lowercased
+    one-byte-per-character copy (so offsets are the text's own); each hit is mapped to its
+    line, and the search goes on from the next line.
     """
     n = len(clean)
     if not n:
         return []
-    blob = ("\n" + "\n".join(clean)).encode("utf-8", "surrogatepass").lower()
+    blob = ("\n" + "\n".join(clean)).encode("latin-1", "replace").lower()
+    starts = list(itertools.accumulate(map((1).__add__, map(len, clean)), initial=1))  # of each line
     found = bytearray(n)
-    rows: list[bytes] = []
-    starts: list[int] = []
-    frequent: list[bytes] = []
-    needles = [(stem.encode(), 0) for stem in stems] + [(b"\n" + s.encode(), 1) for s in _STARTS]
-    limit = max(64, n // 64)
+    find = blob.find
+    where = bisect.bisect_right
+    # (at most 5 bytes: CPython searches longer needles with a set-up cost on every call)
+    needles = {(stem.encode()[:5], 0) for stem in stems} | {(b"\n" + s.encode(), 1) for s in _STARTS}
     for needle, skip in needles:
-        p = blob.find(needle)
-        if p < 0:
-            continue
-        if not starts:  # line i starts at blob[starts[i]]
-            rows = blob.split(b"\n")[1:]
-            starts = list(itertools.accumulate(map((1).__add__, map(len, rows)), initial=1))
-        hits = 0
+        p = find(needle)
         while p >= 0:
-            i = bisect.bisect_right(starts, p + skip) - 1
+            i = where(starts, p + skip) - 1
             found[i] = 1
-            hits += 1
-            if hits > limit and not skip:  # frequent: cheaper to check line by line
-                frequent.append(needle)
-                break
-            p = blob.find(needle, starts[i + 1] - skip) if i + 1 < n else -1
-    for needle in frequent:
-        for i in itertools.compress(range(n), map(operator.contains, rows, itertools.repeat(needle))):
-            found[i] = 1
+            p = find(needle, starts[i + 1] - skip) if i + 1 < n else -1
     return list(itertools.compress(range(n), found))
 
 
@@ -421,9 +417,11 @@ def _spans(clean: list[str], seeds: list[int], headers: list[int]) -> list[tuple
     return spans
 
 
-def _blocks(spans: list[tuple[int, int]], value_of: list[float], core: int) -> list[_Block]:
+def _blocks(spans: list[tuple[int, int]], value_of: list[float], core: int, clean: list[str]) -> list[_Block]:
     """Blocks from the spans; a region of touching blocks shares its best value.
 
+    Within a region, a message repeated about other files or tests (the same traceback for
+    each of 50 tests) is worth less at each copy, so that different failures show first.
     A block longer than `core` lines is split: its first `core` lines are worth the block's
     value, the rest a little less, so the start of every failure is chosen before the long
     tail of any one of them.
@@ -435,8 +433,14 @@ def _blocks(spans: list[tuple[int, int]], value_of: list[float], core: int) -> l
         while j < len(spans) and spans[j][0] == spans[j - 1][1]:
             j += 1
         best = max(value_of[s] for s, _ in spans[k:j])
+        copies: dict[str, int] = {}
         for s, e in spans[k:j]:
             value = 0.7 * best + 0.3 * value_of[s]
+            if j - k > 1:
+                shape = _shape(clean[s]) + "\n" + "\n".join(map(_key, clean[s + 1 : min(e, s + core)]))
+                seen = copies.get(shape, 0)
+                copies[shape] = seen + 1
+                value -= min(3.0, 0.5 * seen)
             blocks.append(_Block(s, min(e, s + core), value, s))
             for part, t in enumerate(range(s + core, e, core), 1):
                 blocks.append(_Block(t, min(e, t + core), value - 0.9 - 0.1 * part, s))
@@ -446,7 +450,13 @@ def _blocks(spans: list[tuple[int, int]], value_of: list[float], core: int) -> l
 
 def _in_baseline(baseline: str, lines: list[str]) -> list[bool]:
     """For each of `lines`, whether the passing log has it too (once normalised)."""
-    keys = [normalise(s) for s in lines]
+    cache: dict[str, str] = {}
+    keys = []
+    for s in lines:
+        key = cache.get(s)
+        if key is None:
+            key = cache[s] = normalise(s)
+        keys.append(key)
     wanted = set(keys)
     prefixes = {_prefix(s) for s in lines}
     all_wanted = "\n".join(wanted).lower()
@@ -549,73 +559,73 @@ def _condense(text: str, max_lines: int, baseline: str | None) -> Condensed:
         hidden[i + 1 : i + 1 + r] = b"\x01" * r
         for k in range(i + 1, i + 1 + r):
             scores[k] = 0.0
-    seeds = [i for i, s in enumerate(scores) if s >= SCORE_SEED]
+    seeds = list(itertools.compress(range(n), map(SCORE_SEED.__le__, scores)))
     value_of = list(scores)
 
     # the same message again: the last copy keeps its value (it is the one that ended the run)
-    keys: dict[int, str] = {}
     last_of: dict[str, int] = {}
-    for i in seeds:
-        key = _key(clean[i])
-        keys[i] = key
+    keys = [_key(clean[i]) for i in seeds]
+    for i, key in zip(seeds, keys, strict=True):
         last_of[key] = i
-    for i, key in keys.items():
+    for i, key in zip(seeds, keys, strict=True):
         if last_of[key] != i:
             value_of[i] -= 0.5
 
     if baseline:
-        seed_list = list(keys)
-        for i, known in zip(seed_list, _in_baseline(baseline, [clean[i] for i in seed_list]), strict=True):
+        for i, known in zip(seeds, _in_baseline(baseline, [clean[i] for i in seeds]), strict=True):
             if known:
                 value_of[i] *= 0.3
             else:
                 value_of[i] += 1.0
 
     core = max(4, min(12, budget // 8))
-    blocks = _blocks(_spans(clean, seeds, headers), value_of, core)
+    blocks = _blocks(_spans(clean, seeds, headers), value_of, core, clean)
 
     # recency: the failure that ends a log is usually the one that ended the run
     for b in blocks:
         b.value += 2.0 * b.start / n + (1.0 if b.start >= n - 30 else 0.0)
 
-    # head and tail compete too, at low value
-    blocks.append(_Block(max(0, n - 5), n, 3.2))
-    blocks.append(_Block(0, min(n, 3), 1.0))
-
     chosen = bytearray(hidden)  # hidden lines count as taken: they cost nothing
-    used = 0
-    heap = [(-b.value, -b.start, b.start, b.end) for b in blocks]
-    heapq.heapify(heap)
-    while heap and used < budget:
-        _, _, start, end = heapq.heappop(heap)
-        for i in range(start, end):
-            if used >= budget:
-                break
-            if not chosen[i]:
-                chosen[i] = 1
-                used += 1
-    # then widen what was chosen by a line of context either side, while the budget lasts
-    for width in (1, 2):
-        if used >= budget:
-            break
-        kept_now = [i for i in itertools.compress(range(n), chosen) if not hidden[i]]
-        for i in _around(kept_now, width, n):
-            if used >= budget:
-                break
-            if not chosen[i]:
-                chosen[i] = 1
-                used += 1
+    left = _take(blocks, chosen, budget)
+    # then a line of context either side of what was chosen, the end and the start of the
+    # log, and a second line of context, while the budget lasts
+    left = _take(_context(chosen, hidden, 1), chosen, left)
+    ends = [_Block(i, i + 1, 0.0) for i in range(max(0, n - 5), n)]  # the last line first
+    ends += [_Block(i, i + 1, -1.0 - i) for i in range(min(n, 3))]  # then the first line
+    left = _take(ends, chosen, left)
+    left = _take(_context(chosen, hidden, 2), chosen, left)
 
     kept = [i for i in itertools.compress(range(n), chosen) if not hidden[i]]
     body = _render(lines, kept, rep, n)
     return Condensed(body, [i + 1 for i in kept], n, n - len(kept))
 
 
-def _around(kept: list[int], width: int, n: int) -> Iterable[int]:
+def _take(blocks: list[_Block], chosen: bytearray, left: int) -> int:
+    """Choose blocks, best value first (later ones first among equals), while `left` lines of
+    budget remain; a block that does not fit is cut. Returns the budget left."""
+    order = sorted(blocks, key=lambda b: (-b.value, -b.start))
+    for b in order:
+        if left <= 0:
+            break
+        for i in range(b.start, b.end):
+            if not chosen[i]:
+                chosen[i] = 1
+                left -= 1
+                if left <= 0:
+                    break
+    return left
+
+
+def _context(chosen: bytearray, hidden: bytearray, width: int) -> list[_Block]:
+    """One-line blocks `width` lines before and after each chosen line, nearest the end first."""
+    n = len(chosen)
+    kept = [i for i in itertools.compress(range(n), chosen) if not hidden[i]]
+    out = []
     for i in kept:
         for j in (i - width, i + width):
-            if 0 <= j < n:
-                yield j
+            if 0 <= j < n and not chosen[j]:
+                out.append(_Block(j, j + 1, 0.0))
+    return out
 
 
 # --------------------------------------------------------------------------------------------

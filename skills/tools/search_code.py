@@ -25,16 +25,22 @@ How it works
   both give `resolve`, `redirect`, `resolveredirect`); a light plural stemmer and a stop-word
   list apply. Chunks go into an FTS5 table with two columns, the names of the symbols defined in
   the chunk (weighted 3) and the chunk text.
-* **Query analysis.** The query may be a long GitHub issue: paths named in it (tracebacks above
+* **Query analysis.** The query may be a long GitHub issue: template comments and environment
+  dumps (`numpy: 1.17.3`, `pip list` tables) are dropped; paths named in it (tracebacks above
   all), dotted module names (`sphinx.ext.autodoc`, `_pytest.logging`), `Class.method` names,
   identifiers (code-looking words, words in backticks or code blocks, traceback function names)
-  and prose words are extracted and weighted; stop words are dropped; query-term weights are
-  applied in BM25 by repeating a phrase, and only the most informative ~64 terms are kept.
+  and prose words are extracted and weighted (a multi-line query's first line, its title, counts
+  double; words inside code blocks count half); stop words are dropped; query-term weights are
+  applied in BM25 by repeating a phrase, and only the ~64 most informative terms are kept.
 * **File score** = 1.0 x (chunk BM25: best chunk + 0.5 x 2nd + 0.25 x 3rd, normalised to the
-  best file) + 1.2 x (a path named in the query: a traceback frame or `a/b/c.py`) + 0.5 x
-  (dotted module name) + 0.6 x (definition of an identifier named in the query, by rarity) +
-  0.3 x (query terms in the file name / directories), times a mild penalty for tests (0.6),
-  docs (0.5) and examples (0.75) unless the query talks about tests / docs or names the file.
+  best file) + 1.2 x (a path named in the query: a traceback frame or `a/b/c.py`, matched by
+  path suffix) + 0.5 x (dotted module name) + 0.6 x (definitions of identifiers named in the
+  query, weighted by 1/sqrt(number of files defining them)) + 0.3 x (query terms in the file
+  name / directories, by rarity among paths), times a mild penalty for tests (0.6), docs (0.5),
+  examples (0.75) and vendored copies (0.5) unless the query names the file or asks about tests
+  / docs. `CodeIndex.last_explain` keeps the components of the last search.
+* **Hits** carry the matching symbols (exact name matches first, then by query terms in their
+  name and in their own lines) and the line ranges of the best chunks, best first.
 """
 
 from __future__ import annotations
@@ -61,7 +67,7 @@ from pathlib import Path
 
 from skills.tools.base import Tool, ToolContext, ToolResult
 
-INDEX_VERSION = "4"
+INDEX_VERSION = "5"
 MAX_FILE_BYTES = 1_000_000
 MAX_FILES = 60_000
 CHUNK_TARGET = 60          # lines per window when a definition is long
@@ -79,6 +85,7 @@ PENALTY = {"code": 1.0, "test": 0.6, "doc": 0.5, "example": 0.75, "vendored": 0.
 BM25_COLUMNS = (3.0, 1.0)  # symbol names, body
 LEX_DECAY = (1.0, 0.5, 0.25)  # weights of the best, 2nd, 3rd chunk of a file
 TITLE_BOOST = 2.0             # the first line of a multi-line query (an issue's title) counts double
+CODE_TERM_WEIGHT = 0.5      # words inside code blocks and tracebacks count half
 
 # ---------------------------------------------------------------------------------------------
 # public types
@@ -585,6 +592,7 @@ def _fill(conn: sqlite3.Connection, snap: _Snapshot) -> dict:
             fts_rows.clear()
     conn.executemany("INSERT INTO chunks_fts(rowid, sym, body) VALUES (?,?,?)", fts_rows)
     conn.execute("CREATE INDEX symbols_lname ON symbols(lname)")
+    conn.execute("CREATE INDEX symbols_file ON symbols(file_id, start)")
     conn.execute("INSERT INTO chunks_fts(chunks_fts) VALUES ('optimize')")
     stats = {"files": n_files, "chunks": n_chunks, "symbols": n_symbols,
              "build_seconds": round(time.monotonic() - started, 3)}
@@ -781,7 +789,7 @@ def analyse_query(query: str) -> _Query:
         if in_tick or (codey and not in_code):
             add_ident(word, 1.0, boost)
         elif in_code:
-            add_ident(word, 0.5 if codey else 0.25, 0.5)
+            add_ident(word, 0.5 if codey else 0.25, CODE_TERM_WEIGHT)
         else:
             for t in tok.ident(word):
                 terms[t] += boost
@@ -1034,10 +1042,11 @@ class CodeIndex:
         hits = []
         for score, fid in ranked[:top]:
             ranges = [self._chunks[cid][1:] for _, cid in chunk_scores.get(fid, [])[:RANGES_PER_HIT]]
-            hits.append(FileHit(files[fid][0], score, self._symbols_for(fid, qterms, q, sym_match.get(fid, {}), chunk_scores.get(fid, [])), ranges))
+            symbols = self._symbols_for(fid, qterms, sym_match.get(fid, {}), chunk_scores.get(fid, []))
+            hits.append(FileHit(files[fid][0], score, symbols, ranges))
         return hits
 
-    def _symbols_for(self, fid: int, qterms: dict[str, float], q: _Query, exact: dict[str, float],
+    def _symbols_for(self, fid: int, qterms: dict[str, float], exact: dict[str, float],
                      chunks: list[tuple[float, int]]) -> list[str]:
         """Symbols of a file that match the query, best first.
 

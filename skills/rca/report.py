@@ -1,0 +1,132 @@
+"""The RCA report: a short Slack summary, and the full Markdown report as a file.
+
+Everything here is derived from the deterministic evidence; possible root causes are labelled as
+hypotheses with a confidence taken from the evidence scores, never stated as fact.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+MAX_FRAMES, MAX_COMMITS = 3, 3
+
+
+def what_broke(ev) -> str:
+    """One line about the system: which exception, where."""
+    exc = ev.exception or {}
+    kind = exc.get("type") or exc.get("title") or "An error"
+    value = (exc.get("value") or "").strip().splitlines()[0][:200] if exc.get("value") else ""
+    frame = next((f for f in ev.frames if f.file and not f.is_test), None)
+    where = f" in `{frame.function}` (`{frame.file}:{frame.line}`)" if frame else ""
+    return f"`{kind}`{': ' + value if value else ''} raised{where}."
+
+
+def impact_line(ev) -> str:
+    """Counts, users, first/last seen, release, environment."""
+    impact = ev.impact or {}
+    parts = []
+    if impact.get("event_count") is not None:
+        parts.append(f"{impact['event_count']:,} events")
+    if impact.get("user_count") is not None:
+        parts.append(f"{impact['user_count']:,} users")
+    if impact.get("first_seen"):
+        parts.append(f"first seen {_ago(impact['first_seen'])}")
+    if impact.get("last_seen"):
+        parts.append(f"last seen {_ago(impact['last_seen'])}")
+    for key in ("release", "environment"):
+        if impact.get(key):
+            parts.append(f"{key} `{impact[key]}`")
+    return ", ".join(parts) or "no counts available"
+
+
+def frames_text(ev) -> str:
+    """The top in-repository frames with the code around each line."""
+    out = []
+    for frame in [f for f in ev.frames if f.file][:MAX_FRAMES]:
+        code = "\n".join(f"{'→' if n == frame.line else ' '} {n:>5} {t}" for n, t in frame.code[-5:] or [])
+        out.append(f"`{frame.file}:{frame.line}` in `{frame.function}`" + (f"\n```\n{code}\n```" if code else ""))
+    return "\n".join(out) or "_No stack frame maps to a file in the repository._"
+
+
+def commits_text(ev, pulls: dict[str, str] | None = None) -> str:
+    """Ranked suspect commits with their evidence (and PR links when known)."""
+    lines = []
+    for i, c in enumerate(ev.suspect_commits[:MAX_COMMITS], 1):
+        age = f", {_hours(c.age_before_first_seen)} before first seen" if c.age_before_first_seen is not None else ""
+        pr = f" · {pulls[c.sha]}" if pulls and pulls.get(c.sha) else ""
+        why = "; ".join(c.reasons[:2])
+        lines.append(f"{i}. `{c.sha[:10]}` {c.subject[:80]} — {c.author}{age}{pr}\n      _{why}_")
+    return "\n".join(lines) or "_No commit before first-seen touched the frames' code._"
+
+
+def hypotheses(ev) -> list[str]:
+    """Possible root causes, labelled, each with a confidence from the evidence."""
+    out = []
+    if ev.suspect_commits and ev.suspect_locations:
+        top, loc = ev.suspect_commits[0], ev.suspect_locations[0]
+        runner_up = ev.suspect_commits[1].score if len(ev.suspect_commits) > 1 else 0.0
+        confidence = _confidence(top.score, runner_up)
+        out.append(f"*Hypothesis ({confidence} confidence):* commit `{top.sha[:10]}` ({top.subject[:60]}) changed "
+                   f"`{loc.function}` in `{loc.file}` in a way that raises `{(ev.exception or {}).get('type')}` — "
+                   f"{'; '.join(top.reasons[:1])}.")
+    elif ev.suspect_locations:
+        loc = ev.suspect_locations[0]
+        out.append(f"*Hypothesis (low confidence):* the fault is in `{loc.function}` (`{loc.file}:{loc.line}`) — "
+                   f"{'; '.join(loc.reasons[:1])}; no recent commit explains it, so it may be older code meeting new input.")
+    return out
+
+
+def next_steps(ev) -> list[str]:
+    """Concrete things to do next."""
+    steps = []
+    if ev.suspect_commits:
+        steps.append(f"Read the diff of `{ev.suspect_commits[0].sha[:10]}` around "
+                     f"`{ev.suspect_locations[0].file if ev.suspect_locations else 'the top frame'}`.")
+    if ev.suspect_locations:
+        loc = ev.suspect_locations[0]
+        steps.append(f"Reproduce with a test calling `{loc.function}` with the event's inputs.")
+    steps.append("Click *Draft a fix* for a code-change plan with this analysis as context, "
+                 "or *Create Jira ticket* to track it.")
+    return steps
+
+
+def summary(ev, *, pulls=None, narrative: str = "") -> str:
+    """The short report posted in the alert's thread."""
+    parts = [f"*What broke:* {what_broke(ev)}", f"*Impact:* {impact_line(ev)}",
+             f"*Top frames*\n{frames_text(ev)}", f"*Suspect commits*\n{commits_text(ev, pulls)}"]
+    parts += hypotheses(ev)
+    if narrative:
+        parts.append(f"*Model's reading of the evidence*\n{narrative}")
+    parts.append("*Next steps*\n" + "\n".join(f"• {s}" for s in next_steps(ev)))
+    return "\n\n".join(parts)
+
+
+def full_markdown(ev, title: str, issue_url: str | None) -> str:
+    """The full report (evidence table, all frames, commands run) for the file in the thread."""
+    head = f"# Root-cause analysis: {title}\n\n" + (f"Sentry issue: {issue_url}\n\n" if issue_url else "")
+    return head + ev.to_markdown()
+
+
+def _confidence(top: float, runner_up: float) -> str:
+    if top >= 0.6 and top >= 1.5 * max(runner_up, 1e-9):
+        return "high"
+    return "medium" if top >= 0.3 else "low"
+
+
+def _ago(iso: str) -> str:
+    try:
+        when = datetime.fromisoformat(iso.replace("Z", "+00:00"))
+    except ValueError:
+        return iso
+    seconds = (datetime.now(UTC) - (when if when.tzinfo else when.replace(tzinfo=UTC))).total_seconds()
+    if seconds < 0:
+        return when.strftime("%Y-%m-%d %H:%M UTC")
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{int(seconds // size)} {unit} ago ({when.strftime('%Y-%m-%d %H:%M UTC')})"
+    return "just now"
+
+
+def _hours(delta) -> str:
+    hours = delta.total_seconds() / 3600
+    return f"{hours / 24:.1f} d" if hours >= 48 else f"{hours:.1f} h"
