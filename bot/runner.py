@@ -202,7 +202,7 @@ class Runner:
         status.set(blocks.status_message(run.run_id, plan, "⏳ Working on the approved plan…", running=True))
         result = run_loop(self.llm, system=system, messages=messages, tools=tools, limits=limits,
                           should_stop=lambda: self.store.runs.get(run.run_id).state != "executing",
-                          record=lambda kind, **data: self.store.events.append(run.run_id, kind, **data),
+                          record=lambda kind, /, **data: self.store.events.append(run.run_id, kind, **data),
                           inbox=lambda: self._inbox(run.run_id))
         self._record_usage(run.run_id, "executing", result.usage)
         result.control = {**(result.control or {}), "plan": plan}
@@ -234,7 +234,7 @@ class Runner:
         from bot.finish import ship
         run = self.store.runs.get(run_id)
         return ship(self.settings, run, plan, ws, summary, self.redact,
-                    lambda kind, **data: self.store.events.append(run_id, kind, **data), self._permalink(run))
+                    lambda kind, /, **data: self.store.events.append(run_id, kind, **data), self._permalink(run))
 
     def _pause_for_budget(self, run_id: str, plan: Plan, reason: str, status: StatusMessage) -> None:
         """At a limit the run pauses: a plan version with more budget, offered as Extend / Stop."""
@@ -361,7 +361,7 @@ class Runner:
 
     def _services(self, run_id: str) -> Services:
         return Services(self.settings, self.llm, self.redact,
-                        lambda kind, **data: self.store.events.append(run_id, kind, **data))
+                        lambda kind, /, **data: self.store.events.append(run_id, kind, **data))
 
     # -- helpers ---------------------------------------------------------------------------
     def _plan(self, run: Run) -> Plan:

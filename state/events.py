@@ -29,7 +29,7 @@ class EventLog:
         self.database = database
         self.redact = redact or (lambda text: text)
 
-    def append(self, run_id: str, kind: str, **data) -> None:
+    def append(self, run_id: str, kind: str, /, **data) -> None:
         """Record one event; long payloads are bounded, secrets redacted."""
         text = self.redact(json.dumps(data, default=str))
         if len(text) > MAX_EVENT_CHARS:

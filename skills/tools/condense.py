@@ -127,19 +127,21 @@ def _shape(line: str) -> str:
     return _ID_TOKEN.sub("<id>", normalise(line))
 
 
-def normalise(line: str) -> str:
-    """A line with timestamps, durations, numbers, hex ids and temp paths replaced, no tag."""
-    s = _untag(line[:_SCAN_CHARS])
+def normalise(line: str, untag: bool = True) -> str:
+    """A line with timestamps, durations, numbers, hex ids and temp paths replaced (and by
+    default without its "[ERROR]"-style tag)."""
+    s = _untag(line[:_SCAN_CHARS]) if untag else line[:_SCAN_CHARS]
     for pat, rep in _NORM_SUBS:
         s = pat.sub(rep, s)
     return " ".join(s.split())
 
 
 def _prefix(line: str) -> str:
-    """A cheap stand-in for `normalise`: the first dozen characters that are neither digits
-    nor blanks. Lines that normalise alike nearly always share it (a hex id or temp path at
-    the very start is the exception), so only lines whose prefix matches get normalised."""
-    return "".join(_untag(line[:60])[:48].split()).translate(_NO_DIGITS)[:12]
+    """A cheap stand-in for `normalise(line, untag=False)`: its first dozen characters that
+    are not digits. Lines that normalise alike nearly always share it (a hex id, a temp path or
+    a varying run of blanks at the very start are the exceptions), so only lines whose prefix
+    matches need normalising."""
+    return line[:32].translate(_NO_DIGITS)[:12]
 
 
 # --------------------------------------------------------------------------------------------
@@ -149,7 +151,7 @@ def _prefix(line: str) -> str:
 # Lines that mention failure words and still report nothing wrong.
 _NOISE_START = (
     "Progress (", "Downloading from", "Downloaded from", "Downloading:", "Downloaded:",
-    "PASSED ", "SKIPPED ", "XFAIL ", "XPASS ",  # pytest -rA summary of tests that did not fail
+    "PASSED ", "SKIPPED ", "XFAIL ", "XPASS ", "SUBPASSED",  # pytest -rA: tests that did not fail
 )
 _NOISE = re.compile(
     r"""^\s*(?:
@@ -174,7 +176,7 @@ _START_RULES: list[tuple[re.Pattern[str], float]] = [
         r"|FAILURE!?|FAILED|ERROR!?|Results\s*:|\d+ errors?|\d+ warnings?)\s*$)"), 3.0),
     (re.compile(r"(?:\[\w+\]\s*)?(?:Failures|Errors|Tests in error|Failed tests)\s*:\s*$"), 6.0),
     (re.compile(r"E(?:\s{2,}\S|\s*$)"), 10.0),  # pytest's assertion explanation lines
-    (re.compile(r"(?:FAILED|ERROR)\s+\S+(?:::|\.py)"), 10.0),  # pytest short test summary
+    (re.compile(r"(?:SUB)?(?:FAILED|ERROR)(?:\(\S*\))?\s+\S+(?:::|\.py)"), 10.0),  # pytest short test summary
     (re.compile(r"=+ (?:FAILURES|ERRORS) =+\s*$"), 9.0),
     (re.compile(r"_{3,} .+ _{3,}\s*$"), 9.0),  # a failing test's header in FAILURES
     (re.compile(r"\S+\.py:\d+: (?:in \S+|\w*(?:Error|Exception|Failure|Exit|Interrupt)\w*)"), 9.0),
@@ -235,6 +237,7 @@ _FRAME = re.compile(
 _STACK_FRAME = re.compile(r"\s+at\s|\s+File \"")
 _PYTEST_SECTION = re.compile(r"=+ (?:FAILURES|ERRORS) =+\s*$")
 _PYTEST_ANY_SECTION = re.compile(r"={3,} .* ={3,}\s*$")
+_PYTEST_SUMMARY = re.compile(r"=+ short test summary info =+\s*$")
 _PYTEST_QUIET_SECTION = re.compile(r"=+ (?:PASSES|slowest .*durations.*|warnings summary) =+\s*$")
 _MESSAGE_LOOKAHEAD = 8  # an exception message may span this many lines before its frames
 _INFO_TAGS = ("[INFO]", "[DEBUG]", "[TRACE]", "[main] INFO", "[main] DEBUG")
@@ -275,13 +278,13 @@ def _score(c: str) -> float:
 # with one of _STARTS).
 _STEMS = (
     "err", "fail", "exce", "fatal", "trace", "assert", "panic", "not ", "unable", "no s",
-    "denied", "refused", "kill", "exit", "abort", "segm", "timed",
+    "denied", "refused", "kill", "exit", "abort", "segm",
 )
 
 
-# Line starts that matter even without a stem (pytest's "E   " explanation lines, its section
-# and test headers), found as "\n" + start in the lowercased text.
-_STARTS = ("e", "___", "===")
+# Line starts that matter even without a stem (pytest's section and test headers), found as
+# "\n" + start in the text.
+_STARTS = ("___", "===")
 
 
 def _candidates(clean: list[str], stems: tuple[str, ...] = _STEMS) -> list[int]:
@@ -358,14 +361,17 @@ class _Block:
 
 
 def _section_mask(clean: list[str], headers: list[int]) -> bytearray:
-    """1 for the lines inside a pytest FAILURES / ERRORS section (`headers`: the lines that
-    start with "===", ascending)."""
+    """For each line: 1 inside a pytest FAILURES / ERRORS section, 2 inside its short test
+    summary, else 0 (`headers`: the lines that start with "===", ascending)."""
     n = len(clean)
     mask = bytearray(n)
     bounds = [i for i in headers if _PYTEST_ANY_SECTION.match(clean[i])] + [n]
     for k in range(len(bounds) - 1):
+        start, end = bounds[k] + 1, bounds[k + 1]
         if _PYTEST_SECTION.match(clean[bounds[k]]):
-            mask[bounds[k] + 1 : bounds[k + 1]] = b"\x01" * (bounds[k + 1] - bounds[k] - 1)
+            mask[start:end] = b"\x01" * (end - start)
+        elif _PYTEST_SUMMARY.match(clean[bounds[k]]):
+            mask[start:end] = b"\x02" * (end - start)
     return mask
 
 
@@ -391,11 +397,18 @@ def _spans(clean: list[str], seeds: list[int], headers: list[int]) -> list[tuple
             c = clean[i]
             if not c or c.isspace():
                 blank_run += 1
-                if in_section[i] or blank_run <= 1:
+                if in_section[i] == 1 or blank_run <= 1:
                     i += 1
                     continue
                 break
-            if in_section[i] or c[0] in " \t" or frame(c) or (blank_run == 0 and c.startswith("[ERROR]")):
+            section = in_section[i]
+            if (
+                section == 1
+                or (section == 2 and not c.startswith(_NOISE_START))  # the rest of a summary entry
+                or c[0] in " \t"
+                or frame(c)
+                or (blank_run == 0 and c.startswith("[ERROR]"))
+            ):
                 last = i
                 blank_run = 0
                 i += 1
@@ -427,6 +440,7 @@ def _blocks(spans: list[tuple[int, int]], value_of: list[float], core: int, clea
     tail of any one of them.
     """
     blocks: list[_Block] = []
+    shapes: dict[str, str] = {}
     k = 0
     while k < len(spans):
         j = k + 1
@@ -437,7 +451,10 @@ def _blocks(spans: list[tuple[int, int]], value_of: list[float], core: int, clea
         for s, e in spans[k:j]:
             value = 0.7 * best + 0.3 * value_of[s]
             if j - k > 1:
-                shape = _shape(clean[s]) + "\n" + "\n".join(map(_key, clean[s + 1 : min(e, s + core)]))
+                head = shapes.get(clean[s])
+                if head is None:
+                    head = shapes[clean[s]] = _shape(clean[s])
+                shape = head + "\n" + "\n".join(clean[s + 1 : min(e, s + core)])
                 seen = copies.get(shape, 0)
                 copies[shape] = seen + 1
                 value -= min(3.0, 0.5 * seen)
@@ -455,7 +472,7 @@ def _in_baseline(baseline: str, lines: list[str]) -> list[bool]:
     for s in lines:
         key = cache.get(s)
         if key is None:
-            key = cache[s] = normalise(s)
+            key = cache[s] = normalise(s, untag=False)
         keys.append(key)
     wanted = set(keys)
     prefixes = {_prefix(s) for s in lines}
@@ -466,7 +483,7 @@ def _in_baseline(baseline: str, lines: list[str]) -> list[bool]:
     for i in _candidates(base, stems):
         s = base[i]
         if _prefix(s) in prefixes:
-            key = normalise(s)
+            key = normalise(s, untag=False)
             if key in wanted:
                 seen.add(key)
     return [key in seen for key in keys]
