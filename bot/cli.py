@@ -10,6 +10,7 @@ import sys
 # exit code; modules are imported only when their subcommand runs (no import-time side effects).
 SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
     "serve": ("bot.serve", "cli_main", "run the Slack app (Socket Mode or HTTP)"),
+    "demo": ("bot.demo", "cli_main", "the alert-to-RCA flow end to end, with no accounts at all"),
     "console": ("bot.console", "cli_main", "talk to droid in a terminal, no Slack workspace needed"),
     "doctor": ("bot.doctor", "cli_main", "check the configuration and every configured service"),
     "locate": ("skills.tools.search_code", "cli_main", "rank the files of a repository for a query"),

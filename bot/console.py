@@ -47,7 +47,7 @@ class Console:
         with self._lock:
             args, method = call.args, call.method
             if method == "chat.postMessage":
-                self._print_message("droid", args, response.get("ts", ""))
+                self._print_message(args.get("username") or "droid", args, response.get("ts", ""))
             elif method == "chat.update":
                 self._print_message("droid (edited)", args, args.get("ts", ""))
             elif method == "chat.postEphemeral":

@@ -149,6 +149,8 @@ class Runner:
         status = StatusMessage(self.poster, run.channel, self._post_status(run, plan), self.settings.status_interval)
         if skill.execute is not None:
             outcome = skill.execute(self._services(run_id), run, plan)
+            for step in plan.steps:
+                step.status = "done" if outcome.ok else "skipped"
             return self._conclude(run_id, outcome, plan, status)
         if self.llm is None:
             outcome = self._execute_without_model(run, skill, plan, self._tool_context(run), status)
@@ -166,8 +168,9 @@ class Runner:
     def _post_status(self, run: Run, plan: Plan) -> str | None:
         """Post the status message; progress is best effort, so a Slack failure here does not stop the run."""
         try:
+            headline = "⏳ Working on the approved plan…" if run.approved_by != "auto" else "⏳ Working…"
             ts = self.poster.post(run.channel, run.thread_ts, blocks.status_message(
-                run.run_id, plan, "⏳ Working on the approved plan…", running=True))
+                run.run_id, plan, headline, running=True))
         except Exception as exc:  # noqa: BLE001
             log.warning("run %s: status message not posted: %s", run.run_id, exc)
             self.store.events.append(run.run_id, "status_unavailable", error=str(exc)[:300])

@@ -26,9 +26,9 @@ def impact_line(ev) -> str:
     impact = ev.impact or {}
     parts = []
     if impact.get("event_count") is not None:
-        parts.append(f"{impact['event_count']:,} events")
+        parts.append(f"{impact['event_count']:,} event{'s' if impact['event_count'] != 1 else ''}")
     if impact.get("user_count") is not None:
-        parts.append(f"{impact['user_count']:,} users")
+        parts.append(f"{impact['user_count']:,} user{'s' if impact['user_count'] != 1 else ''}")
     if impact.get("first_seen"):
         parts.append(f"first seen {_ago(impact['first_seen'])}")
     if impact.get("last_seen"):

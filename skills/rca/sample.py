@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 import textwrap
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 GIT_ENV = {"GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1", "LC_ALL": "C"}
@@ -72,7 +73,9 @@ def git(repo: Path, *args: str, env: dict | None = None) -> str:
 
 
 def commit(repo: Path, who: str, day: str, message: str, files: dict[str, str]) -> str:
-    """Write files and commit them as `who` on `day` (YYYY-MM-DD); returns the sha."""
+    """Write files and commit them as `who` on `day` (YYYY-MM-DD, or N for N days ago); returns the sha."""
+    if day.isdigit():
+        day = (datetime.now(UTC) - timedelta(days=int(day))).strftime("%Y-%m-%d")
     for rel, text in files.items():
         (repo / rel).parent.mkdir(parents=True, exist_ok=True)
         (repo / rel).write_text(text)
@@ -89,22 +92,22 @@ def build_repo(repo: Path) -> dict[str, str]:
     """Create the sample repository; returns {author: sha} of its commits."""
     repo.mkdir(parents=True, exist_ok=True)
     git(repo, "init", "-q", "-b", "main")
-    shas = {"alice": commit(repo, "Alice", "2024-01-02", "Shop: carts and prices", {
+    shas = {"alice": commit(repo, "Alice", "90", "Shop: carts and prices", {
         "shop/__init__.py": "", "shop/pricing.py": PRICING, "shop/cart.py": CART,
         "tests/test_cart.py": "from shop.cart import checkout\n\n\ndef test_checkout():\n"
                               "    assert checkout([(10.0, 2)], 'VIP') == 'Total: $15.0'\n",
         "README.md": "# shop\n"})}
     git(repo, "tag", "v1.0.0")
-    shas["bob"] = commit(repo, "Bob", "2024-02-01", "Inventory and item counts", {
+    shas["bob"] = commit(repo, "Bob", "60", "Inventory and item counts", {
         "shop/inventory.py": "def in_stock(sku):\n    return sku != 'gone'\n",
         "shop/cart.py": CART + "\n\ndef count(items):\n    return sum(q for _, q in items)\n"})
     cents = PRICING.replace('return "$" + str(amount)', 'return "$%.2f" % amount')
-    shas["carol"] = commit(repo, "Carol", "2024-02-20", "Show cents in prices", {"shop/pricing.py": cents})
+    shas["carol"] = commit(repo, "Carol", "30", "Show cents in prices", {"shop/pricing.py": cents})
     guilty = cents.replace('    """Percent off for a discount code (0 when there is none)."""\n',
                            '    """Percent off for a discount code (0 when there is none)."""\n'
                            '    code = code.strip().upper()\n')
-    shas["dave"] = commit(repo, "Dave", "2024-03-10", GUILTY_SUBJECT, {"shop/pricing.py": guilty})
-    shas["erin"] = commit(repo, "Erin", "2024-03-12", "Document the inventory", {
+    shas["dave"] = commit(repo, "Dave", "4", GUILTY_SUBJECT, {"shop/pricing.py": guilty})
+    shas["erin"] = commit(repo, "Erin", "2", "Document the inventory", {
         "shop/inventory.py": '"""Stock."""\n\n\ndef in_stock(sku):\n    return sku != \'gone\'\n',
         "README.md": "# shop\n\nA small shop.\n"})
     git(repo, "tag", "v1.2.0")

@@ -291,26 +291,29 @@ def _candidates(clean: list[str], stems: tuple[str, ...] = _STEMS) -> list[int]:
     """Indices of the lines worth scoring: those with a stem, or a special start.
 
     Each stem is looked for in the whole text at once, at C speed, in an ASCII-lowercased
-    one-byte-per-character copy (so offsets are the text's own); each hit is mapped to its
-    line, and the search goes on from the next line.
+    one-byte-per-character copy (so offsets are the text's own); then all hits are mapped to
+    their lines at once.
     """
     n = len(clean)
     if not n:
         return []
     blob = ("\n" + "\n".join(clean)).encode("latin-1", "replace").lower()
     starts = list(itertools.accumulate(map((1).__add__, map(len, clean)), initial=1))  # of each line
-    found = bytearray(n)
     find = blob.find
-    where = bisect.bisect_right
+    hits: list[int] = []
+    add = hits.append
     # (at most 5 bytes: CPython searches longer needles with a set-up cost on every call)
-    needles = {(stem.encode()[:5], 0) for stem in stems} | {(b"\n" + s.encode(), 1) for s in _STARTS}
-    for needle, skip in needles:
+    needles = {stem.encode()[:5] for stem in stems} | {b"\n" + s.encode() for s in _STARTS}
+    for needle in needles:
+        skip = 1 if needle.startswith(b"\n") else 0
         p = find(needle)
         while p >= 0:
-            i = where(starts, p + skip) - 1
-            found[i] = 1
-            p = find(needle, starts[i + 1] - skip) if i + 1 < n else -1
-    return list(itertools.compress(range(n), found))
+            add(p + skip)
+            p = find(needle, p + len(needle))
+    found = bytearray(n + 1)
+    for i in map(bisect.bisect_right, itertools.repeat(starts), hits):
+        found[i] = 1
+    return list(itertools.compress(range(-1, n), found))
 
 
 def _scores(clean: list[str]) -> tuple[list[float], list[int]]:

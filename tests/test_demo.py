@@ -1,0 +1,24 @@
+"""`droid demo`, the README's main job: a real sentry-sdk event, the real pipeline, the guilty commit named."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+
+
+def test_demo_names_the_guilty_commit(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ANTHROPIC_", "SLACK_", "SENTRY_", "DROID_"))}
+    done = subprocess.run([sys.executable, "-m", "bot.cli", "demo", "--dir", str(tmp_path)], capture_output=True,
+                          text=True, timeout=240, env=env)
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    guilty = subprocess.run(["git", "-C", str(tmp_path / "shop"), "log", "--format=%H", "-1", "--grep",
+                             "Accept discount codes"], capture_output=True, text=True, check=True).stdout.strip()
+    assert "── Sentry ──" in out and "*Root-cause analysis: AttributeError" in out
+    first = re.search(r"\*Suspect commits\*\n1\. `([0-9a-f]+)`", out)
+    assert first and guilty.startswith(first.group(1))
+    assert "droid's top suspect is that commit" in out
+    assert "Full RCA report" in out and "Timeline" in out
+    assert (tmp_path / "rca-4711-timeline.png").read_bytes().startswith(b"\x89PNG")
