@@ -34,6 +34,7 @@ class Services:
     llm: LLM | None
     redact: object
     record: object
+    agent: object = None      # (system, prompt, tools, limits) -> LoopResult, when a model is configured
 
 
 class WorkspaceMissing(Exception):
@@ -363,8 +364,15 @@ class Runner:
             return False
 
     def _services(self, run_id: str) -> Services:
-        return Services(self.settings, self.llm, self.redact,
-                        lambda kind, /, **data: self.store.events.append(run_id, kind, **data))
+        def record(kind, /, **data):
+            self.store.events.append(run_id, kind, **data)
+
+        def agent(system: str, prompt: str, tools: list[Tool], limits: Limits) -> LoopResult:
+            return run_loop(self.llm, system=system, messages=[{"role": "user", "content": prompt}], tools=tools,
+                            limits=limits, should_stop=lambda: self.store.runs.get(run_id).state != "executing",
+                            record=record)
+
+        return Services(self.settings, self.llm, self.redact, record, agent if self.llm else None)
 
     # -- helpers ---------------------------------------------------------------------------
     def _plan(self, run: Run) -> Plan:

@@ -159,3 +159,34 @@ def test_budget_reached_pauses_with_extend_and_stop(world):
 def _with(settings, **changes):
     import dataclasses
     return dataclasses.replace(settings, **changes)
+
+
+def test_reply_in_the_thread_steers_the_running_agent(world):
+    droid, model, github, jira, origin = world
+    import threading
+    reached, release = threading.Event(), threading.Event()
+
+    def hold(body):
+        reached.set()
+        assert release.wait(10)
+
+    model.add(
+        Turn.tool_use("submit_plan", PLAN),
+        Turn.tool_use("view_file", {"path": "calc.py"}, expect=hold),
+        Turn.tool_use("edit_file", {"path": "calc.py", "command": "str_replace", "old_str": "return a - b",
+                                    "new_str": "return a + b"}, expect="keep the signature"),
+        Turn.tool_use("final_answer", {"text": "Done, signature kept."}),
+    )
+    run, ts = start(droid, "fix add")
+    approve(droid)
+    assert reached.wait(10)
+    from bot import payloads
+    reply = droid.slack.add_user_message("CDEV", "UALICE", "please keep the signature of add()", ts)
+    event = {**reply, "channel": "CDEV", "channel_type": "channel", "event_ts": reply["ts"]}
+    assert droid.dispatch(payloads.event_callback(event, team="T0DROID")).status == 200
+    wait_for(lambda: droid.store.events.for_run(run.run_id, "follow_up"), what="steering recorded")
+    release.set()
+    run = droid.wait_state(run.run_id, "succeeded", "failed", timeout=60)
+    assert run.state == "succeeded", run.result
+    model.assert_done()
+    assert any(c.args.get("timestamp") == reply["ts"] for c in droid.slack.calls_to("reactions.add"))

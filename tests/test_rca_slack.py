@@ -201,3 +201,31 @@ def test_webhook_valid_and_invalid_signature(droid, fixtures_dir, shop):
         assert shop["shas"]["dave"][:10] in json.dumps(report["blocks"])
     finally:
         server.shutdown()
+
+
+def test_with_a_model_the_narrative_cites_evidence_and_prs_are_linked(tmp_path, shop, sentry, fixtures_dir):
+    from integrations.llm import AnthropicLLM
+    from tests.stubs.anthropic_stub import AnthropicStub, Turn
+    from tests.stubs.github_stub import GitHubStub
+    with AnthropicStub() as model, GitHubStub(fixtures_dir / "github" / "rest") as github:
+        github.add_repo("acme/shop")
+        model.add(Turn.tool_use("view_file", {"path": "shop/pricing.py"}, expect="[E1]"),
+                  Turn.tool_use("final_answer", {"text": "The crash comes from the new normalisation [E1]. "
+                                                         "It is probably cosmic rays."}, expect="strip"))
+        llm = AnthropicLLM(api_key="sk-ant-test-key-00000000000000000000", model="claude-sonnet-4-5",
+                           base_url=model.url, max_retries=1)
+        droid = Droid(tmp_path, llm=llm, anthropic_url=model.url,
+                      routing=Routing(channel_repos={"CALERTS": str(shop["repo"])}, alert_channels=("CALERTS",),
+                                      default_github_repo="acme/shop"),
+                      sentry_url=sentry.url, sentry_token=sentry.token, sentry_org="baz",
+                      github_token=github.token, github_api_url=github.url)
+        try:
+            post_alert(droid, sentry_message(fixtures_dir))
+            text = json.dumps(rca_reply(droid)["blocks"], ensure_ascii=False)
+        finally:
+            droid.close()
+        model.assert_done()
+    assert "The crash comes from the new normalisation [E1]." in text
+    assert "speculation, no evidence cited: It is probably cosmic rays." in text
+    assert "the narrative above is the model's" in text
+    assert "PR #" in text and github.requests_to(f"^/repos/acme/shop/commits/{shop['shas']['dave']}/pulls")

@@ -42,9 +42,11 @@ def register(app, deps) -> None:
 
 
 def handle_message(deps, event: dict, team: str) -> None:
-    """A message in an alert channel that is a Sentry alert (or links one) starts an RCA."""
+    """A reply in a running run's thread steers it; in alert channels, a Sentry alert starts an RCA."""
     channel = event.get("channel")
     routing = deps.settings.routing
+    if steer(deps, event):
+        return
     if channel not in routing.alert_channels or event.get("subtype") not in (None, "bot_message"):
         return
     from_bot = bool(event.get("bot_id") or event.get("subtype") == "bot_message")
@@ -57,6 +59,19 @@ def handle_message(deps, event: dict, team: str) -> None:
         return
     start_rca(deps, alert, channel=channel, ts=event["ts"], thread_ts=event.get("thread_ts") or event["ts"],
               requester=event.get("user") or event.get("bot_id") or "sentry", team=team)
+
+
+def steer(deps, event: dict) -> bool:
+    """A person's reply (without a mention) in the thread of an executing run is handed to its agent."""
+    thread_ts, user, text = event.get("thread_ts"), event.get("user"), event.get("text") or ""
+    if not (thread_ts and user) or event.get("bot_id") or event.get("subtype") or "<@" in text:
+        return False
+    run = deps.store.runs.active_in_thread(event["channel"], thread_ts)
+    if run is None or run.state != "executing":
+        return False
+    deps.store.events.append(run.run_id, "follow_up", user=user, text=text)
+    deps.poster.react(event["channel"], event["ts"], "eyes")     # quiet acknowledgement: no extra message
+    return True
 
 
 def start_rca(deps, alert: AlertRef, *, channel: str, ts: str, thread_ts: str, requester: str, team: str,

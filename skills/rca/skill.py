@@ -44,9 +44,9 @@ def execute(services, run, plan: Plan) -> Outcome:
     evidence = analyse(event, repo, event.first_seen)
     services.record("rca_evidence", commit=evidence.commit, top_locations=[s.to_json() for s in evidence.suspect_locations[:3]],
                     top_commits=[c.sha for c in evidence.suspect_commits[:3]], seconds=round(evidence.seconds, 3))
-    narrative = _narrative(services, evidence)
+    narrative = _narrative(services, evidence, repo)
     title = report_title(event)
-    body = report.summary(evidence, narrative=narrative)
+    body = report.summary(evidence, pulls=_pull_requests(services, run, evidence), narrative=narrative)
     body += "\n\n_" + ("Evidence gathered deterministically; the narrative above is the model's, checked for citations."
                        if narrative else "Evidence gathered deterministically (git, Sentry); no model was used"
                        + ("" if services.llm else " — set ANTHROPIC_API_KEY for a written investigation") + ".") + "_"
@@ -132,20 +132,46 @@ def _timeline(evidence, counts, event) -> bytes | None:
         return None
 
 
-def _narrative(services, evidence) -> str:
-    """With a model: a short explanation whose every sentence cites an evidence item; others are dropped."""
-    if services.llm is None:
+def _narrative(services, evidence, repo: Path) -> str:
+    """With a model: it investigates with read-only tools (bounded) and writes an explanation whose every
+    sentence cites an evidence item; sentences that cite none are marked as speculation."""
+    if services.agent is None:
         return ""
-    from integrations.llm import LLMError
+    from bot.agent_loop import Limits
+    from skills.ask import read_tools
+    from skills.tools.base import Tool, ToolContext, ToolResult
     items = evidence_items(evidence)
     listing = "\n".join(f"[{key}] {text}" for key, text in items.items())
-    try:
-        reply = services.llm.complete(system=INSTRUCTIONS, max_tokens=800, messages=[
-            {"role": "user", "content": f"Evidence items:\n{listing}\n\nExplain the most likely root cause."}])
-    except LLMError as exc:
-        services.record("model_error", error_kind=exc.kind, message=exc.message)
+    finish = Tool("final_answer", "Finish with the explanation (every sentence cites [E#]).",
+                  {"type": "object", "properties": {"text": {"type": "string"}}, "required": ["text"]},
+                  lambda text: ToolResult("Recorded.", control={"final": text}))
+    tools = [*read_tools(ToolContext(repo=repo, redact=services.redact)), finish]
+    result = services.agent(INSTRUCTIONS, f"Evidence items:\n{listing}\n\nInvestigate with the read-only tools if "
+                            "needed, then call final_answer with the most likely root cause.", tools,
+                            Limits(max_steps=8, max_tokens=80_000, max_cost_usd=1.0, max_wall_seconds=120))
+    if result.outcome != "final" or not result.text:
+        services.record("narrative_skipped", outcome=result.outcome, reason=result.text[:300])
         return ""
-    return cited_only(reply.text, set(items))
+    return cited_only(result.text, set(items))
+
+
+def _pull_requests(services, run, evidence) -> dict[str, str]:
+    """Pull requests of the top suspect commits, from GitHub when configured."""
+    settings = services.settings
+    repo = run.context.get("github_repo") or settings.routing.github_repo_for(run.channel)
+    if not (settings.github_token and repo):
+        return {}
+    from integrations.github_client import GitHubClient, GitHubError
+    client, out = GitHubClient(settings.github_token, settings.github_api_url), {}
+    for suspect in evidence.suspect_commits[:3]:
+        try:
+            pulls = client.pulls_for_commit(repo, suspect.sha)
+        except GitHubError as exc:
+            services.record("error", phase="github_pulls", message=str(exc)[:300])
+            break
+        if pulls:
+            out[suspect.sha] = f"<{pulls[0].url}|PR #{pulls[0].number}> by {pulls[0].author}"
+    return out
 
 
 def evidence_items(evidence) -> dict[str, str]:

@@ -319,18 +319,19 @@ def _candidates(clean: list[str], stems: tuple[str, ...] = _STEMS) -> list[int]:
 def _scores(clean: list[str]) -> tuple[list[float], list[int]]:
     """Scores of all lines (0 for the many not looked at closely), and the lines that start
     with "===" (pytest's section headers)."""
-    scores = [0.0] * len(clean)
-    headers = []
-    test_headers = []
-    for i in _candidates(clean):
-        c = clean[i]
-        if c.startswith("==="):
-            headers.append(i)
-        elif c.startswith("___"):
-            test_headers.append(i)
+    # logs repeat themselves (half their lines or more are copies): look at each text once
+    unique = list(dict.fromkeys(clean))
+    score_of: dict[str, float] = {}
+    for j in _candidates(unique):
+        c = unique[j]
         if len(c) > _SCAN_CHARS:  # a huge line: its start and its end say the most
-            c = c[: _SCAN_CHARS // 2] + " ... " + c[-_SCAN_CHARS // 2 :]
-        scores[i] = _score(c)
+            score_of[c] = _score(c[: _SCAN_CHARS // 2] + " ... " + c[-_SCAN_CHARS // 2 :])
+        else:
+            score_of[c] = _score(c)
+    scores = list(map(score_of.get, clean, itertools.repeat(0.0)))
+    looked_at = list(itertools.compress(range(len(clean)), map(score_of.__contains__, clean)))
+    headers = [i for i in looked_at if clean[i].startswith("===")]
+    test_headers = [i for i in looked_at if clean[i].startswith("___")]
     # pytest's sections about passing tests (their captured output, their durations) are noise;
     # outside FAILURES / ERRORS a "___ name ___" header is not a failing test's
     bounds = [i for i in headers if _PYTEST_ANY_SECTION.match(clean[i])] + [len(clean)]
@@ -482,6 +483,7 @@ def _in_baseline(baseline: str, lines: list[str]) -> list[bool]:
     all_wanted = "\n".join(wanted).lower()
     stems = tuple(stem for stem in _STEMS if stem in all_wanted)
     _, base = _prepare(baseline)
+    base = list(dict.fromkeys(base))
     seen: set[str] = set()
     for i in _candidates(base, stems):
         s = base[i]
