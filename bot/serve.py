@@ -37,6 +37,11 @@ def cli_main(argv: list[str]) -> int:
     try:
         if settings.slack_app_token:
             from slack_bolt.adapter.socket_mode import SocketModeHandler
+            if settings.sentry_webhook_secret:   # Sentry still needs an HTTP endpoint to call
+                webhooks = DroidHTTPServer(app, args.port or settings.port, routes={"/sentry/webhook": sentry_route(deps)})
+                webhooks.routes.pop("/slack/events")
+                webhooks.start()
+                log.info("Sentry webhooks on :%d/sentry/webhook", webhooks.port)
             log.info("droid serving in Socket Mode")
             SocketModeHandler(app, settings.slack_app_token).start()
         else:

@@ -229,3 +229,17 @@ def test_with_a_model_the_narrative_cites_evidence_and_prs_are_linked(tmp_path, 
     assert "speculation, no evidence cited: It is probably cosmic rays." in text
     assert "the narrative above is the model's" in text
     assert "PR #" in text and github.requests_to(f"^/repos/acme/shop/commits/{shop['shas']['dave']}/pulls")
+
+
+def test_alert_storm_is_queued_not_dropped(droid, fixtures_dir, sentry):
+    for issue_id in range(101, 109):
+        sentry.issues[str(issue_id)] = {**sentry.issues["1"], "id": str(issue_id)}
+        sentry.recommended_event[str(issue_id)] = sentry.recommended_event["1"]
+    threads = []
+    for issue_id in range(101, 109):
+        message = sentry_message(fixtures_dir)
+        message["blocks"][0]["block_id"] = json.dumps({"issue": issue_id})
+        threads.append(post_alert(droid, message))
+    reports = wait_for(lambda: (r := [p for p in droid.posts("CALERTS") if p["text"].startswith("Root-cause")])
+                       and len(r) == 8 and r, timeout=90, what="8 RCAs")
+    assert {r["thread_ts"] for r in reports} == set(threads)
