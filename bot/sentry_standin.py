@@ -8,20 +8,20 @@ from __future__ import annotations
 
 import json
 import re
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+
+from bot.loopback import LoopbackServer
 
 ROUTE = re.compile(r"^/api/0/organizations/([^/]+)/issues/([^/]+)/(?:events/([^/]+)/)?$")
 
 
-class SentryStandIn:
+class SentryStandIn(LoopbackServer):
     """Serves `issues/<id>/` and `issues/<id>/events/<latest|recommended|oldest>/` for one organisation."""
 
     def __init__(self, org: str, token: str):
         self.org, self.token = org, token
         self.issues: dict[str, dict] = {}
         self.events: dict[str, dict] = {}
-        self._server: ThreadingHTTPServer | None = None
 
     def add_issue(self, issue_id: str, short_id: str, event: dict, *, project: str) -> dict:
         """Register an issue whose only event is `event` (first and last seen at its time)."""
@@ -40,38 +40,20 @@ class SentryStandIn:
         self.events[short_id] = event
         return self.issues[issue_id]
 
-    def start(self) -> SentryStandIn:
-        """Serve in a background thread."""
-        standin = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):  # noqa: N802
-                status, body = standin._answer(self.path.split("?")[0], self.headers.get("Authorization", ""))
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args):
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving."""
-        if self._server:
-            self._server.shutdown()
-            self._server.server_close()
-
     @property
     def url(self) -> str:
         """http://127.0.0.1:PORT"""
-        return f"http://127.0.0.1:{self._server.server_address[1]}" if self._server else "http://127.0.0.1"
+        return self.base
+
+    def handle(self, request: BaseHTTPRequestHandler) -> None:
+        """Answer one GET."""
+        status, body = self._answer(request.path.split("?")[0], request.headers.get("Authorization", ""))
+        data = json.dumps(body).encode()
+        request.send_response(status)
+        request.send_header("Content-Type", "application/json")
+        request.send_header("Content-Length", str(len(data)))
+        request.end_headers()
+        request.wfile.write(data)
 
     def _answer(self, path: str, auth: str) -> tuple[int, dict]:
         if auth != f"Bearer {self.token}":

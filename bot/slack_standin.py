@@ -12,8 +12,10 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qsl
+
+from bot.loopback import LoopbackServer
 
 BOT_USER = "UDROIDBOT"
 BOT_ID = "BDROIDBOT"
@@ -40,7 +42,7 @@ class Failure:
     times: int = 1
 
 
-class SlackStandIn:
+class SlackStandIn(LoopbackServer):
     """A Slack Web API server that keeps channel history in memory."""
 
     def __init__(self, team: str = "T0DROID"):
@@ -54,43 +56,6 @@ class SlackStandIn:
         self._failures: dict[str, list[Failure]] = {}
         self._lock = threading.RLock()
         self._ts = itertools.count(1)
-        self._server: ThreadingHTTPServer | None = None
-
-    # -- lifecycle -------------------------------------------------------------------------
-    def start(self) -> SlackStandIn:
-        """Start serving in a background thread."""
-        standin = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802 (http.server's naming)
-                standin._handle(self)
-
-            do_GET = do_POST
-
-            def log_message(self, *args):
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving."""
-        if self._server:
-            self._server.shutdown()
-            self._server.server_close()
-
-    def __enter__(self) -> SlackStandIn:
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
-
-    @property
-    def base(self) -> str:
-        """http://127.0.0.1:PORT"""
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
 
     @property
     def api_url(self) -> str:
@@ -129,7 +94,8 @@ class SlackStandIn:
         return message
 
     # -- the HTTP side ---------------------------------------------------------------------
-    def _handle(self, request: BaseHTTPRequestHandler) -> None:
+    def handle(self, request: BaseHTTPRequestHandler) -> None:
+        """Answer one Web API call (or a file upload)."""
         path = request.path.split("?")[0]
         length = int(request.headers.get("Content-Length") or 0)
         raw = request.rfile.read(length) if length else b""
