@@ -7,18 +7,29 @@ summary lines), with omission markers saying what was dropped.
 How it works:
 
 1. Lines are split the way universal-newline text mode does (``\\n``, ``\\r\\n`` and a lone
-   ``\\r`` each end a line), so line numbers match an editor's and CI tools'.
+   ``\\r`` each end a line; Java's ``readLine`` counts the same way), so `kept_lines` are the
+   line numbers an editor or a CI tool shows. (``str.splitlines`` would also split on ``\\f``,
+   ``\\v``, ``\\x1c``-``\\x1e``, ``\\x85`` and U+2028/9.)
 2. Each line gets a score from what it says (``Traceback``, ``error:``, ``[ERROR]``,
-   ``FAILED``, ``<<< FAILURE!``, exception names, ...), after stripping ANSI colours and
-   timestamp prefixes. Passing-test lines, progress meters and ``[INFO]`` chatter score 0.
-3. Continuation lines (stack frames, indented lines, lines inside a pytest FAILURES section)
-   join the block of the scored line above them. A block is a scored line plus its context.
+   ``FAILED``, ``<<< FAILURE!``, exception names, ...) after ANSI colours and timestamp
+   prefixes are stripped; passing-test lines, progress meters and ``[INFO]`` chatter score 0.
+   Only lines with a failure word are looked at closely, each distinct text once.
+3. Continuation lines (stack frames, indented lines, a multi-line exception message, the
+   body of a pytest FAILURES / ERRORS section or of a short-summary entry) join the block of
+   the scored line above them. Touching blocks form a region that shares its best score, so a
+   stack trace next to ``<<< FAILURE!`` outranks a stray logged exception.
 4. With a ``baseline`` (a passing log of the same command), scored lines that also occur there
-   (after normalising timestamps, durations, numbers, hex ids and temp paths) are
-   de-prioritised, so what is new in the failing output wins.
-5. Blocks are chosen greedily by value under the line budget; long blocks are split so that the
-   start of every failure fits before the rest of any one of them. Some head and tail of the
-   log compete for the budget too, at a lower value. Runs of identical lines collapse to one.
+   (after normalising timestamps, durations, numbers, hex ids and temp paths) are worth much
+   less, and new ones a little more, so what is new in the failing output wins.
+5. Blocks are chosen greedily by value under the line budget. Later failures are worth a little
+   more (the one that ends a log ended the run); a message repeated for other files or tests
+   is worth less at each copy; a long block's first lines are worth more than its rest. Then
+   come a line of context around what was chosen, the last and first lines of the log, a
+   second line of context, and up to a third of the budget of the log's end, while the budget
+   lasts.
+
+`max_lines` bounds the number of input lines kept; the omission markers come on top. A run of
+3 or more identical lines counts as one kept line and is shown once, with a marker.
 """
 
 from __future__ import annotations
@@ -65,7 +76,7 @@ def split_lines(text: str, keep_last: bool = False) -> list[str]:
     return lines
 
 
-_ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07\x1b\n]*(?:\x07|\x1b\\)?|\x1b[@-Z\\-_]")
+_ANSI = re.compile(r"\x1b(?:\[[0-9;?]*[ -/]*[@-~]|\][^\x07\x1b\r\n]*(?:\x07|\x1b\\)?|[@-Z\\-_])")
 # "2022-05-30T09:11:02.8577255Z ", optionally after GitHub's "job<TAB>step<TAB>" (gh run view --log)
 _TS_PREFIX = re.compile(
     r"(?:[^\t\n]{0,200}\t[^\t\n]{0,200}\t)?\[?\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d+)?"
@@ -76,20 +87,29 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 def _prepare(text: str) -> tuple[list[str], list[str]]:
     """The lines of `text`, and the same lines cleaned for reading: no ANSI escapes, and no
-    leading timestamp when most lines have one."""
+    leading timestamp when most lines have one. (Each distinct line is cleaned once.)"""
     lines = split_lines(text)
+    fixed: dict[str, str] = {}
     if "\x1b" in text:
-        clean = split_lines(_ANSI.sub("", text), keep_last=True)[: len(lines)]
-    else:
-        clean = list(lines)
-    sample = [s for s in clean[:200] if s.strip()][:50]
-    if sample and sum(1 for s in sample if _TS_PREFIX.match(s)) * 2 >= len(sample):
+        ansi = _ANSI.sub
+        for s in dict.fromkeys(lines):
+            if "\x1b" in s:
+                fixed[s] = ansi("", s)
+    if _stamped(lines):
         match = _TS_PREFIX.match
-        for i, s in enumerate(clean):
-            m = match(s)
+        for s in dict.fromkeys(lines):
+            c = fixed.get(s, s)
+            m = match(c)
             if m:
-                clean[i] = s[m.end():]
+                fixed[s] = c[m.end() :]
+    clean = list(map(fixed.get, lines, lines)) if fixed else list(lines)
     return lines, clean
+
+
+def _stamped(lines: list[str]) -> bool:
+    """Whether most of the first non-blank lines start with a timestamp."""
+    sample = [_ANSI.sub("", s) for s in lines[:200] if s.strip()][:50]
+    return bool(sample) and sum(1 for s in sample if _TS_PREFIX.match(s)) * 2 >= len(sample)
 
 
 # --------------------------------------------------------------------------------------------
@@ -102,7 +122,6 @@ _NORM_SUBS = [
 ]
 _DIGITS = str.maketrans("0123456789", "0000000000")
 _ID_TOKEN = re.compile(r"\S*(?:::|/|\\)\S*")  # a test id or a path
-_NO_DIGITS = str.maketrans("", "", "0123456789")
 
 
 def _untag(line: str) -> str:
@@ -136,12 +155,12 @@ def normalise(line: str, untag: bool = True) -> str:
     return " ".join(s.split())
 
 
-def _prefix(line: str) -> str:
+def _prefix(line: str) -> bytes:
     """A cheap stand-in for `normalise(line, untag=False)`: its first dozen characters that
     are not digits. Lines that normalise alike nearly always share it (a hex id, a temp path or
     a varying run of blanks at the very start are the exceptions), so only lines whose prefix
     matches need normalising."""
-    return line[:32].translate(_NO_DIGITS)[:12]
+    return line[:32].encode("latin-1", "replace").translate(None, b"0123456789")[:12]
 
 
 # --------------------------------------------------------------------------------------------
@@ -359,9 +378,6 @@ class _Block:
     start: int  # 0-based, inclusive
     end: int  # 0-based, exclusive
     value: float
-    seed: int = -1  # the scored line that starts it (-1 for head/tail)
-
-
 
 
 def _section_mask(clean: list[str], headers: list[int]) -> bytearray:
@@ -462,9 +478,9 @@ def _blocks(spans: list[tuple[int, int]], value_of: list[float], core: int, clea
                 seen = copies.get(shape, 0)
                 copies[shape] = seen + 1
                 value -= min(3.0, 0.5 * seen)
-            blocks.append(_Block(s, min(e, s + core), value, s))
+            blocks.append(_Block(s, min(e, s + core), value))
             for part, t in enumerate(range(s + core, e, core), 1):
-                blocks.append(_Block(t, min(e, t + core), value - 0.9 - 0.1 * part, s))
+                blocks.append(_Block(t, min(e, t + core), value - 0.9 - 0.1 * part))
         k = j
     return blocks
 
@@ -482,11 +498,17 @@ def _in_baseline(baseline: str, lines: list[str]) -> list[bool]:
     prefixes = {_prefix(s) for s in lines}
     all_wanted = "\n".join(wanted).lower()
     stems = tuple(stem for stem in _STEMS if stem in all_wanted)
-    _, base = _prepare(baseline)
-    base = list(dict.fromkeys(base))
+    base = list(dict.fromkeys(split_lines(baseline)))  # raw: only the lines looked at get cleaned
+    stamped = _stamped(base)
     seen: set[str] = set()
     for i in _candidates(base, stems):
         s = base[i]
+        if "\x1b" in s:
+            s = _ANSI.sub("", s)
+        if stamped:
+            m = _TS_PREFIX.match(s)
+            if m:
+                s = s[m.end() :]
         if _prefix(s) in prefixes:
             key = normalise(s, untag=False)
             if key in wanted:
@@ -612,10 +634,13 @@ def _condense(text: str, max_lines: int, baseline: str | None) -> Condensed:
     # then a line of context either side of what was chosen, the end and the start of the
     # log, and a second line of context, while the budget lasts
     left = _take(_context(chosen, hidden, 1), chosen, left)
-    ends = [_Block(i, i + 1, 0.0) for i in range(max(0, n - 5), n)]  # the last line first
+    ends = [_Block(i, i + 1, 0.0) for i in range(max(0, n - max(5, budget // 5)), n)]  # last line first
     ends += [_Block(i, i + 1, -1.0 - i) for i in range(min(n, 3))]  # then the first line
     left = _take(ends, chosen, left)
     left = _take(_context(chosen, hidden, 2), chosen, left)
+    # and, when little was worth showing, more of the end of the log
+    tail = [_Block(i, i + 1, 0.0) for i in range(max(0, n - budget // 3), n)]
+    left = _take(tail, chosen, left)
 
     kept = [i for i in itertools.compress(range(n), chosen) if not hidden[i]]
     body = _render(lines, kept, rep, n)
