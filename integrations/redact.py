@@ -17,9 +17,13 @@ PATTERNS = [
     re.compile(r"AKIA[0-9A-Z]{16}"),                          # AWS access key ids
     re.compile(r"sntry[su]_[A-Za-z0-9+/=_-]{20,}"),           # Sentry tokens
     re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----"),
-    re.compile(r"(?i)\b(authorization:\s*(?:bearer|basic|token)\s+)[A-Za-z0-9._~+/=-]{8,}"),
-    re.compile(r"(?i)\b((?:password|passwd|secret|api[_-]?key|token)\s*[=:]\s*)['\"]?[^\s'\"]{8,}"),
+    re.compile(r"(?i:\b(authorization:\s*(?:bearer|basic|token)\s+)[A-Za-z0-9._~+/=-]{8,})"),
+    re.compile(r"(?i:\b((?:password|passwd|secret|api[_-]?key|token)\s*[=:]\s*)['\"]?[^\s'\"]{8,})"),
 ]
+
+
+# One pass to tell whether any pattern can match: most text has no secret at all.
+ANY_PATTERN = re.compile("|".join(f"(?:{p.pattern})" for p in PATTERNS))
 
 
 class Redactor:
@@ -38,7 +42,10 @@ class Redactor:
         if not text:
             return text
         for secret in self._secrets:
-            text = text.replace(secret, MASK)
+            if secret in text:
+                text = text.replace(secret, MASK)
+        if not ANY_PATTERN.search(text):
+            return text
         for pattern in PATTERNS:
             text = pattern.sub(_mask_match, text)
         return text
@@ -46,7 +53,7 @@ class Redactor:
     def data(self, value):
         """Redact every string inside a JSON-like value (dicts, lists, strings)."""
         if isinstance(value, str):
-            return self(value)
+            return self(value) if len(value) >= 6 else value
         if isinstance(value, list):
             return [self.data(v) for v in value]
         if isinstance(value, dict):

@@ -35,7 +35,8 @@ class EventLog:
         if len(text) > MAX_EVENT_CHARS:
             text = json.dumps({"truncated": True, "head": text[:MAX_EVENT_CHARS]})
         with self.database.transaction() as db:
-            db["run_events"].insert({"run_id": run_id, "at": time.time(), "kind": kind, "data": text})
+            db.execute("INSERT INTO run_events (run_id, at, kind, data) VALUES (?, ?, ?, ?)",
+                       [run_id, time.time(), kind, text])
 
     def for_run(self, run_id: str, kind: str | None = None) -> list[RunEvent]:
         """Every event of a run (optionally of one kind), oldest first."""

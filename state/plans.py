@@ -20,8 +20,8 @@ class PlanStore:
             row = db.execute("SELECT COALESCE(MAX(version), 0) FROM plans WHERE run_id=?", [run_id]).fetchone()
             version = row[0] + 1
             plan = {**plan, "version": version}
-            db["plans"].insert({"run_id": run_id, "version": version, "data": json.dumps(plan),
-                                "created_at": time.time()})
+            db.execute("INSERT INTO plans (run_id, version, data, created_at) VALUES (?, ?, ?, ?)",
+                       [run_id, version, json.dumps(plan), time.time()])
             db.execute("UPDATE runs SET plan_version=?, updated_at=? WHERE run_id=?",
                        [version, time.time(), run_id])
         return version

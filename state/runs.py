@@ -74,56 +74,48 @@ class RunStore:
         """Create the run for a triggering message, or return the existing one: (run, created)."""
         now = time.time()
         with self.database.transaction() as db:
-            existing = db.execute("SELECT * FROM runs WHERE channel=? AND trigger_ts=?",
-                                  [channel, trigger_ts]).fetchone()
+            existing = _one(db.execute("SELECT * FROM runs WHERE channel=? AND trigger_ts=?", [channel, trigger_ts]))
             if existing:
-                return self._row(db, existing), False
-            run_id = secrets.token_hex(4)
-            db["runs"].insert({
-                "run_id": run_id, "team": team, "channel": channel, "thread_ts": thread_ts,
-                "trigger_ts": trigger_ts, "requester": requester, "skill": skill, "task": task,
-                "repo": repo, "state": "received", "context": json.dumps(context or {}),
-                "created_at": now, "updated_at": now,
-            })
-            row = db.execute("SELECT * FROM runs WHERE run_id=?", [run_id]).fetchone()
-            return self._row(db, row), True
+                return existing, False
+            run = Run(run_id=secrets.token_hex(4), team=team, channel=channel, thread_ts=thread_ts,
+                      trigger_ts=trigger_ts, requester=requester, skill=skill, task=task, state="received",
+                      repo=repo, context=context or {}, created_at=now, updated_at=now)
+            db.execute("INSERT INTO runs (run_id, team, channel, thread_ts, trigger_ts, requester, skill, task, repo, "
+                       "state, context, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                       [run.run_id, team, channel, thread_ts, trigger_ts, requester, skill, task, repo, "received",
+                        json.dumps(run.context), now, now])
+            return run, True
 
     def get(self, run_id: str) -> Run | None:
         """The run with this id, or None."""
         with self.database.reading() as db:
-            row = db.execute("SELECT * FROM runs WHERE run_id=?", [run_id]).fetchone()
-            return self._row(db, row) if row else None
+            return _one(db.execute("SELECT * FROM runs WHERE run_id=?", [run_id]))
 
     def active_in_thread(self, channel: str, thread_ts: str) -> Run | None:
         """The newest unfinished run in a thread, if any."""
         marks = ",".join("?" * len(ACTIVE))
         with self.database.reading() as db:
-            row = db.execute(
+            return _one(db.execute(
                 f"SELECT * FROM runs WHERE channel=? AND thread_ts=? AND state IN ({marks}) "
-                "ORDER BY created_at DESC LIMIT 1", [channel, thread_ts, *ACTIVE]).fetchone()
-            return self._row(db, row) if row else None
+                "ORDER BY created_at DESC LIMIT 1", [channel, thread_ts, *ACTIVE]))
 
     def latest_in_thread(self, channel: str, thread_ts: str) -> Run | None:
         """The newest run in a thread, finished or not."""
         with self.database.reading() as db:
-            row = db.execute("SELECT * FROM runs WHERE channel=? AND thread_ts=? "
-                             "ORDER BY created_at DESC LIMIT 1", [channel, thread_ts]).fetchone()
-            return self._row(db, row) if row else None
+            return _one(db.execute("SELECT * FROM runs WHERE channel=? AND thread_ts=? "
+                                   "ORDER BY created_at DESC LIMIT 1", [channel, thread_ts]))
 
     def recent_with(self, key: str, value: str, since: float) -> Run | None:
         """The newest run created after `since` whose context has `key` == `value` (e.g. a Sentry issue)."""
         with self.database.reading() as db:
-            row = db.execute("SELECT * FROM runs WHERE json_extract(context, ?) = ? AND created_at >= ? "
-                             "ORDER BY created_at DESC LIMIT 1", [f"$.{key}", value, since]).fetchone()
-            return self._row(db, row) if row else None
+            return _one(db.execute("SELECT * FROM runs WHERE json_extract(context, ?) = ? AND created_at >= ? "
+                                   "ORDER BY created_at DESC LIMIT 1", [f"$.{key}", value, since]))
 
     def in_states(self, *states: str) -> list[Run]:
         """Every run currently in one of these states."""
         marks = ",".join("?" * len(states))
         with self.database.reading() as db:
-            rows = db.execute(f"SELECT * FROM runs WHERE state IN ({marks}) ORDER BY created_at",
-                              list(states)).fetchall()
-            return [self._row(db, r) for r in rows]
+            return _all(db.execute(f"SELECT * FROM runs WHERE state IN ({marks}) ORDER BY created_at", list(states)))
 
     def transition(self, run_id: str, from_state: str, to_state: str, **changes) -> bool:
         """Compare-and-set: move from `from_state` to `to_state`; False if the run was not there."""
@@ -145,9 +137,16 @@ class RunStore:
         with self.database.transaction() as db:
             db.execute(f"UPDATE runs SET {assignments} WHERE run_id=?", [*sets.values(), run_id])
 
-    def _row(self, db, row) -> Run:
-        names = [d[0] for d in db.execute("SELECT * FROM runs LIMIT 0").description]
-        return Run.from_row(dict(zip(names, row, strict=True)))
+
+
+def _all(cursor) -> list[Run]:
+    names = [d[0] for d in cursor.description]
+    return [Run.from_row(dict(zip(names, row, strict=True))) for row in cursor.fetchall()]
+
+
+def _one(cursor) -> Run | None:
+    runs = _all(cursor)
+    return runs[0] if runs else None
 
 
 def _encode(changes: dict) -> dict:
