@@ -31,6 +31,7 @@ from slack_sdk import WebClient  # noqa: E402
 from bot import payloads  # noqa: E402
 from bot.app import build_app, build_deps  # noqa: E402
 from bot.http_server import DroidHTTPServer  # noqa: E402
+from bot.serve import SWITCH_INTERVAL  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 
 SECRET = "bench-signing-secret"
@@ -138,8 +139,8 @@ def main() -> int:
     parser.add_argument("--rate", type=float, default=50.0,
                         help="deliveries/s in the concurrent half; Slack's Events API cap is 30,000 per "
                              "workspace per hour (~8/s), so 50/s is ~6x what Slack can send")
-    parser.add_argument("--switch-interval", type=float, default=None,
-                        help="sys.setswitchinterval for both apps (droid serve sets 0.001)")
+    parser.add_argument("--switch-interval", type=float, default=SWITCH_INTERVAL,
+                        help="sys.setswitchinterval for both apps (default: what droid serve sets)")
     args = parser.parse_args()
     if args.switch_interval:
         sys.setswitchinterval(args.switch_interval)

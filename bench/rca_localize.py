@@ -14,17 +14,25 @@ the crashing bugs and on all bugs, as one JSON document.
 history: every fix commit whose message names the commit that introduced the bug (kernel-style
 `Fixes: <sha>`, "regression introduced by/in <sha>", "broken by <sha>", "caused by <sha>"),
 where that commit is an ancestor of the fix and the fix deletes or modifies lines of non-test
-Python files. The faulty lines are those lines (numbered in the fix's parent, the code that
-ran); first-seen is one minute before the fix was committed. droid gets an event whose frames
-sit on the first faulty line of each changed hunk (the innermost on the first hunk), released
-at the fix's parent; its top suspect commit is compared with two baselines given *all* faulty
-lines: "blame the faulty lines, keep commits before first-seen, rank by lines blamed" and "the
-most recent commit that touched a blamed line".
+Python files. The faulty lines are those lines that hold code (blank, comment-only and
+docstring lines are left out: no frame can sit on them, and SZZ variants ignore them), numbered
+in the fix's parent, the code that ran; first-seen is one minute before the fix was
+committed. droid gets an event whose frames sit on the first faulty line of each changed hunk,
+one frame per function as in a real stack (the innermost on the first hunk, at most 8),
+released at the fix's parent. Its top suspect
+commit is compared with two baselines, each given two ways: with *all* faulty lines (as the
+issue defines them) and with only the frame lines droid was given (the same information):
+"blame the faulty lines, keep commits before first-seen, rank by lines blamed" and "the most
+recent commit that touched a blamed line". Cases are split into a tuning half and a held-out
+half by a hash of the fix's sha (`split`); figures are given for all cases, each half and each
+repository.
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
+import hashlib
 import json
 import re
 import sys
@@ -127,6 +135,8 @@ def commit_cases(repo: Path, max_cases: int) -> list[dict]:
                            record=False) or ""
         faulty: dict[str, list[int]] = {}
         hunks: list[tuple[str, int]] = []
+        docs: dict[str, set[int]] = {}
+        scopes: set[tuple[str, str]] = set()
         path = None
         for line in diff.splitlines():
             if line.startswith("--- "):
@@ -134,9 +144,18 @@ def commit_cases(repo: Path, max_cases: int) -> list[dict]:
             h = re.match(r"@@ -(\d+)(?:,(\d+))? ", line)
             if h and path and not is_test_path(path):
                 start, n = int(h.group(1)), int(h.group(2) or 1)
-                if n > 0:
-                    faulty.setdefault(path, []).extend(range(start, start + n))
-                    hunks.append((path, start))
+                src = git.lines(parent, path) or []
+                if path not in docs:
+                    docs[path] = _docstring_lines("\n".join(src))
+                code = [ln for ln in range(start, start + n) if ln <= len(src)
+                        and ln not in docs[path] and _is_code(src[ln - 1])]
+                if code:
+                    faulty.setdefault(path, []).extend(code)
+                    src_def = git.source(parent, path)
+                    scope = (path, src_def.scope(code[0]).qualname if src_def else "")
+                    if scope not in scopes:  # a stack has one frame per function
+                        scopes.add(scope)
+                        hunks.append((path, code[0]))
         if not faulty:
             continue
         first_seen = datetime.fromtimestamp(int(ct) - 60, tz=UTC)
@@ -148,10 +167,36 @@ def commit_cases(repo: Path, max_cases: int) -> list[dict]:
     return cases
 
 
-def blame_baselines(git: Git, case: dict) -> tuple[list[str], list[str]]:
-    """(rank by lines blamed, most recent first) over the commits blamed for the faulty lines."""
+def _is_code(text: str) -> bool:
+    t = text.strip()
+    return bool(t) and not t.startswith("#")
+
+
+def _docstring_lines(text: str) -> set[int]:
+    """Lines of string-only statements (docstrings): no frame can sit on them."""
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError, RecursionError):
+        return set()
+    out: set[int] = set()
+    for node in ast.walk(tree):
+        if (isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)
+                and isinstance(node.value.value, str)):
+            out.update(range(node.lineno, (node.end_lineno or node.lineno) + 1))
+    return out
+
+
+def split_of(fix: str) -> str:
+    """Stable half of a case: "tuning" or "held_out" (by a hash of the fix's sha)."""
+    return "tuning" if hashlib.sha256(fix.encode()).digest()[0] % 2 == 0 else "held_out"
+
+
+def blame_baselines(git: Git, case: dict, lines_by_file: dict[str, list[int]] | None = None,
+                    ) -> tuple[list[str], list[str]]:
+    """(rank by lines blamed, most recent first) over the commits blamed for the faulty lines
+    (or for `lines_by_file`)."""
     counts: dict[str, int] = {}
-    for path, lines in case["faulty"].items():
+    for path, lines in (lines_by_file or case["faulty"]).items():
         blame = git.blame(case["parent"], path)
         for ln in lines:
             b = blame.get(ln)
@@ -190,7 +235,11 @@ def commit_eval(repos: list[Path], max_cases: int) -> dict:
     for repo in repos:
         git = Git(repo)
         for case in commit_cases(repo, max_cases):
+            frame_lines: dict[str, list[int]] = {}
+            for path, line in case["hunks"]:
+                frame_lines.setdefault(path, []).append(line)
             by_lines, recent = blame_baselines(git, case)
+            f_by_lines, f_recent = blame_baselines(git, case, frame_lines)
             t0 = time.monotonic()
             ev = analyse(parse_event(case_event(git, case)), repo, case["first_seen"])
             seconds = time.monotonic() - t0
@@ -198,29 +247,48 @@ def commit_eval(repos: list[Path], max_cases: int) -> dict:
             rows.append({
                 "repo": repo.name if repo.name != "repo" else repo.parent.name,
                 "fix": case["fix"][:12], "bic": case["bic"][:12],
+                "split": split_of(case["fix"]),
                 "faulty_lines": sum(len(v) for v in case["faulty"].values()),
+                "frames": len(case["hunks"]),
                 "bic_blamed": case["bic"] in by_lines,
+                "bic_blamed_by_frame_line": case["bic"] in f_by_lines,
                 "droid@1": int(droid[:1] == [case["bic"]]),
                 "droid@3": int(case["bic"] in droid[:3]),
                 "blame_by_lines@1": int(by_lines[:1] == [case["bic"]]),
                 "most_recent_blamed@1": int(recent[:1] == [case["bic"]]),
+                "frame_lines_blame_by_lines@1": int(f_by_lines[:1] == [case["bic"]]),
+                "frame_lines_most_recent_blamed@1": int(f_recent[:1] == [case["bic"]]),
+                "droid_top3": [s[:12] for s in droid[:3]],
                 "seconds": round(seconds, 2),
             })
-    n = len(rows)
+    result = summarise_commits(rows)
+    result["splits"] = {name: summarise_commits([r for r in rows if r["split"] == name])
+                        for name in ("tuning", "held_out")}
+    result["repos"] = {name: summarise_commits([r for r in rows if r["repo"] == name])
+                       for name in sorted({r["repo"] for r in rows})}
+    result["per_case"] = rows
+    return result
 
+
+COMMIT_KEYS = ("droid@1", "droid@3", "blame_by_lines@1", "most_recent_blamed@1",
+               "frame_lines_blame_by_lines@1", "frame_lines_most_recent_blamed@1")
+
+
+def summarise_commits(rows: list[dict]) -> dict:
     def acc(key: str, subset: list[dict]) -> float:
         return round(sum(r[key] for r in subset) / len(subset), 3) if subset else 0.0
 
+    n = len(rows)
     blamed = [r for r in rows if r["bic_blamed"]]
-    keys = ("droid@1", "droid@3", "blame_by_lines@1", "most_recent_blamed@1")
     return {
         "cases": n,
         "cases_where_a_faulty_line_blames_the_bic": len(blamed),
-        "top1_all": {k: acc(k, rows) for k in keys},
-        "top1_bic_blamed": {k: acc(k, blamed) for k in keys},
+        "cases_where_a_frame_line_blames_the_bic": sum(r["bic_blamed_by_frame_line"]
+                                                       for r in rows),
+        "top1_all": {k: acc(k, rows) for k in COMMIT_KEYS},
+        "top1_bic_blamed": {k: acc(k, blamed) for k in COMMIT_KEYS},
         "seconds": {"mean": round(sum(r["seconds"] for r in rows) / max(1, n), 2),
                     "max": max((r["seconds"] for r in rows), default=0.0)},
-        "per_case": rows,
     }
 
 

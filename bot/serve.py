@@ -15,6 +15,9 @@ from bot.sentry_webhook import sentry_route
 from bot.settings import Settings, SettingsError
 
 log = logging.getLogger("droid.serve")
+# Acks must not wait behind planning threads holding the GIL: switch threads 10x more often than
+# CPython's default (5 ms). Measured by bench/ack_latency.py, which applies it to both apps.
+SWITCH_INTERVAL = 0.0005
 
 
 def cli_main(argv: list[str]) -> int:
@@ -27,6 +30,7 @@ def cli_main(argv: list[str]) -> int:
     except SettingsError as exc:
         print(exc, file=sys.stderr)
         return 2
+    sys.setswitchinterval(SWITCH_INTERVAL)
     deps = build_deps(settings)
     configure(deps.redact)
     app = build_app(settings, deps)

@@ -416,6 +416,67 @@ def test_recent_change_in_a_callee_not_in_the_stack(tmp_path):
     assert ev.suspect_commits[0].sha == new and old in {c.sha for c in ev.suspect_commits}
 
 
+def _calc_repo(tmp_path: Path) -> tuple[Path, dict[str, str]]:
+    """`parse` written by Ann long ago and rewritten by Bob (the regression); two days later
+    Wes renames a helper across 100 files, the crash line included."""
+    repo = tmp_path / "calc"
+    repo.mkdir()
+    _git(repo, "init", "-q", "-b", "main")
+    shas = {}
+    parse_v1 = textwrap.dedent('''\
+        def to_int(x):
+            return int(x)
+
+
+        def parse(text):
+            parts = text.split(",")
+            return [to_int(p) for p in parts]
+
+
+        def handle(req):
+            return parse(req["body"])
+        ''')
+    mods = {f"app/mod{i:03d}.py": "from app.calc import to_int\n\nX = to_int('1')\n"
+            for i in range(100)}
+    shas["ann"] = _commit(repo, "Ann", "2023-01-05", "Calculator",
+                          {"app/__init__.py": "", "app/calc.py": parse_v1, **mods})
+    body = ("    text = text.strip()\n    if not text:\n        return []\n"
+            "    sep = \";\" if \";\" in text else \",\"\n"
+            "    parts = [p.strip() for p in text.split(sep)]\n"
+            "    parts = [p for p in parts if p]\n"
+            "    values = [to_int(p) for p in parts]\n"
+            "    values.sort()\n    return values\n")
+    parse_v2 = parse_v1.replace(
+        '    parts = text.split(",")\n    return [to_int(p) for p in parts]\n', body)
+    assert parse_v2 != parse_v1
+    shas["bob"] = _commit(repo, "Bob", "2024-02-20", "Accept ;-separated input",
+                          {"app/calc.py": parse_v2})
+    shas["wes"] = _commit(repo, "Wes", "2024-02-22", "Rename to_int to as_int everywhere", {
+        "app/calc.py": parse_v2.replace("to_int", "as_int"),
+        **{k: v.replace("to_int", "as_int") for k, v in mods.items()}})
+    return repo, shas
+
+
+def test_wide_mechanical_commit_on_the_crash_line_is_discounted(tmp_path):
+    repo, shas = _calc_repo(tmp_path)
+    src = (repo / "app/calc.py").read_text().splitlines()
+    crash = next(i for i, t in enumerate(src, 1) if "values = [as_int" in t)
+    call = next(i for i, t in enumerate(src, 1) if "return parse(" in t)
+    raw = {"timestamp": "2024-03-01T09:00:00Z", "exception": {"values": [{
+        "type": "ValueError", "value": "invalid literal for int() with base 10: '1,2'",
+        "stacktrace": {"frames": [
+            _frame("/srv/app/calc.py", "handle", call, context=src[call - 1]),
+            _frame("/srv/app/calc.py", "parse", crash, context=src[crash - 1])]}}]}}
+    ev = analyse(parse_event(raw), repo)
+    ranked = [c.sha for c in ev.suspect_commits]
+    # Wes's rename last changed the crash line, but it is a 101-file mechanical commit; Bob
+    # wrote nearly all of the function around it just before.
+    assert ranked[0] == shas["bob"], [c.subject for c in ev.suspect_commits]
+    wes = next(c for c in ev.suspect_commits if c.sha == shas["wes"])
+    assert any("a wide commit (101 files changed)" in r for r in wes.reasons)
+    assert ranked.index(shas["wes"]) == 1
+
+
 # ---------------------------------------------------------------------------------------------
 # CLI
 

@@ -69,9 +69,11 @@ W_COMMIT_FRAME_LINE = 2.0  # x frame weight: last changed a frame line
 W_COMMIT_FUNCTION = 1.5  # x relative location score x share of the function's lines
 MIN_DIRECT_FUNCTION = 0.3  # function points that count as a direct link
 W_COMMIT_FILE = 0.15  # / rank: only changed a file of the stack before first-seen
-COMMIT_MORE_LINKS = 0.3  # weight of a commit's links beyond its strongest
+COMMIT_MORE_LINKS = 0.3  # weight of a commit's links to further locations beyond its strongest
 COMMIT_RECENCY_DAYS = 60.0
 COMMIT_RECENCY_FLOOR = 0.1
+COMMIT_SIZE_FILES = 30.0  # x (1 + files changed / this) ** -COMMIT_SIZE_POWER: wide, mechanical
+COMMIT_SIZE_POWER = 0.5  # commits (renames, reformatting, copyright years) explain one line less
 NON_APP_DIRS = ("examples", "example", "docs", "doc", "benchmarks", "bench", "scripts",
                 "tools", "contrib/examples", ".meta", "samples", "demo")
 
@@ -260,7 +262,8 @@ class Git:
 
     def file_log(self, commit: str, path: str, until: datetime | None, limit: int = 10,
                  ) -> list[CommitInfo]:
-        args = ["log", f"-n{limit}", "--format=%H%x1f%an%x1f%ae%x1f%at%x1f%ct%x1f%s"]
+        args = ["log", f"-n{limit}", "--no-merges",
+                "--format=%H%x1f%an%x1f%ae%x1f%at%x1f%ct%x1f%s"]
         if until is not None:
             args.append(f"--until={int(until.timestamp())}")
         out = self.try_run(*args, commit, "--", path) or ""
@@ -1357,13 +1360,16 @@ class _Analysis:
         reasons: dict[str, dict[str, str]] = {}
         excluded: set[str] = set()
 
-        def credit(sha: str, kind: str, pts: float, reason: str) -> None:
+        groups: dict[str, str] = {}  # link key → the location it is about
+
+        def credit(sha: str, kind: str, pts: float, reason: str, group: str) -> None:
             if self._valid(sha) is None:
                 excluded.add(sha)
                 return
             bucket = points.setdefault(sha, {})
             rs = reasons.setdefault(sha, {})
             key = f"{kind}:{reason}"
+            groups[key] = group
             if pts > bucket.get(key, 0):
                 bucket[key] = pts
                 rs[key] = reason
@@ -1389,9 +1395,13 @@ class _Analysis:
             info = self.git.commit(b.sha)
             fe.last_change = _commit_brief(info) if info else None
             code = fe.frame.context_line.strip() if fe.frame and fe.frame.context_line else ""
+            around = min((loc for loc in top if loc.file == fe.file
+                          and loc.start <= fe.line <= loc.end),
+                         key=lambda loc: loc.end - loc.start, default=None)
             credit(b.sha, "frame", W_COMMIT_FRAME_LINE * fe.weight,
                    f"last changed frame line {fe.file}:{fe.line} ({fe.scope or fe.function})"
-                   + (f": `{code[:70]}`" if code else ""))
+                   + (f": `{code[:70]}`" if code else ""),
+                   f"{fe.file}:{around.start}" if around else f"{fe.file}:{fe.line}")
         best = max((loc.score for loc in top), default=1.0) or 1.0
         for loc in top:
             counts: dict[str, int] = {}
@@ -1403,7 +1413,7 @@ class _Analysis:
             for sha, n in counts.items():
                 credit(sha, "function", W_COMMIT_FUNCTION * (loc.score / best) * n / span,
                        f"wrote {n} of {span} lines of {loc.qualname} ({loc.file}), "
-                       f"suspect location #{locs.index(loc) + 1}")
+                       f"suspect location #{locs.index(loc) + 1}", f"{loc.file}:{loc.start}")
         files = []
         for fe in self.frames:
             if fe.weight > 0 and fe.file and fe.file not in files:
@@ -1415,7 +1425,8 @@ class _Analysis:
             for i, info in enumerate(self.git.file_log(self.blame_base, path, self.first_seen,
                                                        limit=10)):
                 credit(info.sha, "file", W_COMMIT_FILE / (1 + i),
-                       f"changed {path} ({_ordinal(i + 1)} most recent change before first seen)")
+                       f"changed {path} ({_ordinal(i + 1)} most recent change before first seen)",
+                       f"file {path}")
         out = []
         ages = {sha: self._age_days(info.commit_time) for sha in points
                 if (info := self.git.commit(sha)) is not None}
@@ -1435,10 +1446,15 @@ class _Analysis:
             # the change closest to first-seen needs the least evidence to be the cause.
             recency = min(1.0, max(COMMIT_RECENCY_FLOOR, math.exp(
                 -((age or 0.0) - youngest) / COMMIT_RECENCY_DAYS))) if age is not None else 1.0
-            # The strongest link counts fully, further ones with diminishing weight (a commit
+            # Links about the same location add up (the commit that wrote the frame line *and*
+            # most of the function around it beats one that touched that line alone); the
+            # strongest location counts fully, further ones with diminishing weight (a commit
             # that wrote a whole module links to every frame, which says little).
-            strongest = max(bucket.values())
-            total = (strongest + COMMIT_MORE_LINKS * (sum(bucket.values()) - strongest)) * recency
+            by_loc: dict[str, float] = {}
+            for k, v in bucket.items():
+                by_loc[groups[k]] = by_loc.get(groups[k], 0.0) + v
+            strongest = max(by_loc.values())
+            total = (strongest + COMMIT_MORE_LINKS * (sum(by_loc.values()) - strongest)) * recency
             rs = [reasons[sha][k] for k in sorted(bucket, key=lambda k: -bucket[k])]
             if age is not None:
                 rs.append(f"committed {_ago(age)} before first seen")
@@ -1447,8 +1463,7 @@ class _Analysis:
                                      subject=info.subject,
                                      age_before_first_seen=(timedelta(days=age)
                                                             if age is not None else None)))
-        out.sort(key=lambda c: (-c.score, -(c.date.timestamp() if c.date else 0)))
-        out = out[:limit]
+        out = self._size_penalty(out, limit)
         for c in out:
             c.files = self.git.commit_files(c.sha)
             if c.files:
@@ -1459,6 +1474,26 @@ class _Analysis:
         if excluded:
             self.notes.append(f"{len(excluded)} commit(s) after first seen excluded from suspects")
         return out
+
+
+    def _size_penalty(self, scored: list[SuspectCommit], limit: int) -> list[SuspectCommit]:
+        """The best `limit` commits once each is discounted by how many files it changed
+        (a wide commit — a rename, reformatting, copyright years — explains any one line less
+        than a focused one). The discount never raises a score, so commits are sized lazily,
+        best first, until no unsized one can still make the cut."""
+        scored.sort(key=lambda c: (-c.score, -(c.date.timestamp() if c.date else 0)))
+        done: list[SuspectCommit] = []
+        for c in scored:
+            if len(done) >= limit and c.score <= sorted(d.score for d in done)[-limit]:
+                break
+            n = len(self.git.commit_files(c.sha))
+            factor = (1 + n / COMMIT_SIZE_FILES) ** -COMMIT_SIZE_POWER
+            c.score *= factor
+            if factor < 0.8:
+                c.reasons.append(f"a wide commit ({n} files changed): weight x{factor:.2f}")
+            done.append(c)
+        done.sort(key=lambda c: (-c.score, -(c.date.timestamp() if c.date else 0)))
+        return done[:limit]
 
 
 def _types_in_message(value: str) -> set[str]:
