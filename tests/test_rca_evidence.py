@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import textwrap
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,156 +20,29 @@ from integrations.sentry_event import Frame, parse_event
 from skills.rca.cli import cli_main
 from skills.rca.evidence import analyse, extract_definitions, resolve_commit
 from skills.rca.paths import RepoFiles, is_test_path, normalise_path
+from skills.rca.sample import build_repo, capture_event, commit, git
 
 FIRST_SEEN = datetime(2024, 3, 14, 9, 0, tzinfo=UTC)
-GIT_ENV = {"GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1", "LC_ALL": "C"}
-
-PRICING_V1 = '''\
-"""Prices and discounts."""
-
-DISCOUNTS = {"SPRING": 10, "VIP": 25}
-
-
-def discount_for(code):
-    """Percent off for a discount code (0 when there is none)."""
-    if not code:
-        return 0
-    return DISCOUNTS.get(code, 0)
-
-
-def apply_discount(amount, code):
-    pct = discount_for(code)
-    return round(amount * (100 - pct) / 100, 2)
-
-
-def format_price(amount):
-    return "$" + str(amount)
-'''
-
-CART_V1 = '''\
-from shop.pricing import apply_discount, format_price
-
-
-class Cart:
-    def __init__(self, items, code=None):
-        self.items = items
-        self.code = code
-
-    def subtotal(self):
-        return sum(price * qty for price, qty in self.items)
-
-    def total(self):
-        return apply_discount(self.subtotal(), self.code)
-
-    def receipt(self):
-        return "Total: " + format_price(self.total())
-
-
-def checkout(items, code=None):
-    cart = Cart(items, code)
-    return cart.receipt()
-'''
-
-TEST_CART = '''\
-from shop.cart import checkout
-
-
-def test_checkout():
-    assert checkout([(10.0, 2)], "VIP") == "Total: $15.0"
-'''
-
-
-def _git(repo: Path, *args: str, env: dict | None = None) -> str:
-    full_env = {**os.environ, **GIT_ENV, **(env or {})}
-    return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True,
-                          text=True, env=full_env).stdout.strip()
-
-
-def _commit(repo: Path, who: str, when: str, message: str, files: dict[str, str]) -> str:
-    for rel, text in files.items():
-        p = repo / rel
-        p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_text(text)
-    _git(repo, "add", "-A")
-    stamp = f"{when}T10:00:00+00:00"
-    _git(repo, "commit", "-q", "-m", message, env={
-        "GIT_AUTHOR_NAME": who, "GIT_AUTHOR_EMAIL": f"{who.lower()}@shop.test",
-        "GIT_COMMITTER_NAME": who, "GIT_COMMITTER_EMAIL": f"{who.lower()}@shop.test",
-        "GIT_AUTHOR_DATE": stamp, "GIT_COMMITTER_DATE": stamp})
-    return _git(repo, "rev-parse", "HEAD")
+_git, _commit = git, commit
 
 
 @pytest.fixture(scope="module")
 def shop(tmp_path_factory) -> dict:
+    """The sample service (skills/rca/sample.py) at fixed 2024 dates, plus a later cosmetic commit."""
     repo = tmp_path_factory.mktemp("shop")
-    _git(repo, "init", "-q", "-b", "main")
-    shas = {}
-    shas["alice"] = _commit(repo, "Alice", "2024-01-02", "Shop: carts and prices", {
-        "shop/__init__.py": "", "shop/pricing.py": PRICING_V1, "shop/cart.py": CART_V1,
-        "tests/test_cart.py": TEST_CART, "README.md": "# shop\n"})
-    _git(repo, "tag", "v1.0.0")
-    shas["bob"] = _commit(repo, "Bob", "2024-02-01", "Inventory and item counts", {
-        "shop/inventory.py": "def in_stock(sku):\n    return sku != 'gone'\n",
-        "shop/cart.py": CART_V1 + "\n\ndef count(items):\n    return sum(q for _, q in items)\n"})
-    shas["carol"] = _commit(repo, "Carol", "2024-02-20", "Show cents in prices", {
-        "shop/pricing.py": PRICING_V1.replace('return "$" + str(amount)',
-                                              'return "$%.2f" % amount')})
-    pricing_v2 = (PRICING_V1.replace('return "$" + str(amount)', 'return "$%.2f" % amount')
-                  .replace('    """Percent off for a discount code (0 when there is none)."""\n',
-                           '    """Percent off for a discount code (0 when there is none)."""\n'
-                           '    code = code.strip().upper()\n'))
-    shas["dave"] = _commit(repo, "Dave", "2024-03-10", "Accept discount codes in any case",
-                           {"shop/pricing.py": pricing_v2})
-    shas["erin"] = _commit(repo, "Erin", "2024-03-12", "Document the inventory", {
-        "shop/inventory.py": "\"\"\"Stock.\"\"\"\n\n\ndef in_stock(sku):\n"
-                             "    return sku != 'gone'\n",
-        "README.md": "# shop\n\nA small shop.\n"})
-    _git(repo, "tag", "v1.2.0")
-    pricing_v3 = pricing_v2.replace("    code = code.strip().upper()\n",
-                                    "    code = code.strip().upper()  # normalise\n")
-    shas["frank"] = _commit(repo, "Frank", "2024-03-20", "Comment the normalisation",
-                            {"shop/pricing.py": pricing_v3})
-    _git(repo, "tag", "v1.3.0")
+    shas = build_repo(repo, {"alice": "2024-01-02", "bob": "2024-02-01", "carol": "2024-02-20",
+                             "dave": "2024-03-10", "erin": "2024-03-12"})
+    pricing = (repo / "shop/pricing.py").read_text()
+    shas["frank"] = commit(repo, "Frank", "2024-03-20", "Comment the normalisation", {
+        "shop/pricing.py": pricing.replace("    code = code.strip().upper()\n",
+                                           "    code = code.strip().upper()  # normalise\n")})
+    git(repo, "tag", "v1.3.0")
     return {"repo": repo, "shas": shas}
 
 
 def _real_event(repo: Path, ref: str, release: str, tmp: Path) -> dict:
     """Run the shop at `ref` under the real sentry-sdk and return the event it sends."""
-    work = tmp / f"work-{ref}"
-    if not work.exists():
-        _git(repo, "worktree", "add", "-q", "--detach", str(work), ref)
-    script = tmp / f"run_{ref.replace('.', '_')}.py"
-    script.write_text(textwrap.dedent(f"""
-        import json, sys
-        sys.path.insert(0, {str(work)!r})
-        import sentry_sdk
-        from sentry_sdk.transport import Transport
-
-        events = []
-
-        class Keep(Transport):
-            def capture_envelope(self, envelope):
-                event = envelope.get_event()
-                if event:
-                    events.append(event)
-
-        client = sentry_sdk.Client(dsn="https://public@example.invalid/1", transport=Keep,
-                                   default_integrations=False, release={release!r},
-                                   environment="production", in_app_include=["shop"])
-        from shop.cart import checkout
-        try:
-            checkout([(10.0, 2)], None)
-        except Exception as e:
-            with sentry_sdk.isolation_scope() as scope:
-                scope.set_client(client)
-                scope.set_tag("tenant", "acme")
-                scope.capture_exception(e)
-        client.flush(timeout=5)
-        print(json.dumps(events[0], default=str))
-    """))
-    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
-                         timeout=60, check=True).stdout
-    return json.loads(out)
+    return capture_event(repo, ref, release, tmp / f"work-{ref}")
 
 
 @pytest.fixture(scope="module")

@@ -88,26 +88,30 @@ def commit(repo: Path, who: str, day: str, message: str, files: dict[str, str]) 
     return git(repo, "rev-parse", "HEAD")
 
 
-def build_repo(repo: Path) -> dict[str, str]:
-    """Create the sample repository; returns {author: sha} of its commits."""
+DAYS_AGO = {"alice": "90", "bob": "60", "carol": "30", "dave": "4", "erin": "2"}
+
+
+def build_repo(repo: Path, days: dict[str, str] | None = None) -> dict[str, str]:
+    """Create the sample repository; returns {author: sha}. `days`: author -> YYYY-MM-DD or days ago."""
+    days = {**DAYS_AGO, **(days or {})}
     repo.mkdir(parents=True, exist_ok=True)
     git(repo, "init", "-q", "-b", "main")
-    shas = {"alice": commit(repo, "Alice", "90", "Shop: carts and prices", {
+    shas = {"alice": commit(repo, "Alice", days["alice"], "Shop: carts and prices", {
         "shop/__init__.py": "", "shop/pricing.py": PRICING, "shop/cart.py": CART,
         "tests/test_cart.py": "from shop.cart import checkout\n\n\ndef test_checkout():\n"
                               "    assert checkout([(10.0, 2)], 'VIP') == 'Total: $15.0'\n",
         "README.md": "# shop\n"})}
     git(repo, "tag", "v1.0.0")
-    shas["bob"] = commit(repo, "Bob", "60", "Inventory and item counts", {
+    shas["bob"] = commit(repo, "Bob", days["bob"], "Inventory and item counts", {
         "shop/inventory.py": "def in_stock(sku):\n    return sku != 'gone'\n",
         "shop/cart.py": CART + "\n\ndef count(items):\n    return sum(q for _, q in items)\n"})
     cents = PRICING.replace('return "$" + str(amount)', 'return "$%.2f" % amount')
-    shas["carol"] = commit(repo, "Carol", "30", "Show cents in prices", {"shop/pricing.py": cents})
+    shas["carol"] = commit(repo, "Carol", days["carol"], "Show cents in prices", {"shop/pricing.py": cents})
     guilty = cents.replace('    """Percent off for a discount code (0 when there is none)."""\n',
                            '    """Percent off for a discount code (0 when there is none)."""\n'
                            '    code = code.strip().upper()\n')
-    shas["dave"] = commit(repo, "Dave", "4", GUILTY_SUBJECT, {"shop/pricing.py": guilty})
-    shas["erin"] = commit(repo, "Erin", "2", "Document the inventory", {
+    shas["dave"] = commit(repo, "Dave", days["dave"], GUILTY_SUBJECT, {"shop/pricing.py": guilty})
+    shas["erin"] = commit(repo, "Erin", days["erin"], "Document the inventory", {
         "shop/inventory.py": '"""Stock."""\n\n\ndef in_stock(sku):\n    return sku != \'gone\'\n',
         "README.md": "# shop\n\nA small shop.\n"})
     git(repo, "tag", "v1.2.0")
