@@ -1,4 +1,7 @@
-"""Scheduled jobs: remind about and expire plans nobody decided on (APScheduler, droid's own thread)."""
+"""Scheduled jobs: remind about and expire plans nobody decided on (APScheduler, droid's own thread).
+
+A plan waiting a quarter of the expiry time gets one reminder per version; at the expiry time it expires.
+"""
 
 from __future__ import annotations
 
@@ -33,11 +36,33 @@ def expire_stale_plans(deps, max_age_seconds: float, now: float | None = None) -
     return expired
 
 
+def remind_pending_plans(deps, after_seconds: float, now: float | None = None) -> list[str]:
+    """Once per plan version, nudge the requester about a plan waiting longer than `after_seconds`."""
+    now = now or time.time()
+    reminded = []
+    for run in deps.store.runs.in_states("awaiting_approval"):
+        if now - run.updated_at < after_seconds:
+            continue
+        if any(e.data.get("version") == run.plan_version for e in deps.store.events.for_run(run.run_id, "reminded")):
+            continue
+        deps.store.events.append(run.run_id, "reminded", version=run.plan_version)
+        try:
+            deps.poster.post(run.channel, run.thread_ts, blocks.notice(
+                f"⏰ <@{run.requester}>, plan v{run.plan_version} of run {run.run_id} is waiting for a decision "
+                "(Approve, Revise or Cancel above)."))
+        except Exception as exc:  # noqa: BLE001 — a nudge is best effort
+            log.warning("run %s: reminder not posted: %s", run.run_id, exc)
+        reminded.append(run.run_id)
+    return reminded
+
+
 def start_scheduler(deps, expire_after_hours: float = 24.0) -> BackgroundScheduler:
     """Start the background jobs; call .shutdown() on the result to stop them."""
     scheduler = BackgroundScheduler(daemon=True)
     scheduler.add_job(expire_stale_plans, "interval", minutes=10, args=[deps, expire_after_hours * 3600],
                       id="expire_stale_plans", max_instances=1, coalesce=True)
+    scheduler.add_job(remind_pending_plans, "interval", minutes=10, args=[deps, expire_after_hours * 3600 / 4],
+                      id="remind_pending_plans", max_instances=1, coalesce=True)
     scheduler.add_job(deps.store.deliveries.forget_older_than, "interval", hours=1, args=[24 * 3600],
                       id="forget_deliveries", max_instances=1, coalesce=True)
     scheduler.start()

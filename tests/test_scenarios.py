@@ -238,6 +238,19 @@ def test_stale_plans_expire_and_the_thread_is_told(droid: Droid):
     wait_for(lambda: [e for e in droid.slack.ephemerals if "is expired" in e["text"]], what="late click refused")
 
 
+def test_waiting_plans_get_one_reminder_per_version(droid: Droid):
+    import time
+
+    from bot.schedules import remind_pending_plans
+    run, ts = start(droid)
+    assert remind_pending_plans(droid.deps, 3600) == []
+    later = time.time() + 7200
+    assert remind_pending_plans(droid.deps, 3600, now=later) == [run.run_id]
+    assert remind_pending_plans(droid.deps, 3600, now=later) == []
+    nudge = wait_for(lambda: [p for p in droid.posts() if "is waiting for a decision" in p["text"]], what="reminder")
+    assert nudge[0]["thread_ts"] == ts and "<@UALICE>" in nudge[0]["text"]
+
+
 def test_restart_while_planning_plans_again(tmp_path, repo):
     db = tmp_path / "restart.db"
     first = Droid(tmp_path, repo=repo, db=db)
