@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from integrations.llm import LLM, LLMError, estimate_cost
+from integrations.llm import LLM, estimate_cost
 from skills.plan import Budget, Plan, Step
 from skills.skill import Skill
 
@@ -100,5 +100,3 @@ def validate_plan_input(data) -> str:
             return f"`{key}` must be a list of strings"
     return ""
 
-
-__all__ = ["LLMError", "PlanError", "model_plan", "template_plan", "validate_plan_input"]
