@@ -80,6 +80,7 @@ class Settings:
     workspace_dir: str = "~/.cache/droid/workspaces"
     protected_branches: tuple[str, ...] = ()
     test_timeout: int = 900
+    host: str = "0.0.0.0"
     port: int = 3000
     workers: int = 4
     max_steps: int = 30
@@ -91,6 +92,7 @@ class Settings:
     plan_expiry_hours: float = 24.0
     rca_cooldown_minutes: float = 30.0
     rca_needs_approval: bool = False
+    webhook_max_age_seconds: int = 300
     config_file: str = ""
     routing: Routing = field(default_factory=Routing)
 
@@ -212,6 +214,7 @@ ENV_VARS: dict[str, tuple[str, object]] = {
     "workspace_dir": ("DROID_WORKSPACES", str),
     "protected_branches": ("DROID_PROTECTED_BRANCHES", lambda v: tuple(b.strip() for b in v.split(",") if b.strip())),
     "test_timeout": ("DROID_TEST_TIMEOUT", int),
+    "host": ("DROID_HOST", str),
     "port": ("PORT", int),
     "workers": ("DROID_WORKERS", int),
     "max_steps": ("DROID_MAX_STEPS", int),
@@ -223,6 +226,7 @@ ENV_VARS: dict[str, tuple[str, object]] = {
     "plan_expiry_hours": ("DROID_PLAN_EXPIRY_HOURS", float),
     "rca_cooldown_minutes": ("DROID_RCA_COOLDOWN_MINUTES", float),
     "rca_needs_approval": ("DROID_RCA_NEEDS_APPROVAL", lambda v: v.strip().lower() in ("1", "true", "yes")),
+    "webhook_max_age_seconds": ("DROID_WEBHOOK_MAX_AGE_SECONDS", int),
     "config_file": ("DROID_CONFIG", str),
 }
 
