@@ -17,7 +17,7 @@ from bot.listeners import alerts, decisions, fallback, mention
 from bot.poster import SlackPoster
 from bot.runner import Runner
 from bot.settings import Settings
-from integrations.llm import LLM, AnthropicLLM
+from integrations.llm import LLM, AnthropicLLM, RedactingLLM
 from integrations.redact import Redactor
 from state.store import Store
 
@@ -58,7 +58,8 @@ def build_deps(settings: Settings, *, llm: LLM | None = None, client: WebClient 
     store = Store.open(settings.db_path, redact)
     client = client or build_client(settings)
     poster = SlackPoster(client, redact)
-    runner = Runner(settings, store, poster, llm if llm is not None else build_llm(settings), redact)
+    llm = llm if llm is not None else build_llm(settings)
+    runner = Runner(settings, store, poster, RedactingLLM(llm, redact) if llm is not None else None, redact)
     return Deps(settings, store, client, poster, runner, redact)
 
 

@@ -75,7 +75,7 @@ def ship(settings, run, plan: Plan, ws, summary: str, redact, record, thread_lin
     record("pushed", branch=ws.branch, commit=sha, files=files)
     stat = diff_stat(ws)
     body = pr_body(run, plan, summary, files, stat, tests, thread_link)
-    pr_url = _open_pr(settings, run.context.get("github_repo") or ws.source, ws, title, redact(body), record)
+    pr_url = _open_pr(settings, run.context.get("github_repo") or ws.source, ws, title, body, redact, record)
     _comment_on_ticket(settings, run, pr_url or ws.branch, tests, redact, record)
     where = f"<{pr_url}|Pull request>" if pr_url else f"Branch `{ws.branch}` pushed to `{ws.source}`"
     text = f"{where} — {len(files)} file(s) changed.\n*Tests:* {tests.describe()}\n\n{summary}\n```\n{stat}\n```"
@@ -96,14 +96,14 @@ def pr_body(run, plan: Plan, summary: str, files: list[str], stat: str, tests: T
             + "\n".join(links) + "\n\n_Opened by droid. Review before merging: droid never merges._\n")
 
 
-def _open_pr(settings, target: str, ws, title: str, body: str, record) -> str | None:
+def _open_pr(settings, target: str, ws, title: str, body: str, redact, record) -> str | None:
     from integrations.github_client import GitHubClient, GitHubError
     from integrations.workspace import github_repo_of
     repo = github_repo_of(target, github_url=settings.github_url)
     if not (settings.github_token and repo):
         return None
     try:
-        pr = GitHubClient(settings.github_token, settings.github_api_url).open_pull_request(
+        pr = GitHubClient(settings.github_token, settings.github_api_url, redact=redact).open_pull_request(
             repo, head=ws.branch, base=ws.base_branch, title=title, body=body)
     except GitHubError as exc:
         record("error", phase="pull_request", message=str(exc))
@@ -118,7 +118,7 @@ def _comment_on_ticket(settings, run, link: str, tests: TestRun, redact, record)
         return
     from integrations.jira_client import JiraClient, JiraError
     try:
-        JiraClient(settings.jira_url, settings.jira_user, settings.jira_token).comment(
+        JiraClient(settings.jira_url, settings.jira_user, settings.jira_token, redact=redact).comment(
             key, redact(f"droid opened {link} for this ticket.\nTests: {tests.describe()}"))
         record("jira_comment", key=key)
     except JiraError as exc:

@@ -1,12 +1,34 @@
-"""Logging set-up: every log line passes through the redactor."""
+"""Logging set-up: every log line, traceback included, passes through the redactor; no request bodies."""
 
 from __future__ import annotations
 
 import logging
+import re
+
+# Bolt (and a few other libraries) put whole request bodies into log lines: keep the line, drop the body.
+_BODY = re.compile(r"(?is)(\bbody:\s*|\b(?:the )?request \()[\[{'\"b].*")
+FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def without_bodies(text: str) -> str:
+    """The log text with any request body cut off."""
+    return _BODY.sub(lambda m: m.group(1) + "[request body not logged]", text)
+
+
+class RedactingFormatter(logging.Formatter):
+    """Formats a record (message, exception and stack) and redacts the whole rendered text."""
+
+    def __init__(self, redact, fmt: str = FORMAT):
+        super().__init__(fmt)
+        self.redact = redact
+
+    def format(self, record: logging.LogRecord) -> str:
+        """The redacted line: secrets in the message, the traceback or the stack are masked."""
+        return self.redact(without_bodies(super().format(record)))
 
 
 class RedactingFilter(logging.Filter):
-    """Masks secrets in log records before any handler writes them."""
+    """Renders a record's message once, redacted and without request bodies (for handlers we do not format)."""
 
     def __init__(self, redact):
         super().__init__()
@@ -14,14 +36,14 @@ class RedactingFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         """Render the message once, redacted."""
-        record.msg = self.redact(record.getMessage())
+        record.msg = self.redact(without_bodies(record.getMessage()))
         record.args = ()
         return True
 
 
 def configure(redact, level: int = logging.INFO) -> None:
-    """Root logging to stderr, redacted."""
+    """Root logging to stderr, redacted: droid's loggers and every third-party logger alike."""
     handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(RedactingFormatter(redact))
     handler.addFilter(RedactingFilter(redact))
     logging.basicConfig(level=level, handlers=[handler], force=True)

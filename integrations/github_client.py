@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 from urllib3.util.retry import Retry
 
+from integrations.redact import Redactor
+
 log = logging.getLogger("droid.github")
 
 MAX_LISTED = 100
@@ -103,8 +105,9 @@ class GitHubClient:
     """GitHub through PyGithub; every base URL configurable (GitHub Enterprise, test stubs)."""
 
     def __init__(self, token: str, base_url: str = "https://api.github.com", retries: int = 2, *,
-                 timeout: int = 15, backoff: float = 0.5):
+                 timeout: int = 15, backoff: float = 0.5, redact=None):
         from github import Auth, Github
+        self.redact = redact or Redactor([token])   # everything droid writes to GitHub is redacted
         # Retries: idempotent requests on 5xx and connection errors only (never a POST, so a PR is
         # never opened twice); rate limits are reported, not slept through.
         retry = Retry(total=retries, connect=retries, read=retries, status=retries, backoff_factor=backoff,
@@ -154,6 +157,7 @@ class GitHubClient:
         """Open a pull request from `head` into `base` (never merges). If one is already open for
         that head and base, it is returned instead of failing."""
         r = self._repo(repo)
+        title, body = self.redact(title), self.redact(body)
         try:
             pr = r.create_pull(base=base, head=head, title=title, body=body, draft=draft)
         except Exception as exc:

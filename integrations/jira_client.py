@@ -6,6 +6,8 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+from integrations.redact import Redactor
+
 log = logging.getLogger("droid.jira")
 
 MESSAGE_MAX = 200
@@ -121,9 +123,11 @@ def _short(text: str) -> str:
 class JiraClient:
     """Jira through the `jira` library (REST v2), basic auth with a user and an API token."""
 
-    def __init__(self, url: str, user: str, token: str, *, timeout: float = 15, max_retries: int = 0):
+    def __init__(self, url: str, user: str, token: str, *, timeout: float = 15, max_retries: int = 0,
+                 redact=None):
         from jira import JIRA
         self.url = (url or "").rstrip("/")
+        self.redact = redact or Redactor([token])   # everything droid writes to Jira is redacted
         self._jira = JIRA(server=self.url, basic_auth=(user, token), get_server_info=False,
                           max_retries=max_retries, timeout=timeout)
 
@@ -154,14 +158,14 @@ class JiraClient:
     def comment(self, key: str, body: str) -> str:
         """Add a comment; its id."""
         try:
-            comment = self._jira.add_comment(key, body)
+            comment = self._jira.add_comment(key, self.redact(body))
         except Exception as exc:
             raise _translate(exc, f"commenting on {key}") from None
         return str(comment.id)
 
     def create_ticket(self, project: str, summary: str, description: str, issue_type: str = "Bug") -> TicketInfo:
         """Create a ticket in `project` (a key) and return it as Jira stored it."""
-        fields = {"project": {"key": project}, "summary": summary, "description": description,
+        fields = {"project": {"key": project}, "summary": self.redact(summary), "description": self.redact(description),
                   "issuetype": {"name": issue_type}}
         try:
             issue = self._jira.create_issue(fields=fields)

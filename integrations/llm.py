@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -104,6 +104,56 @@ class LLM(Protocol):
     ) -> LLMReply:
         """Send one request and return the model's reply."""
         ...
+
+
+class RedactingLLM:
+    """The model boundary: any LLM, with everything sent to it and every text it returns redacted.
+
+    droid wraps every model it talks to in this (bot.app.build_deps), so no tool, prompt or steering
+    message can reach the model unredacted, whichever code path built it.
+    """
+
+    def __init__(self, llm: LLM, redact: Callable[[str], str]):
+        self.llm, self.redact = llm, redact
+        self.model = llm.model
+
+    def complete(self, *, system: str, messages: list[dict], tools: list[dict] | None = None,
+                 tool_choice: dict | None = None, max_tokens: int = 4096) -> LLMReply:
+        """Redact the system prompt and every message (as whole texts), call the model, redact its text."""
+        reply = self.llm.complete(system=self.redact(system) if system else system,
+                                  messages=[_redacted_message(self.redact, m) for m in messages],
+                                  tools=tools, tool_choice=tool_choice, max_tokens=max_tokens)
+        reply.content = [_redacted_text(self.redact, b) for b in reply.content]
+        return reply
+
+    def __getattr__(self, name: str):
+        return getattr(self.llm, name)
+
+
+def _redacted_text(redact, block: dict) -> dict:
+    """A reply block with its text redacted; tool inputs stay as the model wrote them (they act locally)."""
+    return {**block, "text": redact(block["text"])} if isinstance(block.get("text"), str) else block
+
+
+def _redacted_message(redact, message: dict) -> dict:
+    """A Messages API message with every string it carries redacted, whatever its shape."""
+    content = message.get("content")
+    if isinstance(content, str):
+        return {**message, "content": redact(content)}
+    if isinstance(content, list):
+        return {**message, "content": [_each_string(redact, b) for b in content]}
+    return message
+
+
+def _each_string(redact, value):
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, list):
+        return [_each_string(redact, v) for v in value]
+    if isinstance(value, dict):
+        return {k: v if k in ("type", "id", "tool_use_id", "name") else _each_string(redact, v)
+                for k, v in value.items()}
+    return value
 
 
 def _prices(model: str) -> tuple[float, float]:

@@ -34,6 +34,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+from integrations.redact import MASK, Redactor
+
 log = logging.getLogger("droid.workspace")
 
 BRANCH_PREFIX = "droid/"
@@ -178,8 +180,8 @@ def _sanitize_run_id(run_id: str) -> str:
 
 
 def branch_name(run_id: str, slug: str) -> str:
-    """droid/<run_id>-<slug>, both parts sanitised."""
-    return f"{BRANCH_PREFIX}{_sanitize_run_id(run_id)}-{sanitize_slug(slug)}"
+    """droid/<run_id>-<slug>, both parts sanitised (and the slug redacted: branch names are public)."""
+    return f"{BRANCH_PREFIX}{_sanitize_run_id(run_id)}-{sanitize_slug(Redactor()(slug or '').replace(MASK, ' '))}"
 
 
 _OWNER_NAME = re.compile(r"^([A-Za-z0-9](?:[A-Za-z0-9-]{0,38}))/([A-Za-z0-9._-]{1,100}?)(?:\.git)?/?$")
@@ -467,6 +469,7 @@ def commit_all(ws: Workspace, message: str, *, author_name: str = "droid",
     _git(["add", "-A"], cwd=ws.path, what="git add")
     if _git(["diff", "--cached", "--quiet"], cwd=ws.path, check=False).returncode == 0:
         return None
+    message = Redactor()(message)   # commit messages leave with the push: never a secret in them
     _git(["-c", f"user.name={author_name}", "-c", f"user.email={author_email}", "-c", "commit.gpgsign=false",
           "commit", "-q", "--no-verify", "-F", "-"],
          cwd=ws.path, input=message.strip() + "\n", what="git commit",

@@ -11,15 +11,16 @@ from state.db import Database
 class PlanStore:
     """Stores plan versions as JSON documents."""
 
-    def __init__(self, database: Database):
+    def __init__(self, database: Database, redact=None):
         self.database = database
+        self.redact = redact
 
     def add(self, run_id: str, plan: dict) -> int:
         """Store a new version of the run's plan and return its version number."""
         with self.database.transaction() as db:
             row = db.execute("SELECT COALESCE(MAX(version), 0) FROM plans WHERE run_id=?", [run_id]).fetchone()
             version = row[0] + 1
-            plan = {**plan, "version": version}
+            plan = {**(self.redact.data(plan) if self.redact else plan), "version": version}
             db.execute("INSERT INTO plans (run_id, version, data, created_at) VALUES (?, ?, ?, ?)",
                        [run_id, version, json.dumps(plan), time.time()])
             db.execute("UPDATE runs SET plan_version=?, updated_at=? WHERE run_id=?",

@@ -65,14 +65,16 @@ class Run:
 class RunStore:
     """Creates runs, reads them, and moves them between states."""
 
-    def __init__(self, database: Database):
+    def __init__(self, database: Database, redact=None):
         self.database = database
+        self.redact = redact or _Identity()
 
     def create(self, *, channel: str, trigger_ts: str, thread_ts: str, requester: str, skill: str,
                task: str, team: str = "", repo: str | None = None, context: dict | None = None
                ) -> tuple[Run, bool]:
         """Create the run for a triggering message, or return the existing one: (run, created)."""
         now = time.time()
+        task, context = self.redact(task), self.redact.data(context or {})  # stored redacted, at rest too
         with self.database.transaction() as db:
             existing = _one(db.execute("SELECT * FROM runs WHERE channel=? AND trigger_ts=?", [channel, trigger_ts]))
             if existing:
@@ -121,7 +123,7 @@ class RunStore:
         """Compare-and-set: move from `from_state` to `to_state`; False if the run was not there."""
         if to_state not in TRANSITIONS.get(from_state, ()):
             raise IllegalTransition(f"{from_state} → {to_state} is not a legal transition")
-        sets = {"state": to_state, "updated_at": time.time(), **_encode(changes)}
+        sets = {"state": to_state, "updated_at": time.time(), **_encode(self.redact.data(changes))}
         assignments = ", ".join(f"{k}=?" for k in sets)
         with self.database.transaction() as db:
             cursor = db.execute(f"UPDATE runs SET {assignments} WHERE run_id=? AND state=?",
@@ -132,11 +134,21 @@ class RunStore:
         """Set fields that are not the state (message timestamps, context, result)."""
         if "state" in changes:
             raise IllegalTransition("use transition() to change state")
-        sets = {"updated_at": time.time(), **_encode(changes)}
+        sets = {"updated_at": time.time(), **_encode(self.redact.data(changes))}
         assignments = ", ".join(f"{k}=?" for k in sets)
         with self.database.transaction() as db:
             db.execute(f"UPDATE runs SET {assignments} WHERE run_id=?", [*sets.values(), run_id])
 
+
+
+class _Identity:
+    """No redaction (a store opened without a redactor, e.g. by a migration script)."""
+
+    def __call__(self, text):
+        return text
+
+    def data(self, value):
+        return value
 
 
 def _all(cursor) -> list[Run]:

@@ -25,5 +25,5 @@ class Store:
     def open(cls, path: str, redact=None) -> Store:
         """Open (and migrate) the database at `path`."""
         database = Database(path)
-        return cls(database, RunStore(database), PlanStore(database), EventLog(database, redact),
+        return cls(database, RunStore(database, redact), PlanStore(database, redact), EventLog(database, redact),
                    DeliveryLog(database))

@@ -52,7 +52,7 @@ def execute(services, run, plan: Plan) -> Outcome:
                        + ("" if services.llm else " — set ANTHROPIC_API_KEY for a written investigation") + ".") + "_"
     files = [(f"rca-{ctx.get('sentry_issue') or run.run_id}.md", report.full_markdown(
         evidence, title, event.permalink), "Full RCA report")]
-    picture = _timeline(evidence, counts, event)
+    picture = _timeline(evidence, counts, event, services.redact)
     if picture:
         files.append((f"rca-{ctx.get('sentry_issue') or run.run_id}-timeline.png", picture, "Timeline"))
     return Outcome(f"Root-cause analysis: {title}", body, ok=True, files=files,
@@ -115,7 +115,7 @@ def _int(value) -> int | None:
         return None
 
 
-def _timeline(evidence, counts, event) -> bytes | None:
+def _timeline(evidence, counts, event, redact) -> bytes | None:
     try:
         from skills.rca.timeline import render_timeline
     except ImportError:
@@ -126,7 +126,7 @@ def _timeline(evidence, counts, event) -> bytes | None:
     if not counts and event.timestamp:
         counts = [(event.timestamp, event.count or 1)]
     try:
-        return render_timeline(counts, marks=marks, title=report_title(event))
+        return render_timeline(counts, marks=marks, title=report_title(event), redact=redact)
     except Exception as exc:  # noqa: BLE001 — a picture is a nice-to-have; the report stands without it
         log.warning("timeline not rendered: %s", exc)
         return None

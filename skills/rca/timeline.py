@@ -23,6 +23,8 @@ import os
 import threading
 from datetime import UTC, datetime, timedelta
 
+from integrations.redact import Redactor
+
 __all__ = ["render_timeline", "KIND_STYLE"]
 
 WIDTH_IN, HEIGHT_IN, DPI = 8.0, 3.6, 150          # → 1200 × 540 px
@@ -67,10 +69,23 @@ def _bucket_name(step: timedelta) -> str:
 
 
 def render_timeline(counts: list[tuple[datetime, int]], *, marks: list[tuple[datetime, str, str]] = (),
-                    title: str = "") -> bytes:
-    """PNG bytes of the events-over-time chart with vertical marks (see the module docstring)."""
+                    title: str = "", redact=None) -> bytes:
+    """PNG bytes of the events-over-time chart with vertical marks (see the module docstring).
+
+    Every text is redacted before it is drawn (a pattern-only redactor when none is given), and the
+    drawn texts are also stored in the PNG's `Description` (alt text, and what tests read back).
+    """
+    redact = redact or Redactor()
+    marks = [(when, kind, redact(label)) for when, kind, label in marks]
     with _LOCK:  # matplotlib does not promise thread safety; a render takes ~0.2 s
-        return _render(counts, marks, title)
+        return _render(counts, marks, redact(title))
+
+
+def drawn_texts(png: bytes) -> str:
+    """The texts drawn in a timeline PNG, as stored in its `Description`."""
+    from PIL import Image
+    with Image.open(io.BytesIO(png)) as image:
+        return image.info.get("Description", "")
 
 
 def _render(counts, marks, title) -> bytes:
@@ -237,6 +252,9 @@ def _render(counts, marks, title) -> bytes:
         fig.legend(handles, labels, loc="center right", bbox_to_anchor=(0.98, 0.865), ncol=len(handles),
                    fontsize=9, frameon=False, handlelength=1.8, columnspacing=1.2, handletextpad=0.5)
 
+    from matplotlib.text import Text
+    drawn = "\n".join(t.get_text() for t in fig.findobj(Text) if t.get_visible() and t.get_text())
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=DPI, facecolor="white", metadata={"Software": None})
+    fig.savefig(buf, format="png", dpi=DPI, facecolor="white",
+                metadata={"Software": None, "Description": drawn})
     return buf.getvalue()
