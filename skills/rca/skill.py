@@ -34,6 +34,8 @@ def execute(services, run, plan: Plan) -> Outcome:
     if isinstance(fetched, Outcome):
         return fetched
     payload, issue, counts = fetched
+    # Redacted before anything reads it: search terms, quoted lines and titles come from this text.
+    payload, issue = services.redact.data(payload), services.redact.data(issue)
     event = parse_event(payload)
     _merge_issue(event, issue)
     repo = Path(run.repo).expanduser() if run.repo else None
