@@ -31,6 +31,8 @@ class EventLog:
 
     def append(self, run_id: str, kind: str, /, **data) -> None:
         """Record one event; long payloads are bounded, secrets redacted."""
+        if hasattr(self.redact, "data"):   # each string whole, before JSON escapes glue words together
+            data = self.redact.data(json.loads(json.dumps(data, default=str)))
         text = self.redact(json.dumps(data, default=str))
         if len(text) > MAX_EVENT_CHARS:
             text = json.dumps({"truncated": True, "head": text[:MAX_EVENT_CHARS]})
