@@ -14,43 +14,46 @@ import re
 from collections.abc import Iterable
 
 from integrations.secret_names import assignment_spans, secret_value, strength
-from integrations.secret_rules import PEM_BLOCK, PEM_LINE, PROVIDER_RULES
+from integrations.secret_rules import PEM_BLOCK, PEM_LINE, PROVIDER_RULES, PUBLIC_BLOCK
 
 MASK = "[REDACTED]"
 
-_SEP = r"[\w.-]{0,30}?[\"'`\]]{0,3}[ \t]{0,3}[:=]"
-# Triggers on the original text (case matters for these shapes).
-_CASED = [
-    re.compile(r"A(?:KIA|SIA|BIA|CCA|3T|Iza|gEIcHlwaS5vcmc)"),
-    re.compile(r"\n[ \t]*(?:\d+[ \t:|]+)?[-+>]?[ \t]*[\"']?[A-Za-z0-9+/]{40}"),
+_SEP = r"[\w.-]{0,30}?[\\\"'`\]]{0,5}[ \t]{0,3}[:=,]"
+_NAMES = "names"          # secret-named assignments (integrations.secret_names)
+_PEM = "pem_line"         # a key-body line on its own
+# (trigger, runs on the lower-cased text?, {alternative: the detector families its line goes to}).
+# Each trigger begins with one literal character or string, so `re` skips ahead at memchr-like
+# speed; its alternatives are named groups, so a hit sends its line only to the detectors it concerns.
+_TRIGGERS = [
+    (r"k(?:(?P<names>ey" + _SEP + r"|(?<=tok)en" + _SEP + r")|(?P<stripe>(?<=[sr]k)_(?:live|test|prod)_)"
+     r"|(?P<sk>(?<=sk)-(?:ant|proj|svcacct|admin|none)-))",
+     True, {"names": (_NAMES,), "stripe": ("stripe",), "sk": ("anthropic", "openai")}),
+    (r"g(?:(?P<git>h[pousr]_|ithub_pat_|l(?:pat|rt|dt|ft|ptt|soat|cbt|imt|agent|oas|ffct)-|r1348941)"
+     r"|(?P<sig>(?<=sig)(?:nature)?" + _SEP + "))", True,
+     {"git": ("github", "gitlab"), "sig": ("azure", _NAMES)}),
+    (r"x(?:ox[abposre][-.]|app-)", True, {None: ("slack",)}),
+    (r"j(?:(?P<jwt>(?<=eyj)[a-z0-9_-]{10,}\.ey)|(?P<openai>(?<=t3blbkfj)))", True,
+     {"jwt": ("jwt",), "openai": ("openai",)}),
+    (r"y(?<=sntry)[su]_", True, {None: ("sentry",)}),
+    (r"q~", True, {None: ("azure",)}),
+    (r"://(?:[^\s/@]{1,300}@|hooks\.slack\.com/)", True, {None: ("url_credentials", "sentry", "slack_webhook")}),
+    (r"p(?:(?P<names>ass(?:w|phrase|" + _SEP + r")|wd" + _SEP + r")|(?P<npm>(?<=np)m_))", True,
+     {"names": (_NAMES,), "npm": ("npm",)}),
+    (r"cre(?:d|(?<=secre)t)", True, {None: ("azure", _NAMES)}),
+    (r"auth(?!or(?!i[sz]))", True, {None: ("auth_header", _NAMES)}),
+    (r"--[\w-]{0,20}(?:key|token|secret|pass|pwd)", True, {None: (_NAMES,)}),
+    (r"A(?:(?P<aws>KIA|SIA|BIA|CCA|3T)|(?P<google>Iza)|(?P<pypi>gEIcHlwaS5vcmc)|(?P<azure>ccountKey))", False,
+     {"aws": ("aws_key_id",), "google": ("google",), "pypi": ("pypi",), "azure": ("azure",)}),
+    (r"\n[ \t\d:|+>\"'-]{0,12}+[A-Za-z0-9+/]{40,}+={0,2}+(?:\\n)?+[\"',;\\]*+[ \t]*+\r?(?=\n|\Z)",
+     False, {None: (_PEM,)}),
 ]
-_PEM_FIRST = re.compile(r"[ \t]*(?:\d+[ \t:|]+)?[-+>]?[ \t]*[\"']?[A-Za-z0-9+/]{40}")
-# Triggers on the lower-cased text: each begins with a literal so `re` can skip ahead quickly.
-_LOWER = [
-    re.compile(r"k(?:ey" + _SEP + r"|(?<=tok)en" + _SEP + r"|(?<=[sr]k)_(?:live|test|prod)_|(?<=sk)-(?:ant|proj|svcacct|admin|none)-)"),
-    re.compile(r"g(?:h[pousr]_|ithub_pat_|l(?:pat|rt|dt|ft|ptt|soat|cbt|imt|agent|oas|ffct)-|r1348941)"),
-    re.compile(r"x(?:ox[abposre][-.]|app-)"),
-    re.compile(r"j(?:(?<=eyj)[a-z0-9_-]{10,}\.ey|(?<=t3blbkfj))"),
-    re.compile(r"y(?:(?<=sntry)[su]_|(?<=py)pi-)"),
-    re.compile(r"q~"),
-    re.compile(r"://(?:[^\s/@]{1,300}@|hooks\.slack\.com/)"),
-    re.compile(r"pass(?:w|phrase|" + _SEP + ")"),
-    re.compile(r"pwd" + _SEP),
-    re.compile(r"cre(?:d|(?<=secre)t)"),
-    re.compile(r"auth(?!or(?!i[sz]))"),
-    re.compile(r"npm_"),
-    re.compile(r"sig="),
-    re.compile(r"--[\w-]{0,20}(?:key|token|secret|pass|pwd)"),
-]
-# Which lower-cased literal a line must hold before a detector runs on it.
-_HINTS = {
-    "aws_key_id": ("akia", "asia", "abia", "acca", "a3t"), "github": ("gh", "github_pat_"),
-    "gitlab": ("gl", "gr1348941"), "slack": ("xox", "xapp-"), "slack_webhook": ("hooks.slack.com",),
-    "stripe": ("k_live_", "k_test_", "k_prod_", "whsec_"), "google": ("aiza",),
-    "azure": ("key", "secret", "q~", "sig="), "npm": ("npm_",), "pypi": ("pypi-",),
-    "sentry": ("sntry", "@"), "anthropic": ("sk-ant-",), "openai": ("sk-", "t3blbkfj"), "jwt": ("eyj",),
-    "url_credentials": ("@",), "auth_header": ("authori",),
-}
+_LOWER = [(re.compile(rx), {k: frozenset(v) for k, v in fams.items()}) for rx, low, fams in _TRIGGERS if low]
+_CASED = [(re.compile(rx), {k: frozenset(v) for k, v in fams.items()}) for rx, low, fams in _TRIGGERS if not low]
+_PEM_FIRST = re.compile(_TRIGGERS[-1][0][2:])
+_RULES: dict[str, list] = {}
+for _rule in PROVIDER_RULES:
+    _RULES.setdefault(_rule.family, []).append(_rule)
+_BREAKS = "\r\n\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
 _ASCII_LOWER = {c: c + 32 for c in range(ord("A"), ord("Z") + 1)}
 
 
@@ -77,7 +80,7 @@ class Redactor:
             return text
         out, last = [], 0
         for start, end, _ in _merge(spans):
-            out += [text[last:start], MASK]
+            out += [text[last:start], _mask(text[start:end])]
             last = end
         out.append(text[last:])
         return "".join(out)
@@ -106,42 +109,62 @@ def findings(text: str) -> list[tuple[int, int, str]]:
     spans = []
     if "-----BEGIN" in text:
         spans += [(m.start(), m.end(), PEM_BLOCK.family) for m in PEM_BLOCK.regex.finditer(text)]
-    for start, end in lines.items():
-        spans += [(start + s, start + e, family) for s, e, family in _line_findings(text[start:end])]
+    for start, (end, families) in lines.items():
+        spans += [(start + s, start + e, family) for s, e, family in _line_findings(text[start:end], families)]
+    if spans and "-----BEGIN" in text:
+        public = [m.span() for m in PUBLIC_BLOCK.finditer(text)]
+        spans = [s for s in spans if not any(a <= s[0] and s[1] <= b for a, b in public)]
     return spans
 
 
-def _candidate_lines(text: str) -> dict[int, int]:
-    """{line start: line end} for every line a trigger flags."""
+def _candidate_lines(text: str) -> dict[int, tuple[int, set]]:
+    """{line start: (line end, detector families)} for every line a trigger flags."""
     lower = text.lower()
     if len(lower) != len(text):   # a few non-ASCII letters change length when lower-cased
         lower = text.translate(_ASCII_LOWER)
-    lines: dict[int, int] = {}
-    hits = [m.start() for regex in _LOWER for m in regex.finditer(lower)]
-    hits += [m.end() - 1 for regex in _CASED for m in regex.finditer(text)]
-    if _PEM_FIRST.match(text):
-        hits.append(0)
-    for pos in hits:
+    lines: dict[int, tuple[int, set]] = {}
+
+    def flag(pos: int, families: frozenset) -> None:
         start = text.rfind("\n", 0, pos) + 1
-        if start not in lines:
+        if start in lines:
+            lines[start][1].update(families)
+        else:
             end = text.find("\n", pos)
-            lines[start] = len(text) if end < 0 else end
+            lines[start] = (len(text) if end < 0 else end, set(families))
+
+    for regex, families in _LOWER:
+        for m in regex.finditer(lower):
+            flag(m.start(), families[m.lastgroup])
+    for regex, families in _CASED:
+        for m in regex.finditer(text):
+            flag(m.start() + (m.group()[:1] == "\n"), families[m.lastgroup])
+    if _PEM_FIRST.match(text):
+        flag(0, frozenset((_PEM,)))
     return lines
 
 
-def _line_findings(line: str) -> list[tuple[int, int, str]]:
-    """Secrets in one line: provider formats, key-body lines, secret-named assignments."""
-    low = line.lower()
+def _line_findings(line: str, families: set) -> list[tuple[int, int, str]]:
+    """Secrets in one line, looked for by the detectors of `families` only."""
     spans = []
-    for rule in PROVIDER_RULES:
-        if any(h in low for h in _HINTS[rule.family]):
+    for family in families:
+        for rule in _RULES.get(family, ()):
             for m in rule.regex.finditer(line):
                 if rule.check is None or rule.check(m.group(rule.group)):
                     spans.append((m.start(rule.group), m.end(rule.group), rule.family))
-    m = PEM_LINE.regex.match(line)
-    if m and PEM_LINE.check(m.group(1)):
-        spans.append((m.start(1), m.end(1), PEM_LINE.family))
-    return spans + assignment_spans(line)
+    if _PEM in families:
+        m = PEM_LINE.regex.match(line)
+        if m and PEM_LINE.check(m.group(1)):
+            spans.append((m.start(1), m.end(1), PEM_LINE.family))
+    if _NAMES in families:
+        spans += assignment_spans(line)
+    return spans
+
+
+def _mask(secret: str) -> str:
+    """MASK for each line the secret spans, line breaks kept: line numbers stay true after redaction."""
+    if "\n" not in secret and "\r" not in secret:
+        return MASK
+    return "".join(MASK + line[len(line.rstrip(_BREAKS)):] for line in secret.splitlines(keepends=True))
 
 
 def _merge(spans: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:

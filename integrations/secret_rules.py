@@ -81,7 +81,7 @@ PROVIDER_RULES = [
     Rule("jwt", re.compile(r"\bey[A-Za-z0-9_-]{10,}\.ey[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]*")),
     Rule("url_credentials", re.compile(
         r"\b[a-zA-Z][a-zA-Z0-9+.-]{1,20}://[^\s:/@'\"<>]{1,100}:([^\s/@'\"<>]{1,200})@"), 1,
-        lambda pw: pw[:1] not in "$*{<%[" and not set(pw) <= {"x", "X", "*"}),
+        lambda pw: not pw.startswith(("$", "{{", "<", "%(", "[REDACTED]")) and not set(pw) <= {"x", "X", "*"}),
     Rule("auth_header", re.compile(
         r"(?i:\b(?:proxy-)?authori[sz]ation[\"']?\s*[:=]\s*[\"']?(?:(?:bearer|basic|token|digest|apikey|sso-key)\s+)?)"
         r"([A-Za-z0-9._~+/=:-]{8,})"), 1,
@@ -93,6 +93,10 @@ PEM_BLOCK = Rule("private_key", re.compile(
     r"-----BEGIN[ A-Z0-9_-]{0,100}PRIVATE KEY(?: BLOCK)?-----"
     r"(?:[\s\S]{0,20000}?-----END[ A-Z0-9_-]{0,100}PRIVATE KEY(?: BLOCK)?-----"
     r"|(?:(?:\\[rn]|[\s\"',+])+[A-Za-z0-9+/=:,-]{8,})*)"))
+
+# Certificates and public keys are not secret: key-body lines inside them survive.
+PUBLIC_BLOCK = re.compile(r"-----BEGIN (?:CERTIFICATE|PUBLIC KEY|[A-Z ]*PUBLIC KEY|X509 CRL|CERTIFICATE REQUEST)-----"
+                          r"[\s\S]{0,40000}?-----END [A-Z0-9 ]+-----")
 
 # One line that is nothing but a long base64 run: a private key body line seen without its BEGIN
 # line (a window into the middle of a key). Allows the decorations tools and diffs add.
