@@ -25,7 +25,7 @@ _PEM = "pem_line"         # a key-body line on its own
 # Each trigger begins with one literal character or string, so `re` skips ahead at memchr-like
 # speed; its alternatives are named groups, so a hit sends its line only to the detectors it concerns.
 _TRIGGERS = [
-    (r"k(?:(?P<names>ey" + _SEP + r"|(?<=tok)en" + _SEP + r")|(?P<stripe>(?<=[sr]k)_(?:live|test|prod)_)"
+    (r"k(?:(?P<names>ey" + _SEP + r"|(?<=tok)en" + _SEP + r"|(?<=cook)ie" + _SEP + r")|(?P<stripe>(?<=[sr]k)_(?:live|test|prod)_)"
      r"|(?P<sk>(?<=sk)-(?:ant|proj|svcacct|admin|none)-))",
      True, {"names": (_NAMES,), "stripe": ("stripe",), "sk": ("anthropic", "openai")}),
     (r"g(?:(?P<git>h[pousr]_|ithub_pat_|l(?:pat|rt|dt|ft|ptt|soat|cbt|imt|agent|oas|ffct)-|r1348941)"
@@ -37,11 +37,12 @@ _TRIGGERS = [
     (r"y(?<=sntry)[su]_", True, {None: ("sentry",)}),
     (r"q~", True, {None: ("azure",)}),
     (r"://(?:[^\s/@]{1,300}@|hooks\.slack\.com/)", True, {None: ("url_credentials", "sentry", "slack_webhook")}),
-    (r"p(?:(?P<names>ass(?:w|phrase|" + _SEP + r")|wd" + _SEP + r")|(?P<npm>(?<=np)m_))", True,
+    (r"p(?:(?P<names>ass(?:w|phrase|" + _SEP + r")|wd" + _SEP + r"|at[\\\"'`\]]{0,5}[ \t]{0,3}[:=,])"
+     r"|(?P<npm>(?<=np)m_))", True,
      {"names": (_NAMES,), "npm": ("npm",)}),
     (r"cre(?:d|(?<=secre)t)", True, {None: ("azure", _NAMES)}),
     (r"auth(?!or(?!i[sz]))", True, {None: ("auth_header", _NAMES)}),
-    (r"--[\w-]{0,20}(?:key|token|secret|pass|pwd)", True, {None: (_NAMES,)}),
+    (r"--[\w-]{0,20}(?:key|token|secret|pass|pwd|pat|sig|cookie|auth|cred)", True, {None: (_NAMES,)}),
     (r"A(?:(?P<aws>KIA|SIA|BIA|CCA|3T)|(?P<google>Iza)|(?P<pypi>gEIcHlwaS5vcmc)|(?P<azure>ccountKey))", False,
      {"aws": ("aws_key_id",), "google": ("google",), "pypi": ("pypi",), "azure": ("azure",)}),
     (r"\n[ \t\d:|+>\"'-]{0,12}+[A-Za-z0-9+/]{40,}+={0,2}+(?:\\n)?+[\"',;\\]*+[ \t]*+\r?(?=\n|\Z)",

@@ -17,7 +17,7 @@ STRONG = {"password", "passwd", "pwd", "pass", "passphrase", "secret", "token", 
 # `<word>_key` is a secret key; any other `..._key` only when its value looks random.
 KEY_OWNERS = {"api", "access", "secret", "private", "signing", "encryption", "master", "client", "app",
               "auth", "account", "storage", "license", "webhook", "sas", "shared", "consumer", "hmac"}
-WEAK = {"key", "auth", "signature", "sig"}
+WEAK = {"key", "auth", "signature", "sig", "cookie"}
 # ALLCAPS or lower-case run-together names: `WEBHOOKSECRET`, `dbpassword`, `ENCKEY`.
 STRONG_ENDINGS = ("password", "passwd", "secret", "token", "apikey", "accesskey", "privatekey", "secretkey")
 
@@ -28,7 +28,7 @@ NOT_VALUES = {"none", "null", "nil", "true", "false", "undefined", "str", "strin
 
 # Run on the lower-cased line: a secret word, the rest of the name, a separator, a value.
 _KEYSEP = re.compile(
-    r"(?:pass(?:word|wd|phrase)?|pwd|secret|token|key|auth|credentials?|creds?|pat|sig(?:nature)?)"
+    r"(?:pass(?:word|wd|phrase)?|pwd|secret|token|key|auth|credentials?|creds?|pat|sig(?:nature)?|cookie)"
     r"[\w.-]{0,30}?(?P<close>\\{0,2}[\"'`]?\]?\\{0,2}[\"']?)[ \t]{0,3}(?P<sep>:=|=>|\?=|[:=,])[ \t]{0,5}"
     r"(?P<value>\\+\"[^\"\n]{0,400}?\\+\"|\"(?:[^\"\\\n]|\\.){0,400}\"|'[^'\n]{0,400}'|`[^`\n]{0,400}`"
     r"|[^\s'\"`,;&|)}\]\\]{1,400})")

@@ -174,3 +174,11 @@ def test_grep_excerpt_masks_key_lines_that_match_on_their_own(key_repo: Path):
 
 def test_secret_parts_cover_every_kind():
     assert len(KINDS) >= 12 and all(any(p in CANARIES[k][0] for p in SECRET_PARTS) for k in KINDS)
+
+
+def test_every_secret_name_the_detector_knows_is_also_reached_by_the_pre_filter():
+    from integrations.secret_names import KEY_OWNERS, STRONG, WEAK
+    value = "Zx81kLm0pQ9vB7nM3qW"
+    for name in sorted(STRONG | WEAK | {owner + "_key" for owner in KEY_OWNERS}):
+        for text in (f"{name} = '{value}'", f"{name.upper()}={value}", f'"{name}": "{value}"', f"--{name} {value}"):
+            assert value not in redact(text), text
