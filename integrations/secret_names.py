@@ -9,6 +9,7 @@ secret (`key`, `auth`, `signature`) mask only long high-entropy values.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from integrations.secret_rules import looks_random
 
@@ -29,7 +30,8 @@ NOT_VALUES = {"none", "null", "nil", "true", "false", "undefined", "str", "strin
 # Run on the lower-cased line: a secret word, the rest of the name, a separator, a value.
 _KEYSEP = re.compile(
     r"(?:pass(?:word|wd|phrase)?|pwd|secret|token|key|auth|credentials?|creds?|pat|sig(?:nature)?|cookie)"
-    r"[\w.-]{0,30}?(?P<close>\\{0,2}[\"'`]?\]?\\{0,2}[\"']?)[ \t]{0,3}(?P<sep>:=|=>|\?=|[:=,])[ \t]{0,5}"
+    r"[\w.-]{0,30}?(?P<close>\\{0,2}[\"'`]?\]?\\{0,2}[\"']?)"
+    r"(?:[ \t]{0,3}(?P<sep>:=|=>|\?=|[:=])|(?<=[\"'])[ \t]{0,3}(?P<comma>,)(?=[ \t]*\\*[\"']))[ \t]{0,5}"
     r"(?P<value>\\+\"[^\"\n]{0,400}?\\+\"|\"(?:[^\"\\\n]|\\.){0,400}\"|'[^'\n]{0,400}'|`[^`\n]{0,400}`"
     r"|[^\s'\"`,;&|)}\]\\]{1,400})")
 _FLAG = re.compile(r"(?<![\w-])--(?P<name>[a-z][\w-]{1,40})(?:=|[ \t]+)(?P<value>\"[^\"\n]{1,400}\"|'[^'\n]{1,400}'|[^\s'\"]{4,400})")
@@ -44,6 +46,7 @@ _CAPWORDS = re.compile(r"(?:[A-Z][a-z]+)+")
 _PREFIXES = ("$", "{{", "<", "%(", "#{", "sha1:", "sha256:", "sha512", "sha384", "md5:")
 
 
+@lru_cache(maxsize=4096)
 def strength(name: str) -> str:
     """'strong', 'weak' or '' for a name, judged by its last word(s)."""
     parts = [p.lower() for p in _PARTS.findall(name)]
@@ -100,11 +103,12 @@ def assignment_spans(line: str, low: str | None = None) -> list[tuple[int, int, 
         begin = m.start()
         while begin > 0 and line[begin - 1] in _NAME_CHARS:
             begin -= 1
-        name, sep, value = line[begin:m.start("close")].rstrip(".-"), m.group("sep"), m.start("value")
+        name = line[begin:m.start("close")].rstrip(".-")
         kind = strength(name)
-        raw = line[value:m.end("value")]
-        if not kind or (sep == "," and not (m.group("close") and _QUOTE.match(raw))):
+        if not kind:
             continue
+        sep, value = m.group("sep") or ",", m.start("value")
+        raw = line[value:m.end("value")]
         env_style = (sep == "=" and name.isupper() and m.start("sep") == m.start("close")
                      and not m.group("close") and value == m.end("sep"))
         span = secret_value(raw, kind == "strong", env_style, sep)

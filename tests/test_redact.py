@@ -85,6 +85,9 @@ SECRET_NAMED = [
     ('"session_key": "Yq3T8vKp2Lm9Nx4Rb7Wc1Zd6"', "Yq3T8vKp2Lm9Nx4Rb7Wc1Zd6"),
     ("curl -H 'Authorization: Bearer abc123def456ghi789'", "abc123def456ghi789"),
     ("https://user:hunter2pass@git.example.com/org/repo.git", "hunter2pass"),
+    ('client(key, token="abc123xyzQ")', "abc123xyzQ"),
+    ("os.environ.setdefault('API_TOKEN', 'tok_9a8b7c6d')", "tok_9a8b7c6d"),
+    ('{\\"user\\": \\"svc\\", \\"password\\": \\"Esc4ped-Passw0rd\\"}', "Esc4ped-Passw0rd"),
 ]
 
 
