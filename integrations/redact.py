@@ -1,29 +1,61 @@
-"""The one redactor: every outbound path (Slack, model context, PRs, commits, logs) passes through it."""
+"""The one redactor: every outbound path (Slack, model context, PRs, commits, logs) passes through it.
+
+`Redactor(text)` masks the values droid was told (its own tokens) and anything a detector in
+`integrations.secret_rules` / `integrations.secret_names` recognises, in whole multi-line text or in
+one line cut out of it. Most text holds no secret, so a pre-filter finds candidate lines first: a
+few regexes that each start with one literal (the fast path of Python's `re`), run over the text and
+over its ASCII-lower-cased copy. Only the lines they flag are given to the detectors, and each
+detector only to lines holding its hint.
+"""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable
 
+from integrations.secret_names import assignment_spans, secret_value, strength
+from integrations.secret_rules import PEM_BLOCK, PEM_LINE, PROVIDER_RULES, PUBLIC_BLOCK
+
 MASK = "[REDACTED]"
 
-# Well-known credential shapes, redacted even when droid was not told the value.
-PATTERNS = [
-    re.compile(r"xox[abposr]-[A-Za-z0-9-]{10,}"),            # Slack tokens
-    re.compile(r"xapp-[0-9]-[A-Za-z0-9-]{10,}"),              # Slack app-level tokens
-    re.compile(r"sk-ant-[A-Za-z0-9_-]{16,}"),                 # Anthropic keys
-    re.compile(r"gh[pousr]_[A-Za-z0-9]{30,}"),                # GitHub tokens
-    re.compile(r"github_pat_[A-Za-z0-9_]{40,}"),
-    re.compile(r"AKIA[0-9A-Z]{16}"),                          # AWS access key ids
-    re.compile(r"sntry[su]_[A-Za-z0-9+/=_-]{20,}"),           # Sentry tokens
-    re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----"),
-    re.compile(r"(?i:\b(authorization:\s*(?:bearer|basic|token)\s+)[A-Za-z0-9._~+/=-]{8,})"),
-    re.compile(r"(?i:\b((?:password|passwd|secret|api[_-]?key|token)\s*[=:]\s*)['\"]?[^\s'\"]{8,})"),
+_SEP = r"[\w.-]{0,30}?[\\\"'`\]]{0,5}[ \t]{0,3}[:=,]"
+_NAMES = "names"          # secret-named assignments (integrations.secret_names)
+_PEM = "pem_line"         # a key-body line on its own
+# (trigger, runs on the lower-cased text?, {alternative: the detector families its line goes to}).
+# Each trigger begins with one literal character or string, so `re` skips ahead at memchr-like
+# speed; its alternatives are named groups, so a hit sends its line only to the detectors it concerns.
+_TRIGGERS = [
+    (r"k(?:(?P<names>ey" + _SEP + r"|(?<=tok)en" + _SEP + r"|(?<=cook)ie" + _SEP + r")|(?P<stripe>(?<=[sr]k)_(?:live|test|prod)_)"
+     r"|(?P<sk>(?<=sk)-(?:ant|proj|svcacct|admin|none)-))",
+     True, {"names": (_NAMES,), "stripe": ("stripe",), "sk": ("anthropic", "openai")}),
+    (r"g(?:(?P<git>h[pousr]_|ithub_pat_|l(?:pat|rt|dt|ft|ptt|soat|cbt|imt|agent|oas|ffct)-|r1348941)"
+     r"|(?P<sig>(?<=sig)(?:nature)?" + _SEP + "))", True,
+     {"git": ("github", "gitlab"), "sig": ("azure", _NAMES)}),
+    (r"x(?:ox[abposre][-.]|app-)", True, {None: ("slack",)}),
+    (r"j(?:(?P<jwt>(?<=eyj)[a-z0-9_-]{10,}\.ey)|(?P<openai>(?<=t3blbkfj)))", True,
+     {"jwt": ("jwt",), "openai": ("openai",)}),
+    (r"y(?<=sntry)[su]_", True, {None: ("sentry",)}),
+    (r"q~", True, {None: ("azure",)}),
+    (r"://(?:[^\s/@]{1,300}@|hooks\.slack\.com/)", True, {None: ("url_credentials", "sentry", "slack_webhook")}),
+    (r"p(?:(?P<names>ass(?:w|phrase|" + _SEP + r")|wd" + _SEP + r"|at[\\\"'`\]]{0,5}[ \t]{0,3}[:=,])"
+     r"|(?P<npm>(?<=np)m_))", True,
+     {"names": (_NAMES,), "npm": ("npm",)}),
+    (r"cre(?:d|(?<=secre)t)", True, {None: ("azure", _NAMES)}),
+    (r"auth(?!or(?!i[sz]))", True, {None: ("auth_header", _NAMES)}),
+    (r"--[\w-]{0,20}(?:key|token|secret|pass|pwd|pat|sig|cookie|auth|cred)", True, {None: (_NAMES,)}),
+    (r"A(?:(?P<aws>KIA|SIA|BIA|CCA|3T)|(?P<google>Iza)|(?P<pypi>gEIcHlwaS5vcmc)|(?P<azure>ccountKey))", False,
+     {"aws": ("aws_key_id",), "google": ("google",), "pypi": ("pypi",), "azure": ("azure",)}),
+    (r"\n[ \t\d:|+>\"'-]{0,12}+[A-Za-z0-9+/]{40,}+={0,2}+(?:\\n)?+[\"',;\\]*+[ \t]*+\r?(?=\n|\Z)",
+     False, {None: (_PEM,)}),
 ]
-
-
-# One pass to tell whether any pattern can match: most text has no secret at all.
-ANY_PATTERN = re.compile("|".join(f"(?:{p.pattern})" for p in PATTERNS))
+_LOWER = [(re.compile(rx), {k: frozenset(v) for k, v in fams.items()}) for rx, low, fams in _TRIGGERS if low]
+_CASED = [(re.compile(rx), {k: frozenset(v) for k, v in fams.items()}) for rx, low, fams in _TRIGGERS if not low]
+_PEM_FIRST = re.compile(_TRIGGERS[-1][0][2:])
+_RULES: dict[str, list] = {}
+for _rule in PROVIDER_RULES:
+    _RULES.setdefault(_rule.family, []).append(_rule)
+_BREAKS = "\r\n\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
+_ASCII_LOWER = {c: c + 32 for c in range(ord("A"), ord("Z") + 1)}
 
 
 class Redactor:
@@ -38,30 +70,111 @@ class Redactor:
             self._secrets = sorted([*self._secrets, secret], key=len, reverse=True)
 
     def __call__(self, text: str) -> str:
-        """Return `text` with every secret masked."""
+        """Return `text` with every secret masked (whole documents or single lines alike)."""
         if not text:
             return text
         for secret in self._secrets:
             if secret in text:
                 text = text.replace(secret, MASK)
-        if not ANY_PATTERN.search(text):
+        spans = findings(text)
+        if not spans:
             return text
-        for pattern in PATTERNS:
-            text = pattern.sub(_mask_match, text)
-        return text
+        out, last = [], 0
+        for start, end, _ in _merge(spans):
+            out += [text[last:start], _mask(text[start:end])]
+            last = end
+        out.append(text[last:])
+        return "".join(out)
 
     def data(self, value):
-        """Redact every string inside a JSON-like value (dicts, lists, strings)."""
+        """Redact every string inside a JSON-like value; values under secret-named keys too."""
         if isinstance(value, str):
             return self(value) if len(value) >= 6 else value
-        if isinstance(value, list):
+        if isinstance(value, list | tuple):
             return [self.data(v) for v in value]
         if isinstance(value, dict):
-            return {k: self.data(v) for k, v in value.items()}
+            return {(self(k) if isinstance(k, str) else k): self._item(k, v) for k, v in value.items()}
         return value
 
+    def _item(self, key, value):
+        if isinstance(key, str) and isinstance(value, str) and value:
+            kind = strength(key)
+            if kind and secret_value(value, kind == "strong", env_style=True):
+                return MASK
+        return self.data(value)
 
-def _mask_match(match: re.Match) -> str:
-    if match.lastindex:  # keep the "password=" / "Authorization: Bearer " prefix
-        return match.group(1) + MASK
-    return MASK
+
+def findings(text: str) -> list[tuple[int, int, str]]:
+    """(start, end, family) of every detected secret in `text`, in no particular order."""
+    lines = _candidate_lines(text)
+    spans = []
+    if "-----BEGIN" in text:
+        spans += [(m.start(), m.end(), PEM_BLOCK.family) for m in PEM_BLOCK.regex.finditer(text)]
+    for start, (end, families) in lines.items():
+        spans += [(start + s, start + e, family) for s, e, family in _line_findings(text[start:end], families)]
+    if spans and "-----BEGIN" in text:
+        public = [m.span() for m in PUBLIC_BLOCK.finditer(text)]
+        spans = [s for s in spans if not any(a <= s[0] and s[1] <= b for a, b in public)]
+    return spans
+
+
+def _candidate_lines(text: str) -> dict[int, tuple[int, set]]:
+    """{line start: (line end, detector families)} for every line a trigger flags."""
+    lower = text.lower()
+    if len(lower) != len(text):   # a few non-ASCII letters change length when lower-cased
+        lower = text.translate(_ASCII_LOWER)
+    lines: dict[int, tuple[int, set]] = {}
+
+    def flag(pos: int, families: frozenset) -> None:
+        start = text.rfind("\n", 0, pos) + 1
+        if start in lines:
+            lines[start][1].update(families)
+        else:
+            end = text.find("\n", pos)
+            lines[start] = (len(text) if end < 0 else end, set(families))
+
+    for regex, families in _LOWER:
+        for m in regex.finditer(lower):
+            flag(m.start(), families[m.lastgroup])
+    for regex, families in _CASED:
+        for m in regex.finditer(text):
+            flag(m.start() + (m.group()[:1] == "\n"), families[m.lastgroup])
+    if _PEM_FIRST.match(text):
+        flag(0, frozenset((_PEM,)))
+    return lines
+
+
+def _line_findings(line: str, families: set) -> list[tuple[int, int, str]]:
+    """Secrets in one line, looked for by the detectors of `families` only."""
+    spans = []
+    for family in families:
+        for rule in _RULES.get(family, ()):
+            for m in rule.regex.finditer(line):
+                if rule.check is None or rule.check(m.group(rule.group)):
+                    spans.append((m.start(rule.group), m.end(rule.group), rule.family))
+    if _PEM in families:
+        m = PEM_LINE.regex.match(line)
+        if m and PEM_LINE.check(m.group(1)):
+            spans.append((m.start(1), m.end(1), PEM_LINE.family))
+    if _NAMES in families:
+        spans += assignment_spans(line)
+    return spans
+
+
+def _mask(secret: str) -> str:
+    """MASK for each line the secret spans, line breaks kept: line numbers stay true after redaction."""
+    if "\n" not in secret and "\r" not in secret:
+        return MASK
+    return "".join(MASK + line[len(line.rstrip(_BREAKS)):] for line in secret.splitlines(keepends=True))
+
+
+def _merge(spans: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
+    """Sorted, non-overlapping spans (overlaps joined)."""
+    merged: list[tuple[int, int, str]] = []
+    for start, end, family in sorted(spans):
+        if merged and start <= merged[-1][1]:
+            if end > merged[-1][1]:
+                merged[-1] = (merged[-1][0], end, merged[-1][2])
+        else:
+            merged.append((start, end, family))
+    return merged

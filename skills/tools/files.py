@@ -22,10 +22,11 @@ def view_file_tool(ctx: ToolContext) -> Tool:
             return ToolResult(str(exc), is_error=True)
         if not target.is_file():
             return ToolResult(f"No file {path!r} in the repository.", is_error=True)
-        lines = target.read_text(errors="replace").splitlines()
+        # Redact the whole file before windowing: a window can start inside a multi-line secret.
+        lines = ctx.redact(target.read_text(errors="replace")).splitlines()
         start = max(1, min(int(start_line), max(1, len(lines))))
         end = min(len(lines), start + WINDOW - 1)
-        body = "\n".join(f"{n:>6} {ctx.redact(lines[n - 1])[:400]}" for n in range(start, end + 1))
+        body = "\n".join(f"{n:>6} {lines[n - 1][:400]}" for n in range(start, end + 1))
         more = f"\n({len(lines) - end} more lines; call view_file with start_line={end + 1})" if end < len(lines) else ""
         return ToolResult(f"[{path} lines {start}-{end} of {len(lines)}]\n{body}{more}")
 
@@ -44,7 +45,7 @@ def grep_tool(ctx: ToolContext) -> Tool:
             base = inside(ctx.repo, path)
         except (re.error, ValueError) as exc:
             return ToolResult(f"Cannot search: {exc}", is_error=True)
-        matches = grep_files(ctx.repo, base, regex)
+        matches = grep_files(ctx.repo, base, regex, ctx.redact)
         if not matches:
             return ToolResult(f"No matches for /{pattern}/ in {path}.")
         if len(matches) > MAX_GREP_FILES:
@@ -59,8 +60,13 @@ def grep_tool(ctx: ToolContext) -> Tool:
                  "required": ["pattern"]}, grep)
 
 
-def grep_files(repo: Path, base: Path, regex: re.Pattern) -> list[tuple[str, list[tuple[int, str]]]]:
-    """(repo-relative path, [(line number, line)]) for every tracked file under `base` that matches."""
+def grep_files(repo: Path, base: Path, regex: re.Pattern,
+               redact=None) -> list[tuple[str, list[tuple[int, str]]]]:
+    """(repo-relative path, [(line number, line)]) for every tracked file under `base` that matches.
+
+    With `redact`, the lines returned come from the whole file redacted at once (so a line inside a
+    private key is masked even though it matched on its own); matching still sees the file as it is.
+    """
     out = []
     for rel in tracked_files(repo):
         full = repo / rel
@@ -73,6 +79,9 @@ def grep_files(repo: Path, base: Path, regex: re.Pattern) -> list[tuple[str, lis
         if "\x00" in text[:1000]:
             continue
         hits = [(n, line) for n, line in enumerate(text.splitlines(), 1) if regex.search(line)]
+        if hits and redact is not None:
+            shown = redact(text).splitlines()
+            hits = [(n, shown[n - 1] if n <= len(shown) else "") for n, _ in hits]
         if hits:
             out.append((rel, hits))
     return out

@@ -1,0 +1,105 @@
+"""Secret detectors: provider token formats, private keys, credentials in URLs and key-body lines.
+
+Formats follow gitleaks' default rules (config/gitleaks.toml) for the services droid's users run,
+made a little more lenient on length: a redactor that over-masks one token costs less than one that
+lets a real token through. Each `Rule` names its family (for the benchmark) and the regex group to
+mask (0: the whole match). `check` rejects a match that only looks like a secret.
+
+Secret-named assignments (`password = "..."`) live in `integrations.secret_names`.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One detector: a family name, a compiled regex, the group to mask, an optional check."""
+
+    family: str
+    regex: re.Pattern
+    group: int | str = 0
+    check: Callable[[str], bool] | None = None
+
+
+def entropy(value: str) -> float:
+    """Shannon entropy of `value` in bits per character."""
+    if not value:
+        return 0.0
+    n = len(value)
+    return -sum(c / n * math.log2(c / n) for c in Counter(value).values())
+
+
+_HEX = re.compile(r"[0-9a-fA-F]+")
+
+
+def looks_random(value: str, min_len: int = 16, min_entropy: float = 3.5) -> bool:
+    """True for a long, mixed, high-entropy string: not a word, a git SHA or a UUID."""
+    if len(value) < min_len or entropy(value) < min_entropy:
+        return False
+    if not any(c.isdigit() for c in value) or not any(c.isalpha() for c in value):
+        return False
+    if _HEX.fullmatch(value) and len(value) in (7, 8, 10, 12, 40):  # git object names
+        return False
+    return not UUID.fullmatch(value)
+
+
+def key_body(value: str) -> bool:
+    """True when a bare base64 run looks like a line of a private key body (mixed case, random)."""
+    return (any(c.isupper() for c in value) and any(c.islower() for c in value)
+            and any(c.isdigit() for c in value) and not _HEX.fullmatch(value)
+            and entropy(value) >= 4.2)
+
+
+UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+_END = r"(?![\w-])"   # a token ends where word characters and dashes stop
+
+# Rules applied to the lines a trigger flagged (see integrations.redact).
+PROVIDER_RULES = [
+    Rule("aws_key_id", re.compile(r"(?<![A-Za-z0-9])(?:A3T[A-Z0-9]|AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}(?![A-Za-z0-9])")),
+    Rule("github", re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{30,}|github_pat_\w{30,})")),
+    Rule("gitlab", re.compile(r"\b(?:gl(?:pat|rt|dt|ft|ptt|soat|cbt|imt|agent|oas|ffct)-[\w.-]{20,}"
+                              r"|GR1348941[\w-]{20,})")),
+    Rule("slack", re.compile(r"\b(?:xox[abposre](?:\.xox[bp])?-[A-Za-z0-9-]{10,}|xapp-\d-[A-Za-z0-9-]{10,})")),
+    Rule("slack_webhook", re.compile(r"hooks\.slack\.com/(?:services|workflows|triggers)/([A-Za-z0-9+/_-]{16,})"), 1),
+    Rule("stripe", re.compile(r"\b(?:[sr]k_(?:live|test|prod)_[A-Za-z0-9]{10,}|whsec_[A-Za-z0-9]{20,})")),
+    Rule("google", re.compile(r"\bAIza[\w-]{30,}")),
+    Rule("azure", re.compile(r"(?i:\b(?:AccountKey|SharedAccessKey|SharedSecret)\s*=\s*)([A-Za-z0-9+/]{20,}={0,2})"), 1),
+    Rule("azure", re.compile(r"(?:^|[\\'\"`\s>=:(,)])([a-zA-Z0-9_~.]{3}\dQ~[a-zA-Z0-9_~.-]{31,34})(?![\w~.-])"), 1),
+    Rule("azure", re.compile(r"[?&]sig=([A-Za-z0-9%+/=]{20,})"), 1),
+    Rule("npm", re.compile(r"\bnpm_[A-Za-z0-9]{30,}")),
+    Rule("pypi", re.compile(r"\bpypi-AgEIcHlwaS5vcmc[\w-]{20,}")),
+    Rule("sentry", re.compile(r"\bsntry[su]_[A-Za-z0-9+/=_-]{20,}")),
+    Rule("sentry", re.compile(r"(?i:[a-z][a-z0-9+.-]{1,20}://)([0-9a-f]{32})(?::[0-9a-f]{32})?@"), 1),
+    Rule("anthropic", re.compile(r"\bsk-ant-[\w-]{20,}")),
+    Rule("openai", re.compile(r"\bsk-(?:proj|svcacct|admin|None)-[\w-]{20,}|[\w-]{0,80}T3BlbkFJ[\w-]{10,}")),
+    Rule("jwt", re.compile(r"\bey[A-Za-z0-9_-]{10,}\.ey[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]*")),
+    Rule("url_credentials", re.compile(
+        r"\b[a-zA-Z][a-zA-Z0-9+.-]{1,20}://[^\s:/@'\"<>]{1,100}:([^\s/@'\"<>]{1,200})@"), 1,
+        lambda pw: not pw.startswith(("$", "{{", "<", "%(", "[REDACTED]")) and not set(pw) <= {"x", "X", "*"}),
+    Rule("auth_header", re.compile(
+        r"(?i:\b(?:proxy-)?authori[sz]ation[\"']?\s*[:=]\s*[\"']?(?:(?:bearer|basic|token|digest|apikey|sso-key)\s+)?)"
+        r"([A-Za-z0-9._~+/=:-]{8,})"), 1,
+        lambda v: v[:1] not in "${<" and not v.lower().startswith(("bearer", "basic", "token"))),
+]
+
+# A private key block (or its start, when the text was cut before its END line).
+PEM_BLOCK = Rule("private_key", re.compile(
+    r"-----BEGIN[ A-Z0-9_-]{0,100}PRIVATE KEY(?: BLOCK)?-----"
+    r"(?:[\s\S]{0,20000}?-----END[ A-Z0-9_-]{0,100}PRIVATE KEY(?: BLOCK)?-----"
+    r"|(?:(?:\\[rn]|[\s\"',+])+[A-Za-z0-9+/=:,-]{8,})*)"))
+
+# Certificates and public keys are not secret: key-body lines inside them survive.
+PUBLIC_BLOCK = re.compile(r"-----BEGIN (?:CERTIFICATE|PUBLIC KEY|[A-Z ]*PUBLIC KEY|X509 CRL|CERTIFICATE REQUEST)-----"
+                          r"[\s\S]{0,40000}?-----END [A-Z0-9 ]+-----")
+
+# One line that is nothing but a long base64 run: a private key body line seen without its BEGIN
+# line (a window into the middle of a key). Allows the decorations tools and diffs add.
+PEM_LINE = Rule("private_key", re.compile(
+    r"(?m)^[ \t]*(?:\d+[ \t:|]+)?[-+>]?[ \t]*[\"']?([A-Za-z0-9+/]{40,}={0,2})(?:\\n)?[\"',;\\]*[ \t]*\r?$"),
+    1, key_body)
