@@ -47,9 +47,8 @@ def deciders(routing, run) -> str:
 
 def comment(deps, run, user: str, text: str) -> None:
     """Someone else's words in a run's thread: kept as a `comment`, never handed to the agent; told once."""
-    told = any(e.data.get("user") == user for e in deps.store.events.for_run(run.run_id, "comment"))
     deps.store.events.append(run.run_id, "comment", user=user, text=text)
-    if not told:
+    if deps.store.deliveries.first_time(f"comment-note:{run.run_id}:{user}"):     # atomic: replies race
         who = deciders(deps.settings.routing, run) or "its approvers"
         deps.poster.ephemeral(run.channel, user, f"Your message is kept with run {run.run_id} as a comment, but "
                               f"droid takes direction on this run only from {who}.", run.thread_ts)
