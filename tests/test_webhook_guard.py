@@ -189,3 +189,15 @@ def test_clock_is_injectable_and_raw_bytes_are_what_is_signed(deliveries):
     assert guard.check(body, headers).accepted
     reencoded = json.dumps(json.loads(body)).encode()        # what re-serialising would verify: not the same bytes
     assert guard.check(reencoded, {**headers, "Sentry-Hook-Signature": sign(body)}).status == 401
+
+
+def test_webhook_signatures_outlive_slacks_retry_window(deliveries):
+    guard = WebhookGuard(SENTRY, SECRET, deliveries, 300)
+    body = b'{"action":"created"}'
+    headers = {"Sentry-Hook-Signature": sign(body), "Sentry-Hook-Timestamp": str(int(time.time()))}
+    assert guard.check(body, headers).accepted and deliveries.first_time("Ev0SLACKEVENT")
+    with deliveries.database.transaction() as db:      # both a day and a bit old
+        db.execute("UPDATE slack_deliveries SET received_at = received_at - 90000")
+    assert deliveries.forget_older_than(24 * 3600) == 1                       # Slack's event id only
+    assert guard.check(body, headers).reason == "duplicate delivery ignored"  # a forged fresh timestamp: caught
+    assert deliveries.first_time("Ev0SLACKEVENT")
