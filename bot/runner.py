@@ -271,7 +271,7 @@ class Runner:
             if event.kind == "model_reply":
                 spent.steps += 1
             elif event.kind == "usage" and event.data.get("phase") == "executing":
-                spent.usage.input_tokens += int(event.data.get("total_tokens") or 0)
+                spent.usage.input_tokens += int(event.data.get("total_tokens") or 0)   # only the total is limited
                 spent.usage.cost_usd += float(event.data.get("cost_usd") or 0.0)
         return spent
 

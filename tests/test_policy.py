@@ -312,3 +312,16 @@ def test_concurrent_create_ticket_clicks_file_one_ticket(alerts):
              and len(droid.store.events.for_run(rca.run_id, "jira_ticket_linked")) == 3, what="one filed, 3 linked")
     assert tickets(jira) == ["OPS-1"]
     assert droid.store.runs.get(rca.run_id).context["sentry_issue"] == "1"     # the claim kept the other keys
+
+
+def test_a_failed_ticket_releases_the_claim_so_a_retry_files_it(alerts):
+    droid, jira, rca = alerts
+    value = blocks.button_value(rca.run_id, 1)
+    jira.fail("^/rest/api/2/issue/?$", 400, method="POST")
+    droid.click("droid_rca_jira", value, user="UONCALL", channel="CALERTS")
+    wait_for(lambda: [p for p in droid.posts("CALERTS") if "Could not create the Jira ticket" in p["text"]],
+             what="the failure notice")
+    assert tickets(jira) == [] and "jira_ticket" not in droid.store.runs.get(rca.run_id).context
+    droid.click("droid_rca_jira", value, user="UONCALL", channel="CALERTS")
+    wait_for(lambda: droid.store.events.for_run(rca.run_id, "jira_ticket"), what="ticket filed on retry")
+    assert tickets(jira) == ["OPS-1"]

@@ -139,10 +139,13 @@ def create_ticket(deps, body: dict) -> None:
                                      "and `jira_project` in DROID_CONFIG.", rca.thread_ts)
     if not deps.store.runs.claim(rca.run_id, TICKET_KEY, {"by": user, "at": time.time()}):
         return _existing_ticket(deps, rca.run_id, channel, user)
+    from integrations.jira_client import JiraError
     try:
         ticket = _file_ticket(deps, rca, project)
-    except Exception as exc:
+    except BaseException as exc:
         deps.store.runs.set_context_key(rca.run_id, TICKET_KEY, None)     # release the claim: a retry may file it
+        if not isinstance(exc, JiraError):
+            raise
         return deps.poster.post(channel, rca.thread_ts, blocks.notice(f"❌ Could not create the Jira ticket: {exc}"))
     deps.store.runs.set_context_key(rca.run_id, TICKET_KEY, {"key": ticket.key, "url": ticket.url, "by": user})
     deps.store.events.append(rca.run_id, "jira_ticket", key=ticket.key, user=user)
