@@ -22,6 +22,14 @@ class Limits:
 
 
 @dataclass
+class Spent:
+    """What earlier executions of the same run already used: a resumed loop's limits count from here."""
+
+    steps: int = 0
+    usage: Usage = field(default_factory=Usage)
+
+
+@dataclass
 class LoopResult:
     """How the loop ended: final | revise | limit | cancelled | error."""
 
@@ -49,14 +57,21 @@ def limit_reached(limits: Limits, steps: int, usage: Usage, started: float, tool
 
 def run_loop(llm: LLM, *, system: str, messages: list[dict], tools: list[Tool], limits: Limits,
              should_stop: Callable[[], bool], record: Callable[..., None],
-             inbox: Callable[[], list[str]] = lambda: []) -> LoopResult:
-    """Call the model and its tools until it finishes, asks to re-plan, or a limit or stop intervenes."""
+             inbox: Callable[[], list[str]] = lambda: [], spent: Spent | None = None) -> LoopResult:
+    """Call the model and its tools until it finishes, asks to re-plan, or a limit or stop intervenes.
+
+    Step, token and cost limits count `spent` (earlier executions of the run) plus this loop; the result
+    reports this loop's own steps and usage."""
     by_name = {t.name: t for t in tools}
+    before = spent or Spent()
     usage, steps, tool_errors, started = Usage(), 0, 0, time.monotonic()
     while True:
         if should_stop():
             return LoopResult("cancelled", "Stopped on request.", usage, steps)
-        if reason := limit_reached(limits, steps, usage, started, tool_errors):
+        so_far = Usage()
+        so_far.add(before.usage)
+        so_far.add(usage)
+        if reason := limit_reached(limits, before.steps + steps, so_far, started, tool_errors):
             return LoopResult("limit", f"Stopped at {reason}.", usage, steps)
         _deliver_steering(messages, inbox(), record)
         try:
@@ -66,7 +81,7 @@ def run_loop(llm: LLM, *, system: str, messages: list[dict], tools: list[Tool], 
             return LoopResult("error", exc.message, usage, steps)
         steps += 1
         usage.add(reply.usage)
-        record("model_reply", step=steps, text=reply.text[:4000], tools=[u["name"] for u in reply.tool_uses()],
+        record("model_reply", step=before.steps + steps, text=reply.text[:4000], tools=[u["name"] for u in reply.tool_uses()],
                input_tokens=reply.usage.input_tokens, output_tokens=reply.usage.output_tokens,
                cost_usd=round(reply.usage.cost_usd, 6))
         messages.append({"role": "assistant", "content": reply.content})

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot import blocks
-from bot.agent_loop import Limits, LoopResult, run_loop
+from bot.agent_loop import Limits, LoopResult, Spent, run_loop
 from bot.planner import PlanError, model_plan, template_plan
 from bot.poster import SlackPoster
 from bot.status import StatusMessage
@@ -201,13 +201,13 @@ class Runner:
         system = skill.instructions + "\n\nThe approved plan:\n" + "\n".join(
             f"{i}. [{s.status}] {s.title}" for i, s in enumerate(plan.steps, 1))
         messages = [{"role": "user", "content": self._task_prompt(run, ctx)}]
-        limits = Limits(plan.budget.steps, plan.budget.tokens, self.settings.max_cost_usd,
+        limits = Limits(plan.budget.steps, plan.budget.tokens, self._cost_cap(plan),
                         self.settings.max_wall_seconds, self.settings.max_tool_errors)
         status.set(blocks.status_message(run.run_id, plan, "⏳ Working on the approved plan…", running=True))
         result = run_loop(self.llm, system=system, messages=messages, tools=tools, limits=limits,
                           should_stop=lambda: self.store.runs.get(run.run_id).state != "executing",
                           record=lambda kind, /, **data: self.store.events.append(run.run_id, kind, **data),
-                          inbox=lambda: self._inbox(run.run_id))
+                          inbox=lambda: self._inbox(run.run_id), spent=self._spent(run.run_id))
         self._record_usage(run.run_id, "executing", result.usage)
         result.control = {**(result.control or {}), "plan": plan}
         return result
@@ -241,19 +241,39 @@ class Runner:
                     lambda kind, /, **data: self.store.events.append(run_id, kind, **data), self._permalink(run))
 
     def _pause_for_budget(self, run_id: str, plan: Plan, reason: str, status: StatusMessage) -> None:
-        """At a limit the run pauses: a plan version with more budget, offered as Extend / Stop."""
+        """At a limit the run pauses: a plan version whose budget adds to the approved total, as Extend / Stop.
+
+        Limits are cumulative over the run (see `_spent`), so Extend grants exactly the added steps/tokens."""
         bigger = Plan.from_dict(plan.to_dict())
-        bigger.budget = Budget(plan.budget.steps + max(5, plan.budget.steps // 2),
-                               plan.budget.tokens + max(50_000, plan.budget.tokens // 2), plan.budget.cost_usd)
+        more = Budget(max(5, plan.budget.steps // 2), max(50_000, plan.budget.tokens // 2),
+                      round(max(1.0, self._cost_cap(plan) / 2), 2))
+        bigger.budget = Budget(plan.budget.steps + more.steps, plan.budget.tokens + more.tokens,
+                               round(self._cost_cap(plan) + more.cost_usd, 2))
         version = self.store.plans.add(run_id, bigger.to_dict())
         bigger.version = version
-        self.store.events.append(run_id, "budget_reached", reason=reason, offered_version=version)
+        self.store.events.append(run_id, "budget_reached", reason=reason, offered_version=version,
+                                 offered=dataclasses.asdict(more), total=dataclasses.asdict(bigger.budget))
         if not self.store.runs.transition(run_id, "executing", "awaiting_approval"):
             return
         run = self.store.runs.get(run_id)
         status.close(blocks.status_message(run_id, plan, f"⏸️ Paused: {reason}", running=False))
         ts = self.poster.post(run.channel, run.thread_ts, blocks.budget_message(run_id, bigger, reason))
         self.store.runs.update(run_id, plan_ts=ts)
+
+    def _cost_cap(self, plan: Plan) -> float:
+        """The run's cost limit: the configured maximum, or more once Extend has added to it."""
+        return max(self.settings.max_cost_usd, plan.budget.cost_usd or 0.0)
+
+    def _spent(self, run_id: str) -> Spent:
+        """What earlier executions of this run used (model steps, executing tokens and cost), from its event log."""
+        spent = Spent()
+        for event in self.store.events.for_run(run_id):
+            if event.kind == "model_reply":
+                spent.steps += 1
+            elif event.kind == "usage" and event.data.get("phase") == "executing":
+                spent.usage.input_tokens += int(event.data.get("total_tokens") or 0)   # only the total is limited
+                spent.usage.cost_usd += float(event.data.get("cost_usd") or 0.0)
+        return spent
 
     def _pause_for_approval(self, run_id: str, control: dict, status: StatusMessage) -> None:
         proposed = Plan.from_dict(control["revise"])

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import logging
 
 from bot import blocks
+from bot.webhook_guard import SENTRY, WebhookGuard
 from integrations.sentry_alert import AlertRef
 
 log = logging.getLogger("droid.sentry_webhook")
@@ -14,22 +14,20 @@ TEXT = {"content-type": "text/plain"}
 
 
 def sentry_route(deps):
-    """The handler for POST /sentry/webhook: (body, headers) -> (status, headers, body)."""
+    """The handler for POST /sentry/webhook: (raw body, headers) -> (status, headers, body).
 
-    def handle(body: str, headers: dict) -> tuple[int, dict, str]:
-        from integrations.sentry_client import verify_webhook
-        headers = {k.lower(): v for k, v in headers.items()}
-        secret = deps.settings.sentry_webhook_secret
-        if not secret:
+    Verified, fresh, new and a JSON object (bot/webhook_guard.py), or refused with the matching status."""
+    guard = WebhookGuard(SENTRY, deps.settings.sentry_webhook_secret, deps.store.deliveries,
+                         deps.settings.webhook_max_age_seconds)
+
+    def handle(body: bytes | str, headers: dict) -> tuple[int, dict, str]:
+        if not deps.settings.sentry_webhook_secret:
             return 503, TEXT, "Sentry webhooks are not configured (SENTRY_WEBHOOK_SECRET)"
-        if not verify_webhook(body.encode(), headers.get("sentry-hook-signature"), secret):
-            log.warning("Sentry webhook with a bad signature rejected")
-            return 401, TEXT, "bad signature"
-        try:
-            payload = json.loads(body)
-        except ValueError:
-            return 400, TEXT, "malformed JSON"
-        resource = headers.get("sentry-hook-resource", "")
+        verdict = guard.check(body, headers)
+        if not verdict.accepted:
+            return verdict.status, TEXT, verdict.reason
+        payload = verdict.payload
+        resource = {k.lower(): v for k, v in headers.items()}.get("sentry-hook-resource", "")
         if payload.get("action") not in RESOURCES.get(resource, ()):
             return 200, TEXT, f"ignored: {resource} {payload.get('action')}"
         deps.runner.executor.submit(_guarded, deps, payload)

@@ -36,6 +36,7 @@ class Routing:
     alert_bots: tuple[str, ...] = ()                              # bot ids / app names whose alerts are read
     sentry_projects: dict[str, str] = field(default_factory=dict)  # Sentry project slug -> alert channel
     jira_project: str | None = None                                # where "Create Jira ticket" files tickets
+    channel_approvers: dict[str, tuple[str, ...]] = field(default_factory=dict)  # channel -> extra approvers
 
     def reads_alerts_from(self, message: dict) -> bool:
         """Whether a bot message comes from a configured alert integration (default: Sentry's app)."""
@@ -49,6 +50,15 @@ class Routing:
     def repo_for(self, channel: str) -> str | None:
         """The repository (path or URL) mapped to a channel, else the default."""
         return self.channel_repos.get(channel, self.default_repo)
+
+    def approvers_for(self, channel: str) -> tuple[str, ...]:
+        """Who may decide on runs in a channel besides the requester: global plus per-channel approvers."""
+        return self.approvers + self.channel_approvers.get(channel, ())
+
+    def acts_in(self, channel: str) -> bool:
+        """droid acts only in channels mapped to a repository, alert channels, or under `default_repo`."""
+        return bool(self.default_repo or channel in self.channel_repos or channel in self.alert_channels
+                    or channel in self.sentry_projects.values())
 
     def github_repo_for(self, channel: str) -> str | None:
         """The GitHub owner/name pull requests go to for a channel, when configured explicitly."""
@@ -176,8 +186,11 @@ def _load_routing(path: str, problems: list[str]) -> Routing:
     if not isinstance(channels, dict):
         problems.append("DROID_CONFIG: `channels` must map channel IDs to {repo: ...}")
         channels = {}
-    repos = {str(ch): str(v.get("repo") if isinstance(v, dict) else v) for ch, v in channels.items()}
+    repos = {str(ch): str(v.get("repo") if isinstance(v, dict) else v) for ch, v in channels.items()
+             if (v.get("repo") if isinstance(v, dict) else v)}
     github = {str(ch): str(v["github"]) for ch, v in channels.items() if isinstance(v, dict) and v.get("github")}
+    approvers = {str(ch): tuple(str(u) for u in v["approvers"]) for ch, v in channels.items()
+                 if isinstance(v, dict) and v.get("approvers")}
     return Routing(
         channel_repos=repos,
         default_repo=data.get("default_repo"),
@@ -188,6 +201,7 @@ def _load_routing(path: str, problems: list[str]) -> Routing:
         alert_bots=tuple(str(b) for b in data.get("alert_bots") or ()),
         sentry_projects={str(k): str(v) for k, v in (data.get("sentry_projects") or {}).items()},
         jira_project=data.get("jira_project"),
+        channel_approvers=approvers,
     )
 
 

@@ -7,6 +7,8 @@ import time
 
 from state.db import Database
 
+NAMESPACED_KEEP = 30 * 24 * 3600     # webhook signatures and delivery ids: 30 days
+
 
 class DeliveryLog:
     """Remembers which Slack event deliveries were already seen."""
@@ -23,8 +25,12 @@ class DeliveryLog:
         except sqlite3.IntegrityError:
             return False
 
-    def forget_older_than(self, seconds: float) -> int:
-        """Drop ids older than Slack's retry window; returns how many."""
+    def forget_older_than(self, seconds: float, namespaced_seconds: float = NAMESPACED_KEEP) -> int:
+        """Drop Slack event ids older than `seconds` (Slack's retry window) and namespaced ids (`sentry:sig:…`,
+        kept longer: Sentry does not sign its timestamp, so a replay is caught by its signature) older than
+        `namespaced_seconds`; returns how many."""
+        now = time.time()
         with self.database.transaction() as db:
-            cur = db.execute("DELETE FROM slack_deliveries WHERE received_at < ?", [time.time() - seconds])
+            cur = db.execute("DELETE FROM slack_deliveries WHERE (instr(event_id, ':') = 0 AND received_at < ?) "
+                             "OR received_at < ?", [now - seconds, now - max(seconds, namespaced_seconds)])
             return cur.rowcount

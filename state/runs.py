@@ -130,6 +130,24 @@ class RunStore:
                                 [*sets.values(), run_id, from_state])
             return cursor.rowcount == 1
 
+    def claim(self, run_id: str, key: str, value) -> bool:
+        """Compare-and-set on one context key: write `value` only if `key` is unset; True if this call won."""
+        with self.database.transaction() as db:
+            cursor = db.execute("UPDATE runs SET context=json_set(context, ?, json(?)), updated_at=? "
+                                "WHERE run_id=? AND json_type(context, ?) IS NULL",
+                                [f"$.{key}", json.dumps(value), time.time(), run_id, f"$.{key}"])
+            return cursor.rowcount == 1
+
+    def set_context_key(self, run_id: str, key: str, value) -> None:
+        """Set (or, with None, remove) one context key in place, leaving the others as they are."""
+        with self.database.transaction() as db:
+            if value is None:
+                db.execute("UPDATE runs SET context=json_remove(context, ?), updated_at=? WHERE run_id=?",
+                           [f"$.{key}", time.time(), run_id])
+            else:
+                db.execute("UPDATE runs SET context=json_set(context, ?, json(?)), updated_at=? WHERE run_id=?",
+                           [f"$.{key}", json.dumps(value), time.time(), run_id])
+
     def update(self, run_id: str, **changes) -> None:
         """Set fields that are not the state (message timestamps, context, result)."""
         if "state" in changes:

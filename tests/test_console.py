@@ -31,5 +31,5 @@ def test_console_mention_plan_approve_results(tmp_path):
 
 def test_console_refuses_someone_else(tmp_path):
     out = run_console(tmp_path, ["@droid where is total computed?", "/as UMALLORY", "1"])
-    assert "[only visible to UMALLORY] Only <@UYOU> can decide" in out
+    assert "[only visible to UMALLORY] Only <@UYOU> can approve" in out
     assert "Approved by" not in out

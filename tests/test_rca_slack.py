@@ -6,6 +6,7 @@ import copy
 import hashlib
 import hmac
 import json
+import time
 import urllib.error
 import urllib.request
 
@@ -45,7 +46,8 @@ def sentry(shop, fixtures_dir):
 @pytest.fixture
 def droid(tmp_path, shop, sentry):
     d = Droid(tmp_path, routing=Routing(channel_repos={"CALERTS": str(shop["repo"]), "CDEV": str(shop["repo"])},
-                                        alert_channels=("CALERTS",), sentry_projects={"1": "CALERTS"}),
+                                        alert_channels=("CALERTS",), sentry_projects={"1": "CALERTS"},
+                                        channel_approvers={"CALERTS": ("UONCALL",)}),
               sentry_url=sentry.url, sentry_token=sentry.token, sentry_org="baz",
               sentry_webhook_secret=WEBHOOK_SECRET)
     yield d
@@ -145,7 +147,7 @@ def test_sentry_down_or_missing_gives_a_short_message(droid, fixtures_dir, sentr
 def test_mention_in_the_alert_thread_is_a_follow_up(droid, fixtures_dir):
     ts = post_alert(droid, sentry_message(fixtures_dir))
     rca_reply(droid)
-    droid.mention("why did this start?", channel="CALERTS", thread_ts=ts)
+    droid.mention("why did this start?", channel="CALERTS", thread_ts=ts, user="UONCALL")
     run = droid.store.runs.latest_in_thread("CALERTS", ts)
     wait_for(lambda: droid.store.events.for_run(run.run_id, "follow_up"), what="follow-up on the RCA run")
     assert droid.store.database.db.execute("SELECT COUNT(*) FROM runs").fetchone()[0] == 1
@@ -184,7 +186,7 @@ def test_webhook_valid_and_invalid_signature(droid, fixtures_dir, shop):
         def send(signature):
             request = urllib.request.Request(url, data=body, method="POST", headers={
                 "Content-Type": "application/json", "Sentry-Hook-Resource": "event_alert",
-                "Sentry-Hook-Signature": signature})
+                "Sentry-Hook-Timestamp": str(int(time.time())), "Sentry-Hook-Signature": signature})
             try:
                 with urllib.request.urlopen(request, timeout=10) as response:
                     return response.status

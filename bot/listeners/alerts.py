@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 
-from bot import blocks
+from bot import blocks, policy
 from bot.middleware.dedupe import once_per_delivery
 from integrations.sentry_alert import AlertRef, alert_from_message
 
@@ -27,6 +27,8 @@ def register(app, deps) -> None:
         alert = alert_from_message(message, from_person=not message.get("bot_id"))
         if alert is None or not channel:
             return deps.poster.ephemeral(channel, user, "That message links no Sentry issue droid can analyse.")
+        if not deps.settings.routing.acts_in(channel):
+            return deps.poster.ephemeral(channel, user, policy.unmapped_notice(channel))
         start_rca(deps, alert, channel=channel, ts=message.get("ts"), thread_ts=message.get("thread_ts") or message.get("ts"),
                   requester=user, team=(body.get("team") or {}).get("id", ""))
 
@@ -62,13 +64,17 @@ def handle_message(deps, event: dict, team: str) -> None:
 
 
 def steer(deps, event: dict) -> bool:
-    """A person's reply (without a mention) in the thread of an executing run is handed to its agent."""
+    """A reply (without a mention) in an executing run's thread: from the requester or an approver it is
+    handed to the agent; from anyone else it is kept as a comment the agent never sees."""
     thread_ts, user, text = event.get("thread_ts"), event.get("user"), event.get("text") or ""
     if not (thread_ts and user) or event.get("bot_id") or event.get("subtype") or "<@" in text:
         return False
     run = deps.store.runs.active_in_thread(event["channel"], thread_ts)
     if run is None or run.state != "executing":
         return False
+    if not policy.may_act(deps.settings.routing, run, user):
+        policy.comment(deps, run, user, text)
+        return True
     deps.store.events.append(run.run_id, "follow_up", user=user, text=text)
     deps.poster.react(event["channel"], event["ts"], "eyes")     # quiet acknowledgement: no extra message
     return True
@@ -106,7 +112,7 @@ def start_rca(deps, alert: AlertRef, *, channel: str, ts: str, thread_ts: str, r
 def draft_fix(deps, body: dict) -> None:
     """Start a code-change run in the thread with the RCA as context: a plan to approve."""
     rca, user, channel = _clicked_run(deps, body)
-    if rca is None:
+    if rca is None or not policy.allow(deps, rca, user, "draft_fix", channel):
         return
     task = f"Draft a fix for: {rca.task}"
     trigger = f"{rca.trigger_ts}-fix-{user}"
@@ -122,26 +128,53 @@ def draft_fix(deps, body: dict) -> None:
 
 
 def create_ticket(deps, body: dict) -> None:
-    """File a Jira ticket with the RCA summary and links; reply with its key."""
+    """File one Jira ticket per run with the RCA summary and links; a second click links the same ticket."""
     rca, user, channel = _clicked_run(deps, body)
-    if rca is None:
+    if rca is None or not policy.allow(deps, rca, user, "create_ticket", channel):
         return
     settings = deps.settings
     project = settings.routing.jira_project
     if not (settings.jira_url and project):
         return deps.poster.ephemeral(channel, user, "Jira is not configured: set JIRA_URL, JIRA_USER, JIRA_API_TOKEN "
                                      "and `jira_project` in DROID_CONFIG.", rca.thread_ts)
-    from integrations.jira_client import JiraClient, JiraError
+    if not deps.store.runs.claim(rca.run_id, TICKET_KEY, {"by": user, "at": time.time()}):
+        return _existing_ticket(deps, rca.run_id, channel, user)
+    from integrations.jira_client import JiraError
+    try:
+        ticket = _file_ticket(deps, rca, project)
+    except BaseException as exc:
+        deps.store.runs.set_context_key(rca.run_id, TICKET_KEY, None)     # release the claim: a retry may file it
+        if not isinstance(exc, JiraError):
+            raise
+        return deps.poster.post(channel, rca.thread_ts, blocks.notice(f"❌ Could not create the Jira ticket: {exc}"))
+    deps.store.runs.set_context_key(rca.run_id, TICKET_KEY, {"key": ticket.key, "url": ticket.url, "by": user})
+    deps.store.events.append(rca.run_id, "jira_ticket", key=ticket.key, user=user)
+    deps.poster.post(channel, rca.thread_ts, blocks.notice(f"🎫 <{ticket.url}|{ticket.key}> created by <@{user}>."))
+
+
+TICKET_KEY = "jira_ticket"
+
+
+def _file_ticket(deps, rca, project: str):
+    from integrations.jira_client import JiraClient
+    settings = deps.settings
     link = _permalink(deps, rca.channel, rca.thread_ts)
     description = deps.redact(f"{rca.result or ''}\n\nSlack thread: {link or rca.run_id}\n"
                               f"Sentry: {rca.context.get('issue_url') or rca.context.get('sentry_issue')}")
-    try:
-        ticket = JiraClient(settings.jira_url, settings.jira_user, settings.jira_token).create_ticket(
-            project, deps.redact(rca.task)[:250], description)
-    except JiraError as exc:
-        return deps.poster.post(channel, rca.thread_ts, blocks.notice(f"❌ Could not create the Jira ticket: {exc}"))
-    deps.store.events.append(rca.run_id, "jira_ticket", key=ticket.key, user=user)
-    deps.poster.post(channel, rca.thread_ts, blocks.notice(f"🎫 <{ticket.url}|{ticket.key}> created by <@{user}>."))
+    return JiraClient(settings.jira_url, settings.jira_user, settings.jira_token).create_ticket(
+        project, deps.redact(rca.task)[:250], description)
+
+
+def _existing_ticket(deps, run_id: str, channel: str, user: str) -> None:
+    """The run already has its ticket (or one is being filed): point at it instead of filing another."""
+    run = deps.store.runs.get(run_id)
+    ticket = run.context.get(TICKET_KEY) or {}
+    if ticket.get("key"):
+        text = f"This analysis already has its Jira ticket: <{ticket['url']}|{ticket['key']}>."
+    else:
+        text = f"<@{ticket.get('by')}> is filing the Jira ticket for this analysis right now."
+    deps.store.events.append(run_id, "jira_ticket_linked", key=ticket.get("key"), user=user)
+    deps.poster.ephemeral(channel, user, text, run.thread_ts)
 
 
 def _clicked_run(deps, body: dict):

@@ -1,10 +1,10 @@
-"""Approve / Revise / Cancel / Stop: check who clicked and which plan version, then one CAS transition."""
+"""Approve / Revise / Cancel / Stop / Extend: ask the policy who clicked, check the plan version, one CAS transition."""
 
 from __future__ import annotations
 
 import logging
 
-from bot import blocks
+from bot import blocks, policy
 from skills.plan import Plan
 
 log = logging.getLogger("droid.decisions")
@@ -32,9 +32,8 @@ def _button(deps, decide):
         run = deps.store.runs.get(click.run_id)
         if run is None:
             return deps.poster.ephemeral(click.channel, click.user, "That run no longer exists.")
-        if not may_decide(deps, run, click.user):
-            deps.store.events.append(run.run_id, "refused", user=click.user, action=decide.__name__)
-            return deps.poster.ephemeral(click.channel, click.user, refusal(deps, run), run.thread_ts)
+        if not policy.allow(deps, run, click.user, verb(deps, run, click, decide.__name__), click.channel):
+            return
         decide(deps, run, click, body)
 
     listener.__name__ = f"on_{decide.__name__}"
@@ -58,16 +57,12 @@ class Click:
             return None
 
 
-def may_decide(deps, run, user: str) -> bool:
-    """Only the requester and the configured approvers decide on a run."""
-    return user == run.requester or user in deps.settings.routing.approvers
-
-
-def refusal(deps, run) -> str:
-    """The ephemeral refusal for anyone else."""
-    approvers = ", ".join(f"<@{u}>" for u in deps.settings.routing.approvers)
-    who = f"<@{run.requester}>" + (f" or an approver ({approvers})" if approvers else "")
-    return f"Only {who} can decide on run {run.run_id}. Nothing was changed."
+def verb(deps, run, click, name: str) -> str:
+    """The verb a click means: the Approve/Cancel buttons of a budget pause are Extend/Stop."""
+    if name in ("approve", "cancel") and any(e.data.get("offered_version") == click.version
+                                             for e in deps.store.events.for_run(run.run_id, "budget_reached")):
+        return "extend" if name == "approve" else "stop"
+    return name
 
 
 def _stale(deps, run, click) -> bool:
@@ -142,7 +137,7 @@ def revise_submitted(deps, body: dict) -> None:
         log.warning("malformed revise submission ignored")
         return
     run = deps.store.runs.get(run_id)
-    if run is None or not may_decide(deps, run, user) or version != run.plan_version:
+    if run is None or not policy.allow(deps, run, user, "revise") or version != run.plan_version:
         return
     if deps.store.runs.transition(run_id, "awaiting_approval", "planning"):
         deps.store.events.append(run_id, "revise_requested", user=user, version=version, feedback=feedback)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import re
 
-from bot import blocks
+from bot import blocks, policy
 from bot.middleware.dedupe import once_per_delivery
 from skills.registry import TICKET, choose
 
@@ -36,6 +36,9 @@ def handle_mention(deps, event: dict, team: str) -> None:
     if event.get("bot_id") and channel not in deps.settings.routing.alert_channels:
         return
     thread_ts = event.get("thread_ts") or ts
+    if not deps.settings.routing.acts_in(channel):
+        deps.poster.post(channel, thread_ts, blocks.notice(policy.unmapped_notice(channel)))
+        return
     task = task_text(event.get("text", ""))
     in_thread = bool(event.get("thread_ts"))
     active = deps.store.runs.active_in_thread(channel, thread_ts) if in_thread else None
@@ -86,7 +89,9 @@ def _analyse_thread_alert(deps, channel: str, thread_ts: str, user: str, team: s
 
 
 def follow_up(deps, run, user: str, text: str) -> None:
-    """Record a follow-up; an executing agent gets it at its next step."""
+    """Record a follow-up; an executing agent gets it at its next step. Others' words are only comments."""
+    if not policy.may_act(deps.settings.routing, run, user):
+        return policy.comment(deps, run, user, text)
     deps.store.events.append(run.run_id, "follow_up", user=user, text=text)
     if run.skill == "rca" and not run.active:
         note = (f"Noted on the analysis (run {run.run_id}). The evidence above is all droid gathered without a model"
