@@ -4,13 +4,20 @@ Limits (see shared/fixtures/slack/block_kit_limits.json): 50 blocks a message, 3
 section, 150 a header, 75 a button label, 2,000 a button value; we keep a whole message under
 ~10,000 characters of block text and the top-level `text` under 4,000. Longer content is split
 into several sections, and past the total it is cut and the full text goes to a file.
+
+Every builder takes raw text and makes it safe itself (bot/mrkdwn.py): mrkdwn fields go through
+`mrkdwn.render` (foreign text escaped, droid's sealed links and mentions kept), plain_text fields
+and uploaded files through `mrkdwn.plain`. Callers never pre-escape; droid's own links and
+mentions are built with `mrkdwn.link` / `mrkdwn.mention`, quoted code with `mrkdwn.code[_block]`.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 
+from bot import mrkdwn
 from skills.plan import Plan
 
 MAX_BLOCKS = 50
@@ -44,24 +51,35 @@ def parse_button_value(value: str) -> tuple[str, int]:
 
 
 def _clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return text if len(text) <= limit else _cut(text, limit - 1) + "…"
+
+
+def _cut(text: str, limit: int) -> str:
+    """The first `limit` chars of rendered mrkdwn, never ending inside an `&…;` entity or a `<…>` link."""
+    head = text[:limit]
+    opened = head.rfind("<")
+    if opened > head.rfind(">"):
+        head = head[:opened]
+    return re.sub(r"&[a-z]{0,3}$", "", head)
 
 
 def header(text: str) -> dict:
-    """A header block (plain text, ≤150 chars)."""
-    return {"type": "header", "text": {"type": "plain_text", "text": _clip(text, MAX_HEADER), "emoji": True}}
+    """A header block (plain text, ≤150 chars): no mrkdwn is parsed there, invisibles are removed."""
+    return {"type": "header", "text": {"type": "plain_text", "text": _clip(mrkdwn.plain(text), MAX_HEADER),
+                                       "emoji": True}}
 
 
 def sections(text: str) -> list[dict]:
-    """mrkdwn section blocks for `text`, split on line boundaries under 3,000 chars each."""
+    """mrkdwn section blocks for raw `text` (rendered safe), split on line boundaries under 3,000 chars each."""
     chunks, current = [], ""
-    for line in text.splitlines() or [""]:
+    for line in mrkdwn.render(text).splitlines() or [""]:
         while len(line) > MAX_SECTION:
             if current:
                 chunks.append(current)
                 current = ""
-            chunks.append(line[:MAX_SECTION])
-            line = line[MAX_SECTION:]
+            head = _cut(line, MAX_SECTION) or line[:MAX_SECTION]
+            chunks.append(head)
+            line = line[len(head):]
         candidate = f"{current}\n{line}" if current else line
         if len(candidate) > MAX_SECTION:
             chunks.append(current)
@@ -74,13 +92,14 @@ def sections(text: str) -> list[dict]:
 
 
 def context(text: str) -> dict:
-    """A small grey context line."""
-    return {"type": "context", "elements": [{"type": "mrkdwn", "text": _clip(text, MAX_SECTION)}]}
+    """A small grey context line (raw text, rendered safe)."""
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": _clip(mrkdwn.render(text), MAX_SECTION)}]}
 
 
 def button(label: str, action_id: str, value: str, style: str | None = None) -> dict:
     """A button element."""
-    element = {"type": "button", "text": {"type": "plain_text", "text": _clip(label, 75), "emoji": True},
+    element = {"type": "button", "text": {"type": "plain_text", "text": _clip(mrkdwn.plain(label), 75),
+                                          "emoji": True},
                "action_id": action_id, "value": value[:2000]}
     if style:
         element["style"] = style
@@ -93,8 +112,10 @@ def actions(block_id: str, *elements: dict) -> dict:
 
 
 def fit(text: str, blocks: list[dict], *, filename: str = "droid-output.md", full_text: str | None = None) -> Message:
-    """Enforce the limits: cut blocks past the budget and move the full content to a file."""
-    text = _clip(text or " ", MAX_TEXT)
+    """Enforce the limits: cut blocks past the budget and move the full content to a file.
+
+    `text` (the notification fallback) and `full_text` are raw; `blocks` come from the builders above."""
+    text = _clip(mrkdwn.render(text) or " ", MAX_TEXT)
     kept, used, overflow = [], 0, False
     tail = [b for b in blocks if b["type"] == "actions"]
     body = [b for b in blocks if b["type"] != "actions"]
@@ -109,7 +130,7 @@ def fit(text: str, blocks: list[dict], *, filename: str = "droid-output.md", ful
     file = None
     if overflow:
         kept.append(context("_This was too long for one Slack message: the full text is in the attached file._"))
-        file = (filename, full_text if full_text is not None else _blocks_text(body))
+        file = (filename, mrkdwn.plain(full_text) if full_text is not None else _blocks_text(body))
     return Message(text, kept + tail, file)
 
 
@@ -136,7 +157,7 @@ def plan_message(run_id: str, plan: Plan, *, requester: str, with_buttons: bool 
     lines = [f"*Goal:* {plan.goal}", "", "*Steps*"]
     lines += [f"{i}. {s.title}" + (f" — {s.detail}" if s.detail else "") for i, s in enumerate(plan.steps, 1)]
     if plan.touches:
-        lines += ["", "*Expects to touch:* " + ", ".join(f"`{t}`" for t in plan.touches[:30])]
+        lines += ["", "*Expects to touch:* " + ", ".join(mrkdwn.code(t) for t in plan.touches[:30])]
     if plan.risks:
         lines += ["", "*Risks*"] + [f"• {r}" for r in plan.risks]
     cost = f", est. ≤ ${plan.budget.cost_usd:.2f}" if plan.budget.cost_usd is not None else ""
@@ -148,7 +169,7 @@ def plan_message(run_id: str, plan: Plan, *, requester: str, with_buttons: bool 
     blocks += sections("\n".join(lines))
     if plan.note:
         blocks += sections(f"_{plan.note}_")
-    blocks.append(context(f"{budget} · plan {source} · requested by <@{requester}>"))
+    blocks.append(context(f"{budget} · plan {source} · requested by {mrkdwn.mention(requester)}"))
     if with_buttons:
         value = button_value(run_id, plan.version)
         blocks.append(actions("run_actions", button("Approve", "droid_approve", value, "primary"),
@@ -196,8 +217,8 @@ def result_message(title: str, body: str, *, filename: str, buttons=(), value: s
 
 
 def notice(text: str) -> Message:
-    """A short plain reply."""
-    return fit(text, sections(text))
+    """A short reply (raw text, rendered safe; droid's links and mentions as mrkdwn tokens)."""
+    return fit(text, sections(text), full_text=text)
 
 
 def revise_modal(run_id: str, version: int) -> dict:

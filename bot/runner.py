@@ -10,7 +10,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot import blocks
+from bot import blocks, mrkdwn
 from bot.agent_loop import Limits, LoopResult, run_loop
 from bot.planner import PlanError, model_plan, template_plan
 from bot.poster import SlackPoster
@@ -234,7 +234,7 @@ class Runner:
 
     def _finish(self, run_id: str, plan: Plan, ws, summary: str) -> Outcome:
         if ws is None:
-            return Outcome("Answer", summary or "(the model gave no text)")
+            return Outcome("Answer", mrkdwn.from_model(summary, mrkdwn.allowed_hosts(self.settings)) or "(the model gave no text)")
         from bot.finish import ship
         run = self.store.runs.get(run_id)
         return ship(self.settings, run, plan, ws, summary, self.redact,

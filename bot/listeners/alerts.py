@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 
-from bot import blocks
+from bot import blocks, mrkdwn
 from bot.middleware.dedupe import once_per_delivery
 from integrations.sentry_alert import AlertRef, alert_from_message
 
@@ -84,7 +84,7 @@ def start_rca(deps, alert: AlertRef, *, channel: str, ts: str, thread_ts: str, r
         link = _permalink(deps, recent.channel, recent.thread_ts)
         minutes = max(1, int((time.time() - recent.created_at) // 60))
         deps.poster.post(channel, thread_ts, blocks.notice(
-            f"Same Sentry issue as an alert {minutes} min ago — see the analysis there: {link or recent.run_id} "
+            f"Same Sentry issue as an alert {minutes} min ago — see the analysis there: {mrkdwn.link(link) if link else recent.run_id} "
             f"(state: {recent.state.replace('_', ' ')}). droid skips repeats for "
             f"{int(deps.settings.rca_cooldown_minutes)} min."))
         return recent
@@ -141,7 +141,8 @@ def create_ticket(deps, body: dict) -> None:
     except JiraError as exc:
         return deps.poster.post(channel, rca.thread_ts, blocks.notice(f"❌ Could not create the Jira ticket: {exc}"))
     deps.store.events.append(rca.run_id, "jira_ticket", key=ticket.key, user=user)
-    deps.poster.post(channel, rca.thread_ts, blocks.notice(f"🎫 <{ticket.url}|{ticket.key}> created by <@{user}>."))
+    deps.poster.post(channel, rca.thread_ts, blocks.notice(
+        f"🎫 {mrkdwn.link(ticket.url, ticket.key)} created by {mrkdwn.mention(user)}."))
 
 
 def _clicked_run(deps, body: dict):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from bot import blocks
+from bot import blocks, mrkdwn
 from skills.plan import Plan
 
 log = logging.getLogger("droid.decisions")
@@ -99,7 +99,7 @@ def approve(deps, run, click, body) -> None:
     if not won:
         return _not_awaiting(deps, deps.store.runs.get(run.run_id), click)
     deps.store.events.append(run.run_id, "approved", user=click.user, version=click.version)
-    _close_plan(deps, run, click.version, f"✅ Approved by <@{click.user}>.")
+    _close_plan(deps, run, click.version, f"✅ Approved by {mrkdwn.mention(click.user)}.")
     deps.runner.submit(deps.runner.execute, run.run_id)
 
 
@@ -110,8 +110,9 @@ def cancel(deps, run, click, body) -> None:
     if not deps.store.runs.transition(run.run_id, "awaiting_approval", "cancelled"):
         return _not_awaiting(deps, deps.store.runs.get(run.run_id), click)
     deps.store.events.append(run.run_id, "cancelled", user=click.user)
-    _close_plan(deps, run, click.version, f"🚫 Cancelled by <@{click.user}>.")
-    deps.poster.post(run.channel, run.thread_ts, blocks.notice(f"🚫 Run {run.run_id} cancelled by <@{click.user}>."))
+    _close_plan(deps, run, click.version, f"🚫 Cancelled by {mrkdwn.mention(click.user)}.")
+    deps.poster.post(run.channel, run.thread_ts, blocks.notice(
+        f"🚫 Run {run.run_id} cancelled by {mrkdwn.mention(click.user)}."))
 
 
 def revise(deps, run, click, body) -> None:
@@ -129,7 +130,7 @@ def stop(deps, run, click, body) -> None:
     if deps.store.runs.transition(run.run_id, "executing", "cancelled"):
         deps.store.events.append(run.run_id, "stopped", user=click.user)
         deps.poster.post(run.channel, run.thread_ts, blocks.notice(
-            f"⏹️ Stop requested by <@{click.user}>: run {run.run_id} stops before its next step."))
+            f"⏹️ Stop requested by {mrkdwn.mention(click.user)}: run {run.run_id} stops before its next step."))
 
 
 def revise_submitted(deps, body: dict) -> None:
