@@ -23,7 +23,7 @@ def what_broke(ev) -> str:
     """One line about the system: which exception, where."""
     exc = ev.exception or {}
     kind = exc.get("type") or exc.get("title") or "An error"
-    value = (exc.get("value") or "").strip().splitlines()[0][:200] if exc.get("value") else ""
+    value = _line((exc.get("value") or "").strip().splitlines()[0][:200]) if exc.get("value") else ""
     frame = next((f for f in ev.frames if f.file and not f.is_test), None)
     where = f" in {code(frame.function)} ({code(f'{frame.file}:{frame.line}')})" if frame else ""
     return f"{code(kind)}{': ' + value if value else ''} raised{where}."
@@ -115,25 +115,33 @@ def summary(ev, *, pulls=None, narrative: str = "") -> str:
 def full_markdown(ev, title: str, issue_url: str | None) -> str:
     """The full report (evidence table, all frames, commands run) for the file in the thread."""
     head = f"# Root-cause analysis: {_line(title)}\n\n" + (f"Sentry issue: {_line(issue_url)}\n\n" if issue_url else "")
-    return head + _fence_safe(ev).to_markdown()
+    return clean(head + _fence_safe(ev).to_markdown())
 
 
 def _line(text) -> str:
-    """Foreign text on one line: no line breaks that could start a heading or a fence, no invisibles."""
-    return re.sub(r"\s*\n\s*", " ", clean(str(text or "")))
+    """Foreign text on one line: no line breaks (a heading, a list), no fence (3+ backticks → ˋˋˋ), no invisibles."""
+    text = re.sub(r"\s*\n\s*", " ", clean(str(text or "")))
+    return re.sub(r"`{3,}", lambda m: "\u02cb" * len(m.group(0)), text)
 
 
 def _quoted(text) -> str:
     """One line quoted inside a Markdown fence: it cannot close the fence (3+ backticks → ˋˋˋ)."""
-    text = re.sub(r"`{3,}", lambda m: "\u02cb" * len(m.group(0)), _line(text))
-    return re.sub(r"~{3,}", lambda m: "\u223c" * len(m.group(0)), text)
+    return re.sub(r"~{3,}", lambda m: "\u223c" * len(m.group(0)), _line(text))
 
 
-def _fence_safe(ev):
-    """A copy of the evidence whose quoted lines (commands, code) and headline cannot break the report's fences."""
-    frames = [dataclasses.replace(f, code=[(n, _quoted(t)) for n, t in f.code]) for f in ev.frames]
-    return dataclasses.replace(ev, headline=_line(ev.headline), frames=frames,
-                               commands=[_quoted(c) for c in ev.commands])
+def _fence_safe(value):
+    """A copy of the evidence in which every string is one quoted line: nothing from the event or the
+    repository can start a heading or open or close the report's code fences."""
+    if isinstance(value, str):
+        return _quoted(value)
+    if isinstance(value, list | tuple):
+        return type(value)(_fence_safe(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _fence_safe(v) for k, v in value.items()}
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.replace(value, **{f.name: _fence_safe(getattr(value, f.name))
+                                             for f in dataclasses.fields(value) if f.init})
+    return value
 
 
 def _confidence(top: float, runner_up: float) -> str:
