@@ -154,12 +154,14 @@ def _blocks_text(blocks: list[dict]) -> str:
 def plan_message(run_id: str, plan: Plan, *, requester: str, with_buttons: bool = True,
                  banner: str = "") -> Message:
     """The plan posted for approval: goal, steps, footprint, risks, budget, version and buttons."""
-    lines = [f"*Goal:* {plan.goal}", "", "*Steps*"]
-    lines += [f"{i}. {s.title}" + (f" — {s.detail}" if s.detail else "") for i, s in enumerate(plan.steps, 1)]
+    line = mrkdwn.one_line       # model and user text on its own line: no new list item, quote or fence
+    lines = [f"*Goal:* {line(plan.goal)}", "", "*Steps*"]
+    lines += [f"{i}. {line(s.title)}" + (f" — {line(s.detail)}" if s.detail else "")
+              for i, s in enumerate(plan.steps, 1)]
     if plan.touches:
         lines += ["", "*Expects to touch:* " + ", ".join(mrkdwn.code(t) for t in plan.touches[:30])]
     if plan.risks:
-        lines += ["", "*Risks*"] + [f"• {r}" for r in plan.risks]
+        lines += ["", "*Risks*"] + [f"• {line(r)}" for r in plan.risks]
     cost = f", est. ≤ ${plan.budget.cost_usd:.2f}" if plan.budget.cost_usd is not None else ""
     budget = f"Budget: ≤ {plan.budget.steps} steps, ≤ {plan.budget.tokens:,} tokens{cost}"
     source = "drafted by the model" if plan.source == "model" else "from the skill's template"
@@ -175,7 +177,7 @@ def plan_message(run_id: str, plan: Plan, *, requester: str, with_buttons: bool 
         blocks.append(actions("run_actions", button("Approve", "droid_approve", value, "primary"),
                               button("Revise", "droid_revise", value),
                               button("Cancel", "droid_cancel", value, "danger")))
-    text = f"Plan v{plan.version} for run {run_id}: {plan.goal}"
+    text = f"Plan v{plan.version} for run {run_id}: {line(plan.goal)}"
     return fit(text, blocks, filename=f"plan-{run_id}-v{plan.version}.md", full_text="\n".join(lines))
 
 

@@ -100,6 +100,12 @@ def mention(user_id: str) -> str:
     return _seal("@" + user_id) if USER_ID.match(user_id) else (f"@{user_id}" if user_id else "someone")
 
 
+def one_line(text: str) -> str:
+    """Foreign text inside droid's own formatting (`*…*`, `_…_`, a list item): one line, no fence."""
+    text = re.sub(r"\s*\n\s*", " ", clean("" if text is None else str(text))).strip()
+    return re.sub(r"`{3,}", lambda m: _LOOKALIKE * len(m.group(0)), text)
+
+
 def code(text: str) -> str:
     """Inline code that cannot be closed early: backticks become ˋ, line breaks spaces."""
     body = clean(text).replace("`", _LOOKALIKE).replace("\n", " ").strip()

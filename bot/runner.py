@@ -104,7 +104,7 @@ class Runner:
         if previous and run.plan_ts:
             self.poster.update(run.channel, run.plan_ts, blocks.plan_closed_message(
                 run_id, previous, f"Superseded by plan v{version}."))
-        banner = f"*Revised* after feedback: _{feedback}_" if feedback else ""
+        banner = f"*Revised* after feedback: _{mrkdwn.one_line(feedback)}_" if feedback else ""
         if not (skill.needs_approval or (skill.name == "rca" and self.settings.rca_needs_approval)):
             self.store.runs.transition(run_id, "planning", "executing", approved_version=version, approved_by="auto")
             return self.execute(run_id)
@@ -267,7 +267,7 @@ class Runner:
         status.close(blocks.status_message(run_id, proposed, "⏸️ Paused: the revised plan needs approval.",
                                            running=False))
         banner = ("*Execution revealed the plan must change, and the change widens its scope* — "
-                  + "; ".join(control.get("reasons") or []) + ". Approve to continue.")
+                  + mrkdwn.one_line("; ".join(control.get("reasons") or [])) + ". Approve to continue.")
         ts = self.poster.post(run.channel, run.thread_ts, blocks.plan_message(
             run_id, proposed, requester=run.requester, banner=banner))
         self.store.runs.update(run_id, plan_ts=ts)

@@ -171,6 +171,10 @@ def test_code_cannot_be_closed_early():
     assert mrkdwn.render(block).count("```") == 2 and not inert(mrkdwn.render(block))
 
 
+def test_one_line_keeps_foreign_text_inside_droids_formatting():
+    assert mrkdwn.one_line("a\n```\n> quote\u202e\n1. item") == "a ˋˋˋ > quote 1. item"
+
+
 def test_a_megabyte_renders_fast():
     text = (CORPUS + "\n") * (1_000_000 // len(CORPUS))
     start = time.perf_counter()
@@ -220,6 +224,8 @@ def test_plan_shows_the_hostile_text_rather_than_dropping_it():
     shown = json.dumps(message.blocks, ensure_ascii=False)
     assert "&lt;!channel&gt; deploy is broken" in shown and "&lt;@U0BOSS&gt;" in shown
     assert "requested by <@UALICE>" in shown and message.text.startswith("Plan v2 for run r1: &lt;!channel&gt;")
+    body = next(b["text"]["text"] for b in message.blocks if "*Goal:*" in b.get("text", {}).get("text", ""))
+    assert "```" not in body and body.count("\n") < 20      # steps, goal, risks: one line each, no fence
 
 
 # -- skills/rca/report.py ------------------------------------------------------------------------

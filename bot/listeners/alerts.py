@@ -112,7 +112,7 @@ def draft_fix(deps, body: dict) -> None:
     trigger = f"{rca.trigger_ts}-fix-{user}"
     run, created = deps.store.runs.create(channel=channel, trigger_ts=trigger, thread_ts=rca.thread_ts,
                                           requester=user, skill="code_change", task=task, team=rca.team,
-                                          repo=rca.repo, context={"extra": (rca.result or "")[:6000],
+                                          repo=rca.repo, context={"extra": mrkdwn.plain(rca.result or "")[:6000],
                                                                   "from_rca": rca.run_id})
     if created:
         deps.store.events.append(run.run_id, "created", user=user, task=task, skill="code_change", from_rca=rca.run_id)
@@ -133,7 +133,7 @@ def create_ticket(deps, body: dict) -> None:
                                      "and `jira_project` in DROID_CONFIG.", rca.thread_ts)
     from integrations.jira_client import JiraClient, JiraError
     link = _permalink(deps, rca.channel, rca.thread_ts)
-    description = deps.redact(f"{rca.result or ''}\n\nSlack thread: {link or rca.run_id}\n"
+    description = deps.redact(f"{mrkdwn.plain(rca.result or '')}\n\nSlack thread: {link or rca.run_id}\n"
                               f"Sentry: {rca.context.get('issue_url') or rca.context.get('sentry_issue')}")
     try:
         ticket = JiraClient(settings.jira_url, settings.jira_user, settings.jira_token).create_ticket(

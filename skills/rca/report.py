@@ -14,7 +14,7 @@ import dataclasses
 import re
 from datetime import UTC, datetime
 
-from bot.mrkdwn import clean, code, code_block
+from bot.mrkdwn import clean, code, code_block, one_line
 
 MAX_FRAMES, MAX_COMMITS = 3, 3
 
@@ -120,8 +120,7 @@ def full_markdown(ev, title: str, issue_url: str | None) -> str:
 
 def _line(text) -> str:
     """Foreign text on one line: no line breaks (a heading, a list), no fence (3+ backticks → ˋˋˋ), no invisibles."""
-    text = re.sub(r"\s*\n\s*", " ", clean(str(text or "")))
-    return re.sub(r"`{3,}", lambda m: "\u02cb" * len(m.group(0)), text)
+    return one_line(text or "")
 
 
 def _quoted(text) -> str:
