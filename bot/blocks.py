@@ -130,7 +130,7 @@ def fit(text: str, blocks: list[dict], *, filename: str = "droid-output.md", ful
     file = None
     if overflow:
         kept.append(context("_This was too long for one Slack message: the full text is in the attached file._"))
-        file = (filename, mrkdwn.plain(full_text) if full_text is not None else _blocks_text(body))
+        file = (mrkdwn.plain(filename), mrkdwn.plain(full_text) if full_text is not None else _blocks_text(body))
     return Message(text, kept + tail, file)
 
 
@@ -212,7 +212,7 @@ def status_message(run_id: str, plan: Plan | None, headline: str, *, running: bo
 
 def result_message(title: str, body: str, *, filename: str, buttons=(), value: str = "") -> Message:
     """A result reply: title plus body (split, or moved to a file when long), and follow-up buttons."""
-    blocks = sections(f"*{title}*\n{body}")
+    blocks = sections(f"*{mrkdwn.one_line(title)}*\n{body}")
     if buttons:
         blocks.append(actions("run_followups", *(button(label, action_id, value) for label, action_id in buttons)))
     return fit(f"{title}\n{body}", blocks, filename=filename, full_text=f"# {title}\n\n{body}")
