@@ -186,7 +186,7 @@ def _http_url(url: str) -> bool:
         parts = urlsplit(url)
     except ValueError:
         return False
-    return parts.scheme.lower() in ("http", "https") and bool(parts.hostname) and parts.netloc == parts.netloc.strip()
+    return parts.scheme.lower() in ("http", "https") and bool(parts.hostname)
 
 
 def _host(url: str) -> str:
