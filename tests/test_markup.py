@@ -43,6 +43,11 @@ TOKEN = re.compile(r"<([^<>]*)>")
 ALLOWED_HOSTS = ("github.com", "sentry.io")
 
 
+def short_id(text: str) -> str:
+    """A readable test id for a corpus entry."""
+    return repr(text[:24]) + (f"+{len(text) - 24}" if len(text) > 24 else "")
+
+
 def inert(text: str, *, mentions=(), links=()) -> list[str]:
     """What in one mrkdwn string would notify, disguise or obey: empty when it is safe."""
     problems = []
@@ -105,7 +110,7 @@ def fences_hold(markdown: str) -> bool:
 
 # -- the module ----------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("text", [*HOSTILE, CORPUS, LONG])
+@pytest.mark.parametrize("text", [*HOSTILE, CORPUS, LONG], ids=short_id)
 def test_render_escapes_everything_foreign(text):
     out = mrkdwn.render(text)
     assert not inert(out), inert(out)
@@ -208,7 +213,7 @@ def every_builder(text: str):
     yield "modal", {"view": blocks.revise_modal("r1", 2)}
 
 
-@pytest.mark.parametrize("text", [*HOSTILE, CORPUS, LONG])
+@pytest.mark.parametrize("text", [*HOSTILE, CORPUS, LONG], ids=short_id)
 def test_every_builder_renders_hostile_text_inert(text):
     for name, message in every_builder(text):
         payload = message if isinstance(message, dict) else {"text": message.text, "blocks": message.blocks}
@@ -242,7 +247,7 @@ def hostile_evidence(text: str) -> Evidence:
                     notes=[text], commands=[f"git grep -n {text}", "```", "echo ```"])
 
 
-@pytest.mark.parametrize("text", [*HOSTILE, CORPUS])
+@pytest.mark.parametrize("text", [*HOSTILE, CORPUS], ids=short_id)
 def test_rca_report_is_inert_in_slack_and_its_fences_hold(text):
     ev = hostile_evidence(text)
     pr = "https://github.com/acme/pay/pull/3"
