@@ -36,7 +36,6 @@ import hashlib
 import hmac
 import re
 import secrets
-import unicodedata
 from urllib.parse import quote, urlsplit
 
 _KEY = secrets.token_bytes(32)       # per process: tokens from an earlier process render as text
@@ -44,7 +43,13 @@ _OPEN, _SEP, _CLOSE = "\ue000", "\ue001", "\ue002"
 _UNIT = "\x1f"                       # between a link's URL and its label inside a token
 _TOKEN = re.compile(f"{_OPEN}([^{_OPEN}{_SEP}{_CLOSE}]*){_SEP}([0-9a-f]{{16}}){_CLOSE}")
 USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
-_KEEP = {"\n", "\t", "\u200d"}      # ZWJ joins emoji sequences
+# Unicode format (Cf), control (Cc, but not \t \n), private-use (Co) and surrogate (Cs) code points:
+# direction overrides and isolates, zero-width spaces, tag characters… ZWJ (U+200D) stays: it joins emoji.
+_INVISIBLE = re.compile(
+    "[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u00ad\u0600-\u0605\u061c\u06dd\u070f\u0890-\u0891\u08e2"
+    "\u180e\u200b-\u200c\u200e-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f\ud800-\uf8ff\ufeff"
+    "\ufff9-\ufffb\U000110bd\U000110cd\U00013430-\U0001343f\U0001bca0-\U0001bca3\U0001d173-\U0001d17a"
+    "\U000e0001\U000e0020-\U000e007f\U000f0000-\U000ffffd\U00100000-\U0010fffd]")
 _LOOKALIKE = "\u02cb"               # ˋ
 _SLACK_LINK = re.compile(r"<((?:https?|[a-z][a-z0-9+.-]*):[^<>|\s]*)(?:\|([^<>]*))?>", re.I)
 _MD_LINK = re.compile(r"\[([^\[\]\n]{0,300})\]\(\s*<?([^()\s<>]+)>?\s*\)")
@@ -55,9 +60,7 @@ _MD_LINK = re.compile(r"\[([^\[\]\n]{0,300})\]\(\s*<?([^()\s<>]+)>?\s*\)")
 def clean(text: str) -> str:
     """Remove invisible format and control characters (direction overrides, zero-width, tags)."""
     text = str(text).replace("\u2028", "\n").replace("\u2029", "\n").replace("\r\n", "\n")
-    if text.isascii():
-        return "".join(c for c in text if c >= " " or c in _KEEP)
-    return "".join(c for c in text if c in _KEEP or unicodedata.category(c) not in ("Cf", "Cc", "Co", "Cs"))
+    return _INVISIBLE.sub("", text)
 
 
 def escape(text: str) -> str:

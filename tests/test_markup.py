@@ -127,6 +127,16 @@ def test_direction_overrides_and_invisibles_are_removed_but_emoji_joiners_kept()
     assert mrkdwn.clean("👩\u200d💻 line\r\nnext\u2028end") == "👩\u200d💻 line\nnext\nend"
 
 
+def test_every_invisible_code_point_of_this_python_is_removed():
+    import sys
+    import unicodedata
+    invisible = [chr(c) for c in range(sys.maxunicode + 1)
+                 if unicodedata.category(chr(c)) in ("Cf", "Cc", "Co", "Cs") and chr(c) not in "\n\t\u200d"]
+    assert mrkdwn.clean("".join(invisible)) == ""
+    kept = "Grüße 你好 مرحبا ✅ 👩\u200d💻 \t\n"
+    assert mrkdwn.clean(kept) == kept
+
+
 def test_droid_links_and_mentions_survive_strings_but_not_forgery():
     token = mrkdwn.link("https://github.com/acme/pay/pull/7", "Pull request")
     text = f"{token} by {mrkdwn.mention('UALICE')} — " + "<@UBOSS>"
