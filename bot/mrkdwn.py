@@ -42,7 +42,7 @@ _KEY = secrets.token_bytes(32)       # per process: tokens from an earlier proce
 _OPEN, _SEP, _CLOSE = "\ue000", "\ue001", "\ue002"
 _UNIT = "\x1f"                       # between a link's URL and its label inside a token
 _TOKEN = re.compile(f"{_OPEN}([^{_OPEN}{_SEP}{_CLOSE}]*){_SEP}([0-9a-f]{{16}}){_CLOSE}")
-USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
+USER_ID = re.compile(r"^[UW][A-Z0-9]+$")
 # Unicode format (Cf), control (Cc, but not \t \n), private-use (Co) and surrogate (Cs) code points:
 # direction overrides and isolates, zero-width spaces, tag characters… ZWJ (U+200D) stays: it joins emoji.
 _INVISIBLE = re.compile(
