@@ -4,13 +4,20 @@ Limits (see shared/fixtures/slack/block_kit_limits.json): 50 blocks a message, 3
 section, 150 a header, 75 a button label, 2,000 a button value; we keep a whole message under
 ~10,000 characters of block text and the top-level `text` under 4,000. Longer content is split
 into several sections, and past the total it is cut and the full text goes to a file.
+
+Every builder takes raw text and makes it safe itself (bot/mrkdwn.py): mrkdwn fields go through
+`mrkdwn.render` (foreign text escaped, droid's sealed links and mentions kept), plain_text fields
+and uploaded files through `mrkdwn.plain`. Callers never pre-escape; droid's own links and
+mentions are built with `mrkdwn.link` / `mrkdwn.mention`, quoted code with `mrkdwn.code[_block]`.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 
+from bot import mrkdwn
 from skills.plan import Plan
 
 MAX_BLOCKS = 50
@@ -44,24 +51,35 @@ def parse_button_value(value: str) -> tuple[str, int]:
 
 
 def _clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return text if len(text) <= limit else _cut(text, limit - 1) + "…"
+
+
+def _cut(text: str, limit: int) -> str:
+    """The first `limit` chars of rendered mrkdwn, never ending inside an `&…;` entity or a `<…>` link."""
+    head = text[:limit]
+    opened = head.rfind("<")
+    if opened > head.rfind(">"):
+        head = head[:opened]
+    return re.sub(r"&[a-z]{0,3}$", "", head)
 
 
 def header(text: str) -> dict:
-    """A header block (plain text, ≤150 chars)."""
-    return {"type": "header", "text": {"type": "plain_text", "text": _clip(text, MAX_HEADER), "emoji": True}}
+    """A header block (plain text, ≤150 chars): no mrkdwn is parsed there, invisibles are removed."""
+    return {"type": "header", "text": {"type": "plain_text", "text": _clip(mrkdwn.plain(text), MAX_HEADER),
+                                       "emoji": True}}
 
 
 def sections(text: str) -> list[dict]:
-    """mrkdwn section blocks for `text`, split on line boundaries under 3,000 chars each."""
+    """mrkdwn section blocks for raw `text` (rendered safe), split on line boundaries under 3,000 chars each."""
     chunks, current = [], ""
-    for line in text.splitlines() or [""]:
+    for line in mrkdwn.render(text).splitlines() or [""]:
         while len(line) > MAX_SECTION:
             if current:
                 chunks.append(current)
                 current = ""
-            chunks.append(line[:MAX_SECTION])
-            line = line[MAX_SECTION:]
+            head = _cut(line, MAX_SECTION) or line[:MAX_SECTION]
+            chunks.append(head)
+            line = line[len(head):]
         candidate = f"{current}\n{line}" if current else line
         if len(candidate) > MAX_SECTION:
             chunks.append(current)
@@ -74,13 +92,14 @@ def sections(text: str) -> list[dict]:
 
 
 def context(text: str) -> dict:
-    """A small grey context line."""
-    return {"type": "context", "elements": [{"type": "mrkdwn", "text": _clip(text, MAX_SECTION)}]}
+    """A small grey context line (raw text, rendered safe)."""
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": _clip(mrkdwn.render(text), MAX_SECTION)}]}
 
 
 def button(label: str, action_id: str, value: str, style: str | None = None) -> dict:
     """A button element."""
-    element = {"type": "button", "text": {"type": "plain_text", "text": _clip(label, 75), "emoji": True},
+    element = {"type": "button", "text": {"type": "plain_text", "text": _clip(mrkdwn.plain(label), 75),
+                                          "emoji": True},
                "action_id": action_id, "value": value[:2000]}
     if style:
         element["style"] = style
@@ -93,8 +112,10 @@ def actions(block_id: str, *elements: dict) -> dict:
 
 
 def fit(text: str, blocks: list[dict], *, filename: str = "droid-output.md", full_text: str | None = None) -> Message:
-    """Enforce the limits: cut blocks past the budget and move the full content to a file."""
-    text = _clip(text or " ", MAX_TEXT)
+    """Enforce the limits: cut blocks past the budget and move the full content to a file.
+
+    `text` (the notification fallback) and `full_text` are raw; `blocks` come from the builders above."""
+    text = _clip(mrkdwn.render(text) or " ", MAX_TEXT)
     kept, used, overflow = [], 0, False
     tail = [b for b in blocks if b["type"] == "actions"]
     body = [b for b in blocks if b["type"] != "actions"]
@@ -109,7 +130,7 @@ def fit(text: str, blocks: list[dict], *, filename: str = "droid-output.md", ful
     file = None
     if overflow:
         kept.append(context("_This was too long for one Slack message: the full text is in the attached file._"))
-        file = (filename, full_text if full_text is not None else _blocks_text(body))
+        file = (mrkdwn.plain(filename), mrkdwn.plain(full_text) if full_text is not None else _blocks_text(body))
     return Message(text, kept + tail, file)
 
 
@@ -133,12 +154,14 @@ def _blocks_text(blocks: list[dict]) -> str:
 def plan_message(run_id: str, plan: Plan, *, requester: str, with_buttons: bool = True,
                  banner: str = "") -> Message:
     """The plan posted for approval: goal, steps, footprint, risks, budget, version and buttons."""
-    lines = [f"*Goal:* {plan.goal}", "", "*Steps*"]
-    lines += [f"{i}. {s.title}" + (f" — {s.detail}" if s.detail else "") for i, s in enumerate(plan.steps, 1)]
+    line = mrkdwn.one_line       # model and user text on its own line: no new list item, quote or fence
+    lines = [f"*Goal:* {line(plan.goal)}", "", "*Steps*"]
+    lines += [f"{i}. {line(s.title)}" + (f" — {line(s.detail)}" if s.detail else "")
+              for i, s in enumerate(plan.steps, 1)]
     if plan.touches:
-        lines += ["", "*Expects to touch:* " + ", ".join(f"`{t}`" for t in plan.touches[:30])]
+        lines += ["", "*Expects to touch:* " + ", ".join(mrkdwn.code(t) for t in plan.touches[:30])]
     if plan.risks:
-        lines += ["", "*Risks*"] + [f"• {r}" for r in plan.risks]
+        lines += ["", "*Risks*"] + [f"• {line(r)}" for r in plan.risks]
     cost = f", est. ≤ ${plan.budget.cost_usd:.2f}" if plan.budget.cost_usd is not None else ""
     budget = f"Budget: ≤ {plan.budget.steps} steps, ≤ {plan.budget.tokens:,} tokens{cost}"
     source = "drafted by the model" if plan.source == "model" else "from the skill's template"
@@ -148,13 +171,13 @@ def plan_message(run_id: str, plan: Plan, *, requester: str, with_buttons: bool 
     blocks += sections("\n".join(lines))
     if plan.note:
         blocks += sections(f"_{plan.note}_")
-    blocks.append(context(f"{budget} · plan {source} · requested by <@{requester}>"))
+    blocks.append(context(f"{budget} · plan {source} · requested by {mrkdwn.mention(requester)}"))
     if with_buttons:
         value = button_value(run_id, plan.version)
         blocks.append(actions("run_actions", button("Approve", "droid_approve", value, "primary"),
                               button("Revise", "droid_revise", value),
                               button("Cancel", "droid_cancel", value, "danger")))
-    text = f"Plan v{plan.version} for run {run_id}: {plan.goal}"
+    text = f"Plan v{plan.version} for run {run_id}: {line(plan.goal)}"
     return fit(text, blocks, filename=f"plan-{run_id}-v{plan.version}.md", full_text="\n".join(lines))
 
 
@@ -189,15 +212,15 @@ def status_message(run_id: str, plan: Plan | None, headline: str, *, running: bo
 
 def result_message(title: str, body: str, *, filename: str, buttons=(), value: str = "") -> Message:
     """A result reply: title plus body (split, or moved to a file when long), and follow-up buttons."""
-    blocks = sections(f"*{title}*\n{body}")
+    blocks = sections(f"*{mrkdwn.one_line(title)}*\n{body}")
     if buttons:
         blocks.append(actions("run_followups", *(button(label, action_id, value) for label, action_id in buttons)))
     return fit(f"{title}\n{body}", blocks, filename=filename, full_text=f"# {title}\n\n{body}")
 
 
 def notice(text: str) -> Message:
-    """A short plain reply."""
-    return fit(text, sections(text))
+    """A short reply (raw text, rendered safe; droid's links and mentions as mrkdwn tokens)."""
+    return fit(text, sections(text), full_text=text)
 
 
 def revise_modal(run_id: str, version: int) -> dict:

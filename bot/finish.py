@@ -77,8 +77,11 @@ def ship(settings, run, plan: Plan, ws, summary: str, redact, record, thread_lin
     body = pr_body(run, plan, summary, files, stat, tests, thread_link)
     pr_url = _open_pr(settings, run.context.get("github_repo") or ws.source, ws, title, body, redact, record)
     _comment_on_ticket(settings, run, pr_url or ws.branch, tests, redact, record)
-    where = f"<{pr_url}|Pull request>" if pr_url else f"Branch `{ws.branch}` pushed to `{ws.source}`"
-    text = f"{where} — {len(files)} file(s) changed.\n*Tests:* {tests.describe()}\n\n{summary}\n```\n{stat}\n```"
+    from bot import mrkdwn
+    where = mrkdwn.link(pr_url, "Pull request") if pr_url else \
+        f"Branch {mrkdwn.code(ws.branch)} pushed to {mrkdwn.code(ws.source)}"
+    text = (f"{where} — {len(files)} file(s) changed.\n*Tests:* {tests.describe()}\n\n"
+            f"{mrkdwn.from_model(summary, mrkdwn.allowed_hosts(settings))}\n{mrkdwn.code_block(stat)}")
     return Outcome("Change ready for review" if tests.exit_code in (0, None) else "Change pushed; tests fail",
                    redact(text), ok=True)
 

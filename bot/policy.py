@@ -8,6 +8,8 @@ Their replies in the thread are kept as `comment` events, which never reach the 
 
 from __future__ import annotations
 
+from bot import mrkdwn
+
 # verb -> how the refusal names it
 VERBS = {
     "approve": "approve", "revise": "revise", "cancel": "cancel", "stop": "stop", "extend": "extend",
@@ -40,8 +42,8 @@ def refusal(routing, run, verb: str) -> str:
 
 def deciders(routing, run) -> str:
     """"<@requester> or an approver (<@U1>, <@U2>)", naming only people (not a bot that raised an alert)."""
-    approvers = ", ".join(f"<@{u}>" for u in routing.approvers_for(run.channel))
-    requester = f"<@{run.requester}>" if run.requester[:1] in ("U", "W") else ""
+    approvers = ", ".join(mrkdwn.mention(u) for u in routing.approvers_for(run.channel))
+    requester = mrkdwn.mention(run.requester) if run.requester[:1] in ("U", "W") else ""
     return " or ".join(p for p in (requester, f"an approver ({approvers})" if approvers else "") if p)
 
 

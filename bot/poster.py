@@ -7,6 +7,7 @@ import logging
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from bot import mrkdwn
 from bot.blocks import Message
 
 log = logging.getLogger("droid.poster")
@@ -41,7 +42,7 @@ class SlackPoster:
     def ephemeral(self, channel: str, user: str, text: str, thread_ts: str | None = None) -> None:
         """A message only `user` sees; best effort."""
         try:
-            self.client.chat_postEphemeral(channel=channel, user=user, text=self.redact(text),
+            self.client.chat_postEphemeral(channel=channel, user=user, text=self.redact(mrkdwn.render(text)),
                                            thread_ts=thread_ts)
         except SlackApiError as exc:
             log.warning("chat.postEphemeral failed: %s", exc.response.get("error"))

@@ -10,7 +10,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot import blocks
+from bot import blocks, mrkdwn
 from bot.agent_loop import Limits, LoopResult, Spent, run_loop
 from bot.planner import PlanError, model_plan, template_plan
 from bot.poster import SlackPoster
@@ -104,7 +104,7 @@ class Runner:
         if previous and run.plan_ts:
             self.poster.update(run.channel, run.plan_ts, blocks.plan_closed_message(
                 run_id, previous, f"Superseded by plan v{version}."))
-        banner = f"*Revised* after feedback: _{feedback}_" if feedback else ""
+        banner = f"*Revised* after feedback: _{mrkdwn.one_line(feedback)}_" if feedback else ""
         if not (skill.needs_approval or (skill.name == "rca" and self.settings.rca_needs_approval)):
             self.store.runs.transition(run_id, "planning", "executing", approved_version=version, approved_by="auto")
             return self.execute(run_id)
@@ -234,7 +234,7 @@ class Runner:
 
     def _finish(self, run_id: str, plan: Plan, ws, summary: str) -> Outcome:
         if ws is None:
-            return Outcome("Answer", summary or "(the model gave no text)")
+            return Outcome("Answer", mrkdwn.from_model(summary, mrkdwn.allowed_hosts(self.settings)) or "(the model gave no text)")
         from bot.finish import ship
         run = self.store.runs.get(run_id)
         return ship(self.settings, run, plan, ws, summary, self.redact,
@@ -287,7 +287,7 @@ class Runner:
         status.close(blocks.status_message(run_id, proposed, "⏸️ Paused: the revised plan needs approval.",
                                            running=False))
         banner = ("*Execution revealed the plan must change, and the change widens its scope* — "
-                  + "; ".join(control.get("reasons") or []) + ". Approve to continue.")
+                  + mrkdwn.one_line("; ".join(control.get("reasons") or [])) + ". Approve to continue.")
         ts = self.poster.post(run.channel, run.thread_ts, blocks.plan_message(
             run_id, proposed, requester=run.requester, banner=banner))
         self.store.runs.update(run_id, plan_ts=ts)

@@ -10,7 +10,7 @@ import time
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from bot import blocks
+from bot import blocks, mrkdwn
 
 log = logging.getLogger("droid.schedules")
 
@@ -48,7 +48,7 @@ def remind_pending_plans(deps, after_seconds: float, now: float | None = None) -
         deps.store.events.append(run.run_id, "reminded", version=run.plan_version)
         try:
             deps.poster.post(run.channel, run.thread_ts, blocks.notice(
-                f"⏰ <@{run.requester}>, plan v{run.plan_version} of run {run.run_id} is waiting for a decision "
+                f"⏰ {mrkdwn.mention(run.requester)}, plan v{run.plan_version} of run {run.run_id} is waiting for a decision "
                 "(Approve, Revise or Cancel above)."))
         except Exception as exc:  # noqa: BLE001 — a nudge is best effort
             log.warning("run %s: reminder not posted: %s", run.run_id, exc)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from bot import blocks
+from bot import blocks, mrkdwn
 from bot.webhook_guard import SENTRY, WebhookGuard
 from integrations.sentry_alert import AlertRef
 
@@ -62,7 +62,7 @@ def deliver(deps, payload: dict) -> None:
     parsed = parse_issue_url(url) if url else None
     issue_id = event.issue_id or (parsed[1] if parsed else None)
     title = event.title or "Sentry alert"
-    link = f" · <{url}|open in Sentry>" if url else ""
+    link = f" · {mrkdwn.link(url, 'open in Sentry')}" if url else ""     # the rest is raw: blocks escapes it
     text = f"🚨 *Sentry:* {title}\n{event.culprit or ''}{' · ' + event.short_id if event.short_id else ''}{link}"
     ts = deps.poster.post(channel, None, blocks.notice(text))
     alert = AlertRef("webhook", issue_id, event.short_id, parsed[0] if parsed else None, title, url or None)

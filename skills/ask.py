@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bot.mrkdwn import code_block
 from skills.plan import Budget, Plan, Step
 from skills.skill import Outcome, Skill
 from skills.tools.base import Tool, ToolContext
@@ -46,7 +47,7 @@ def without_model(ctx: ToolContext, plan: Plan, task: str) -> Outcome:
     result = search_tool(ctx).call({"query": task, "top": 8})
     body = ("*Search results, not an answer* — no model is configured (`ANTHROPIC_API_KEY` is unset), "
             "so droid can only show where the code most related to your question lives:\n"
-            f"```\n{result.text}\n```\n"
+            f"{code_block(result.text)}\n"
             "Set `ANTHROPIC_API_KEY` for droid to read these files and answer with citations.")
     return Outcome("Search results", body, ok=not result.is_error)
 

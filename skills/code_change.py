@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bot.mrkdwn import code_block
 from skills.ask import read_tools, search_tool
 from skills.plan import Budget, Plan, Step
 from skills.skill import Outcome, Skill
@@ -47,7 +48,7 @@ def without_model(ctx: ToolContext, plan: Plan, task: str) -> Outcome:
     located = search_tool(ctx).call({"query": task, "top": 8}).text
     body = ("*Writing code needs a model* — `ANTHROPIC_API_KEY` is unset, so droid made no change. "
             "These are the files search ranks highest for the task (*search results*, not a diagnosis):\n"
-            f"```\n{located}\n```")
+            f"{code_block(located)}")
     return Outcome("Needs a model", body, ok=False)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 
-from bot import blocks, policy
+from bot import blocks, mrkdwn, policy
 from bot.middleware.dedupe import once_per_delivery
 from integrations.sentry_alert import AlertRef, alert_from_message
 
@@ -90,7 +90,7 @@ def start_rca(deps, alert: AlertRef, *, channel: str, ts: str, thread_ts: str, r
         link = _permalink(deps, recent.channel, recent.thread_ts)
         minutes = max(1, int((time.time() - recent.created_at) // 60))
         deps.poster.post(channel, thread_ts, blocks.notice(
-            f"Same Sentry issue as an alert {minutes} min ago — see the analysis there: {link or recent.run_id} "
+            f"Same Sentry issue as an alert {minutes} min ago — see the analysis there: {mrkdwn.link(link) if link else recent.run_id} "
             f"(state: {recent.state.replace('_', ' ')}). droid skips repeats for "
             f"{int(deps.settings.rca_cooldown_minutes)} min."))
         return recent
@@ -118,7 +118,7 @@ def draft_fix(deps, body: dict) -> None:
     trigger = f"{rca.trigger_ts}-fix-{user}"
     run, created = deps.store.runs.create(channel=channel, trigger_ts=trigger, thread_ts=rca.thread_ts,
                                           requester=user, skill="code_change", task=task, team=rca.team,
-                                          repo=rca.repo, context={"extra": (rca.result or "")[:6000],
+                                          repo=rca.repo, context={"extra": mrkdwn.plain(rca.result or "")[:6000],
                                                                   "from_rca": rca.run_id})
     if created:
         deps.store.events.append(run.run_id, "created", user=user, task=task, skill="code_change", from_rca=rca.run_id)
@@ -149,7 +149,8 @@ def create_ticket(deps, body: dict) -> None:
         return deps.poster.post(channel, rca.thread_ts, blocks.notice(f"❌ Could not create the Jira ticket: {exc}"))
     deps.store.runs.set_context_key(rca.run_id, TICKET_KEY, {"key": ticket.key, "url": ticket.url, "by": user})
     deps.store.events.append(rca.run_id, "jira_ticket", key=ticket.key, user=user)
-    deps.poster.post(channel, rca.thread_ts, blocks.notice(f"🎫 <{ticket.url}|{ticket.key}> created by <@{user}>."))
+    deps.poster.post(channel, rca.thread_ts, blocks.notice(
+        f"🎫 {mrkdwn.link(ticket.url, ticket.key)} created by {mrkdwn.mention(user)}."))
 
 
 TICKET_KEY = "jira_ticket"
@@ -159,7 +160,7 @@ def _file_ticket(deps, rca, project: str):
     from integrations.jira_client import JiraClient
     settings = deps.settings
     link = _permalink(deps, rca.channel, rca.thread_ts)
-    description = deps.redact(f"{rca.result or ''}\n\nSlack thread: {link or rca.run_id}\n"
+    description = deps.redact(f"{mrkdwn.plain(rca.result or '')}\n\nSlack thread: {link or rca.run_id}\n"
                               f"Sentry: {rca.context.get('issue_url') or rca.context.get('sentry_issue')}")
     return JiraClient(settings.jira_url, settings.jira_user, settings.jira_token).create_ticket(
         project, deps.redact(rca.task)[:250], description)
@@ -170,9 +171,9 @@ def _existing_ticket(deps, run_id: str, channel: str, user: str) -> None:
     run = deps.store.runs.get(run_id)
     ticket = run.context.get(TICKET_KEY) or {}
     if ticket.get("key"):
-        text = f"This analysis already has its Jira ticket: <{ticket['url']}|{ticket['key']}>."
+        text = f"This analysis already has its Jira ticket: {mrkdwn.link(ticket['url'], ticket['key'])}."
     else:
-        text = f"<@{ticket.get('by')}> is filing the Jira ticket for this analysis right now."
+        text = f"{mrkdwn.mention(ticket.get('by') or '')} is filing the Jira ticket for this analysis right now."
     deps.store.events.append(run_id, "jira_ticket_linked", key=ticket.get("key"), user=user)
     deps.poster.ephemeral(channel, user, text, run.thread_ts)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from bot import blocks, policy
+from bot import blocks, mrkdwn, policy
 from skills.plan import Plan
 
 log = logging.getLogger("droid.decisions")
@@ -78,7 +78,7 @@ def _not_awaiting(deps, run, click) -> bool:
     if run.state == "awaiting_approval":
         return False
     if run.approved_by and run.approved_version == click.version:
-        text = f"Plan v{click.version} was already approved by <@{run.approved_by}>."
+        text = f"Plan v{click.version} was already approved by {mrkdwn.mention(run.approved_by)}."
     else:
         text = f"Run {run.run_id} is {run.state.replace('_', ' ')}; there is nothing to decide."
     deps.poster.ephemeral(click.channel, click.user, text, run.thread_ts)
@@ -94,7 +94,7 @@ def approve(deps, run, click, body) -> None:
     if not won:
         return _not_awaiting(deps, deps.store.runs.get(run.run_id), click)
     deps.store.events.append(run.run_id, "approved", user=click.user, version=click.version)
-    _close_plan(deps, run, click.version, f"✅ Approved by <@{click.user}>.")
+    _close_plan(deps, run, click.version, f"✅ Approved by {mrkdwn.mention(click.user)}.")
     deps.runner.submit(deps.runner.execute, run.run_id)
 
 
@@ -105,8 +105,9 @@ def cancel(deps, run, click, body) -> None:
     if not deps.store.runs.transition(run.run_id, "awaiting_approval", "cancelled"):
         return _not_awaiting(deps, deps.store.runs.get(run.run_id), click)
     deps.store.events.append(run.run_id, "cancelled", user=click.user)
-    _close_plan(deps, run, click.version, f"🚫 Cancelled by <@{click.user}>.")
-    deps.poster.post(run.channel, run.thread_ts, blocks.notice(f"🚫 Run {run.run_id} cancelled by <@{click.user}>."))
+    _close_plan(deps, run, click.version, f"🚫 Cancelled by {mrkdwn.mention(click.user)}.")
+    deps.poster.post(run.channel, run.thread_ts, blocks.notice(
+        f"🚫 Run {run.run_id} cancelled by {mrkdwn.mention(click.user)}."))
 
 
 def revise(deps, run, click, body) -> None:
@@ -124,7 +125,7 @@ def stop(deps, run, click, body) -> None:
     if deps.store.runs.transition(run.run_id, "executing", "cancelled"):
         deps.store.events.append(run.run_id, "stopped", user=click.user)
         deps.poster.post(run.channel, run.thread_ts, blocks.notice(
-            f"⏹️ Stop requested by <@{click.user}>: run {run.run_id} stops before its next step."))
+            f"⏹️ Stop requested by {mrkdwn.mention(click.user)}: run {run.run_id} stops before its next step."))
 
 
 def revise_submitted(deps, body: dict) -> None:

@@ -2,11 +2,19 @@
 
 Everything here is derived from the deterministic evidence; possible root causes are labelled as
 hypotheses with a confidence taken from the evidence scores, never stated as fact.
+
+The summary is raw text for bot/blocks.py, which escapes it for Slack; names from the event and
+the repository (exception types, functions, files, code) are quoted with `mrkdwn.code` /
+`mrkdwn.code_block` so they cannot end their backticks early.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import re
 from datetime import UTC, datetime
+
+from bot.mrkdwn import clean, code, code_block, one_line
 
 MAX_FRAMES, MAX_COMMITS = 3, 3
 
@@ -15,10 +23,10 @@ def what_broke(ev) -> str:
     """One line about the system: which exception, where."""
     exc = ev.exception or {}
     kind = exc.get("type") or exc.get("title") or "An error"
-    value = (exc.get("value") or "").strip().splitlines()[0][:200] if exc.get("value") else ""
+    value = _line((exc.get("value") or "").strip().splitlines()[0][:200]) if exc.get("value") else ""
     frame = next((f for f in ev.frames if f.file and not f.is_test), None)
-    where = f" in `{frame.function}` (`{frame.file}:{frame.line}`)" if frame else ""
-    return f"`{kind}`{': ' + value if value else ''} raised{where}."
+    where = f" in {code(frame.function)} ({code(f'{frame.file}:{frame.line}')})" if frame else ""
+    return f"{code(kind)}{': ' + value if value else ''} raised{where}."
 
 
 def impact_line(ev) -> str:
@@ -35,7 +43,7 @@ def impact_line(ev) -> str:
         parts.append(f"last seen {_ago(impact['last_seen'])}")
     for key in ("release", "environment"):
         if impact.get(key):
-            parts.append(f"{key} `{impact[key]}`")
+            parts.append(f"{key} {code(impact[key])}")
     return ", ".join(parts) or "no counts available"
 
 
@@ -43,8 +51,9 @@ def frames_text(ev) -> str:
     """The top in-repository frames with the code around each line."""
     out = []
     for frame in [f for f in ev.frames if f.file][:MAX_FRAMES]:
-        code = "\n".join(f"{'→' if n == frame.line else ' '} {n:>5} {t}" for n, t in frame.code[-5:] or [])
-        out.append(f"`{frame.file}:{frame.line}` in `{frame.function}`" + (f"\n```\n{code}\n```" if code else ""))
+        lines = "\n".join(f"{'→' if n == frame.line else ' '} {n:>5} {t}" for n, t in frame.code[-5:] or [])
+        out.append(f"{code(f'{frame.file}:{frame.line}')} in {code(frame.function)}"
+                   + (f"\n{code_block(lines)}" if lines else ""))
     return "\n".join(out) or "_No stack frame maps to a file in the repository._"
 
 
@@ -55,7 +64,8 @@ def commits_text(ev, pulls: dict[str, str] | None = None) -> str:
         age = f", {_hours(c.age_before_first_seen)} before first seen" if c.age_before_first_seen is not None else ""
         pr = f" · {pulls[c.sha]}" if pulls and pulls.get(c.sha) else ""
         why = "; ".join(c.reasons[:2])
-        lines.append(f"{i}. `{c.sha[:10]}` {c.subject[:80]} — {c.author}{age}{pr}\n      _{why}_")
+        lines.append(f"{i}. {code(c.sha[:10])} {_line(c.subject[:80])} — {_line(c.author)}{age}{pr}\n"
+                     f"      _{_line(why)}_")
     return "\n".join(lines) or "_No commit before first-seen touched the frames' code._"
 
 
@@ -66,13 +76,14 @@ def hypotheses(ev) -> list[str]:
         top, loc = ev.suspect_commits[0], ev.suspect_locations[0]
         runner_up = ev.suspect_commits[1].score if len(ev.suspect_commits) > 1 else 0.0
         confidence = _confidence(top.score, runner_up)
-        out.append(f"*Hypothesis ({confidence} confidence):* commit `{top.sha[:10]}` ({top.subject[:60]}) changed "
-                   f"`{loc.function}` in `{loc.file}` in a way that raises `{(ev.exception or {}).get('type')}` — "
-                   f"{'; '.join(top.reasons[:1])}.")
+        out.append(f"*Hypothesis ({confidence} confidence):* commit {code(top.sha[:10])} ({_line(top.subject[:60])}) "
+                   f"changed {code(loc.function)} in {code(loc.file)} in a way that raises "
+                   f"{code((ev.exception or {}).get('type'))} — {_line('; '.join(top.reasons[:1]))}.")
     elif ev.suspect_locations:
         loc = ev.suspect_locations[0]
-        out.append(f"*Hypothesis (low confidence):* the fault is in `{loc.function}` (`{loc.file}:{loc.line}`) — "
-                   f"{'; '.join(loc.reasons[:1])}; no recent commit explains it, so it may be older code meeting new input.")
+        out.append(f"*Hypothesis (low confidence):* the fault is in {code(loc.function)} ({code(f'{loc.file}:{loc.line}')})"
+                   f" — {_line('; '.join(loc.reasons[:1]))}; no recent commit explains it, so it may be older code "
+                   "meeting new input.")
     return out
 
 
@@ -80,11 +91,11 @@ def next_steps(ev) -> list[str]:
     """Concrete things to do next."""
     steps = []
     if ev.suspect_commits:
-        steps.append(f"Read the diff of `{ev.suspect_commits[0].sha[:10]}` around "
-                     f"`{ev.suspect_locations[0].file if ev.suspect_locations else 'the top frame'}`.")
+        steps.append(f"Read the diff of {code(ev.suspect_commits[0].sha[:10])} around "
+                     f"{code(ev.suspect_locations[0].file if ev.suspect_locations else 'the top frame')}.")
     if ev.suspect_locations:
         loc = ev.suspect_locations[0]
-        steps.append(f"Reproduce with a test calling `{loc.function}` with the event's inputs.")
+        steps.append(f"Reproduce with a test calling {code(loc.function)} with the event's inputs.")
     steps.append("Click *Draft a fix* for a code-change plan with this analysis as context, "
                  "or *Create Jira ticket* to track it.")
     return steps
@@ -103,8 +114,33 @@ def summary(ev, *, pulls=None, narrative: str = "") -> str:
 
 def full_markdown(ev, title: str, issue_url: str | None) -> str:
     """The full report (evidence table, all frames, commands run) for the file in the thread."""
-    head = f"# Root-cause analysis: {title}\n\n" + (f"Sentry issue: {issue_url}\n\n" if issue_url else "")
-    return head + ev.to_markdown()
+    head = f"# Root-cause analysis: {_line(title)}\n\n" + (f"Sentry issue: {_line(issue_url)}\n\n" if issue_url else "")
+    return clean(head + _fence_safe(ev).to_markdown())
+
+
+def _line(text) -> str:
+    """Foreign text on one line: no line breaks (a heading, a list), no fence (3+ backticks → ˋˋˋ), no invisibles."""
+    return one_line(text or "")
+
+
+def _quoted(text) -> str:
+    """One line quoted inside a Markdown fence: it cannot close the fence (3+ backticks → ˋˋˋ)."""
+    return re.sub(r"~{3,}", lambda m: "\u223c" * len(m.group(0)), _line(text))
+
+
+def _fence_safe(value):
+    """A copy of the evidence in which every string is one quoted line: nothing from the event or the
+    repository can start a heading or open or close the report's code fences."""
+    if isinstance(value, str):
+        return _quoted(value)
+    if isinstance(value, list | tuple):
+        return type(value)(_fence_safe(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _fence_safe(v) for k, v in value.items()}
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.replace(value, **{f.name: _fence_safe(getattr(value, f.name))
+                                             for f in dataclasses.fields(value) if f.init})
+    return value
 
 
 def _confidence(top: float, runner_up: float) -> str:

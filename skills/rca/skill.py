@@ -163,6 +163,7 @@ def _pull_requests(services, run, evidence) -> dict[str, str]:
     repo = run.context.get("github_repo") or settings.routing.github_repo_for(run.channel)
     if not (settings.github_token and repo):
         return {}
+    from bot import mrkdwn
     from integrations.github_client import GitHubClient, GitHubError
     client, out = GitHubClient(settings.github_token, settings.github_api_url), {}
     for suspect in evidence.suspect_commits[:3]:
@@ -172,7 +173,7 @@ def _pull_requests(services, run, evidence) -> dict[str, str]:
             services.record("error", phase="github_pulls", message=str(exc)[:300])
             break
         if pulls:
-            out[suspect.sha] = f"<{pulls[0].url}|PR #{pulls[0].number}> by {pulls[0].author}"
+            out[suspect.sha] = f"{mrkdwn.link(pulls[0].url, f'PR #{pulls[0].number}')} by {pulls[0].author}"
     return out
 
 
