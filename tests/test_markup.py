@@ -366,6 +366,7 @@ def test_sentry_webhook_alert_and_rca_header_are_inert(tmp_path, shop, fixtures_
     try:
         body = json.dumps(payload)
         status, _, _ = sentry_route(droid.deps)(body, {"Sentry-Hook-Resource": "event_alert",
+                                                       "Sentry-Hook-Timestamp": str(int(time.time())),
                                                        "Sentry-Hook-Signature": _signed(body.encode(), WEBHOOK_SECRET)})
         assert status == 200
         alert = wait_for(lambda: [p for p in droid.posts("CALERTS") if p["text"].startswith("🚨")], what="alert")
