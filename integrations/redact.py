@@ -18,7 +18,12 @@ from integrations.secret_rules import PEM_BLOCK, PEM_LINE, PROVIDER_RULES, PUBLI
 
 MASK = "[REDACTED]"
 
-_SEP = r"[\w.-]{0,30}?[\\\"'`\]]{0,5}[ \t]{0,3}[:=,]"
+# A name's tail and its separator. Code that passes or annotates a variable (`key=cache_key,`,
+# `token = self.token`, `key: int = 0`) is no hit; the detectors would reject it anyway.
+_SEP = (r"[\w.-]{0,30}?(?:[\\\"'`\]]{0,5}[ \t]{0,3}"
+        r"(?::(?![ \t]*(?:int|str|bool|bytes|float|dict|list|optional)\b)"
+        r"|=(?![ \t]*(?:[a-z_][a-z_.]*[,)]|[\[({]|self\.|none\b)))"
+        r"|\\?[\"'][ \t]{0,3},)")
 _NAMES = "names"          # secret-named assignments (integrations.secret_names)
 _PEM = "pem_line"         # a key-body line on its own
 # (trigger, runs on the lower-cased text?, {alternative: the detector families its line goes to}).
@@ -54,6 +59,7 @@ _PEM_FIRST = re.compile(_TRIGGERS[-1][0][2:])
 _RULES: dict[str, list] = {}
 for _rule in PROVIDER_RULES:
     _RULES.setdefault(_rule.family, []).append(_rule)
+_CHUNK = 1 << 17
 _BREAKS = "\r\n\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
 _ASCII_LOWER = {c: c + 32 for c in range(ord("A"), ord("Z") + 1)}
 
@@ -120,28 +126,36 @@ def findings(text: str) -> list[tuple[int, int, str]]:
 
 def _candidate_lines(text: str) -> dict[int, tuple[int, set]]:
     """{line start: (line end, detector families)} for every line a trigger flags."""
-    lower = text.lower()
-    if len(lower) != len(text):   # a few non-ASCII letters change length when lower-cased
-        lower = text.translate(_ASCII_LOWER)
     lines: dict[int, tuple[int, set]] = {}
+    if _PEM_FIRST.match(text):
+        lines[0] = (_line_end(text, 0), {_PEM})
+    offset = 0
+    while offset < len(text):   # chunks of whole lines: the passes then run in cache
+        cut = _line_end(text, offset + _CHUNK)
+        chunk = text[offset:cut] if offset or cut < len(text) else text
+        _flag_chunk(chunk, offset, text, lines)
+        offset = cut + 1
+    return lines
 
-    def flag(pos: int, families: frozenset) -> None:
-        start = text.rfind("\n", 0, pos) + 1
+
+def _flag_chunk(chunk: str, offset: int, text: str, lines: dict[int, tuple[int, set]]) -> None:
+    lower = chunk.lower()
+    if len(lower) != len(chunk):   # a few non-ASCII letters change length when lower-cased
+        lower = chunk.translate(_ASCII_LOWER)
+    hits = [(m.start(), families[m.lastgroup]) for regex, families in _LOWER for m in regex.finditer(lower)]
+    hits += [(m.start() + (m.group()[:1] == "\n"), families[m.lastgroup])
+             for regex, families in _CASED for m in regex.finditer(chunk)]
+    for pos, families in hits:
+        start = text.rfind("\n", 0, offset + pos) + 1
         if start in lines:
             lines[start][1].update(families)
         else:
-            end = text.find("\n", pos)
-            lines[start] = (len(text) if end < 0 else end, set(families))
+            lines[start] = (_line_end(text, offset + pos), set(families))
 
-    for regex, families in _LOWER:
-        for m in regex.finditer(lower):
-            flag(m.start(), families[m.lastgroup])
-    for regex, families in _CASED:
-        for m in regex.finditer(text):
-            flag(m.start() + (m.group()[:1] == "\n"), families[m.lastgroup])
-    if _PEM_FIRST.match(text):
-        flag(0, frozenset((_PEM,)))
-    return lines
+
+def _line_end(text: str, pos: int) -> int:
+    end = text.find("\n", pos)
+    return len(text) if end < 0 else end
 
 
 def _line_findings(line: str, families: set) -> list[tuple[int, int, str]]:
