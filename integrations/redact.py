@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterable
 
 from integrations.secret_names import assignment_spans, secret_value, strength
-from integrations.secret_rules import PEM_BLOCK, PEM_LINE, PROVIDER_RULES, PUBLIC_BLOCK
+from integrations.secret_rules import PEM_LINE, PROVIDER_RULES, PUBLIC_BEGIN, pem_blocks
 
 MASK = "[REDACTED]"
 
@@ -115,11 +115,11 @@ def findings(text: str) -> list[tuple[int, int, str]]:
     lines = _candidate_lines(text)
     spans = []
     if "-----BEGIN" in text:
-        spans += [(m.start(), m.end(), PEM_BLOCK.family) for m in PEM_BLOCK.regex.finditer(text)]
+        spans += [(start, end, "private_key") for start, end in pem_blocks(text)]
     for start, (end, families) in lines.items():
         spans += [(start + s, start + e, family) for s, e, family in _line_findings(text[start:end], families)]
     if spans and "-----BEGIN" in text:
-        public = [m.span() for m in PUBLIC_BLOCK.finditer(text)]
+        public = pem_blocks(text, PUBLIC_BEGIN)
         spans = [s for s in spans if not any(a <= s[0] and s[1] <= b for a, b in public)]
     return spans
 

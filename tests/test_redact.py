@@ -185,3 +185,21 @@ def test_every_secret_name_the_detector_knows_is_also_reached_by_the_pre_filter(
     for name in sorted(STRONG | WEAK | {owner + "_key" for owner in KEY_OWNERS}):
         for text in (f"{name} = '{value}'", f"{name.upper()}={value}", f'"{name}": "{value}"', f"--{name} {value}"):
             assert value not in redact(text), text
+
+
+ADVERSARIAL = {
+    "many BEGINs, no END": "-----BEGIN RSA PRIVATE KEY-----\n" * 20_000,
+    "many certificates": "-----BEGIN CERTIFICATE-----\nAbc\n" * 20_000 + "-----BEGIN RSA PRIVATE KEY-----\nabc",
+    "names without values": "password=" * 50_000,
+    "one long run after a name": "key=" + "a" * 1_000_000,
+    "OpenAI marker repeated": ("x" * 79 + "T3BlbkFJ") * 20_000,
+    "quoted names and commas": '"token", ' * 50_000,
+}
+
+
+@pytest.mark.parametrize("kind", sorted(ADVERSARIAL))
+def test_hostile_text_costs_linear_time(kind: str):
+    import time
+    start = time.process_time()
+    redact(ADVERSARIAL[kind])
+    assert time.process_time() - start < 1.5, "a quadratic path in a detector"
