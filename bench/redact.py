@@ -14,7 +14,7 @@ sample, every reported value masked), per family:
 the split they were tuned on. `canaries` checks every kind of tests/canaries.py, whole and line by
 line. `throughput` redacts a generated mixed log of --mb MB (ordinary log lines, code, SHAs, UUIDs, a
 few secrets; best of --runs, wall clock and CPU time of this process, since the machine may be
-shared) and counts the git SHAs and UUIDs that did not survive; detect-secrets
+shared) and counts the git SHAs, sha256 digests and UUIDs that did not survive; detect-secrets
 is timed on the first --lib-mb MB of the same log. detect-secrets is optional: without it the
 benchmark says so and reports droid alone. Prints one JSON object.
 """
@@ -37,7 +37,7 @@ from bench.redact_corpus import Sample, corpus, mixed_log  # noqa: E402
 from integrations.redact import MASK, Redactor  # noqa: E402
 from tests.canaries import CANARIES, leaks  # noqa: E402
 
-SHA_OR_UUID = re.compile(r"\b(?:[0-9a-f]{40}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\b")
+SHA_OR_UUID = re.compile(r"\b(?:[0-9a-f]{40}|[0-9a-f]{64}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\b")
 
 
 def detect_secrets_redactor():

@@ -96,8 +96,10 @@ class Redactor:
         """Redact every string inside a JSON-like value; values under secret-named keys too."""
         if isinstance(value, str):
             return self(value) if len(value) >= 6 else value
-        if isinstance(value, list | tuple):
+        if isinstance(value, list):
             return [self.data(v) for v in value]
+        if isinstance(value, tuple):
+            return tuple(self.data(v) for v in value)
         if isinstance(value, dict):
             return {(self(k) if isinstance(k, str) else k): self._item(k, v) for k, v in value.items()}
         return value
