@@ -86,6 +86,7 @@ SECRET_NAMED = [
     ("curl -H 'Authorization: Bearer abc123def456ghi789'", "abc123def456ghi789"),
     ("https://user:hunter2pass@git.example.com/org/repo.git", "hunter2pass"),
     ('client(key, token="abc123xyzQ")', "abc123xyzQ"),
+    ("machine github.com login octo password s3cretNetrc9", "s3cretNetrc9"),
     ("os.environ.setdefault('API_TOKEN', 'tok_9a8b7c6d')", "tok_9a8b7c6d"),
     ('{\\"user\\": \\"svc\\", \\"password\\": \\"Esc4ped-Passw0rd\\"}', "Esc4ped-Passw0rd"),
 ]
@@ -116,6 +117,7 @@ LOOKALIKES = [
     "api_key: ${API_KEY}", 'password: "{{ .Values.db.password }}"', "export GITHUB_TOKEN=$GITHUB_TOKEN",
     "secret: SecretStr", "token: Optional[str] = None", "def set_password(self, password: str) -> None:",
     "https://git@github.com/acme/pay.git", "postgres://localhost:5432/pay",
+    "git clone https://x-access-token:[REDACTED]@github.com/acme/pay.git",
     "GitHub tokens start with ghp_ and AWS key ids with AKIA.",
     "Rotate the key and the token after the incident.",
 ]
