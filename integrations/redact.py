@@ -2,10 +2,11 @@
 
 `Redactor(text)` masks the values droid was told (its own tokens) and anything a detector in
 `integrations.secret_rules` / `integrations.secret_names` recognises, in whole multi-line text or in
-one line cut out of it. Most text holds no secret, so a pre-filter finds candidate lines first: a
-few regexes that each start with one literal (the fast path of Python's `re`), run over the text and
-over its ASCII-lower-cased copy. Only the lines they flag are given to the detectors, and each
-detector only to lines holding its hint.
+one line cut out of it (a private key body line is recognised by its shape; a multi-line secret is
+masked line by line, so line numbers stay true). Most text holds no secret, so a pre-filter finds
+candidate lines first: a dozen triggers that each start with one literal (the fast path of Python's
+`re`, ~2 GB/s), run in cache-sized chunks over the text and its ASCII-lower-cased copy. A line a
+trigger flags goes only to the detectors that trigger concerns. See bench/redact.py for the figures.
 """
 
 from __future__ import annotations
