@@ -35,6 +35,7 @@ _KEYSEP = re.compile(
     r"(?P<value>\\+\"[^\"\n]{0,400}?\\+\"|\"(?:[^\"\\\n]|\\.){0,400}\"|'[^'\n]{0,400}'|`[^`\n]{0,400}`"
     r"|[^\s'\"`,;&|)}\]\\]{1,400})")
 _FLAG = re.compile(r"(?<![\w-])--(?P<name>[a-z][\w-]{1,40})(?:=|[ \t]+)(?P<value>\"[^\"\n]{1,400}\"|'[^'\n]{1,400}'|[^\s'\"]{4,400})")
+_NETRC = re.compile(r"(?<!\S)password[ \t]+(\S+)")
 _NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-$@")
 _PARTS = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
 _DOTTED = re.compile(r"[A-Za-z_][\w]*(?:\.[A-Za-z_]\w*)+")
@@ -103,6 +104,8 @@ def assignment_spans(line: str, low: str | None = None) -> list[tuple[int, int, 
         begin = m.start()
         while begin > 0 and line[begin - 1] in _NAME_CHARS:
             begin -= 1
+        if line[max(0, begin - 3):begin] == "://":
+            continue   # URL user info: the URL detector masks just the password
         name = line[begin:m.start("close")].rstrip(".-")
         kind = strength(name)
         if not kind:
@@ -114,6 +117,9 @@ def assignment_spans(line: str, low: str | None = None) -> list[tuple[int, int, 
         span = secret_value(raw, kind == "strong", env_style, sep)
         if span:
             spans.append((value + span[0], value + span[1], "assignment"))
+    if "machine" in low:   # .netrc: machine HOST login USER password SECRET
+        spans += [(m.start(1), m.end(1), "assignment") for m in _NETRC.finditer(line)
+                  if secret_value(m.group(1), True, True)]
     if "--" in line:
         for m in _FLAG.finditer(line):
             kind = strength(m.group("name"))

@@ -88,15 +88,24 @@ PROVIDER_RULES = [
         lambda v: v[:1] not in "${<" and not v.lower().startswith(("bearer", "basic", "token"))),
 ]
 
-# A private key block (or its start, when the text was cut before its END line).
-PEM_BLOCK = Rule("private_key", re.compile(
-    r"-----BEGIN[ A-Z0-9_-]{0,100}PRIVATE KEY(?: BLOCK)?-----"
-    r"(?:[\s\S]{0,20000}?-----END[ A-Z0-9_-]{0,100}PRIVATE KEY(?: BLOCK)?-----"
-    r"|(?:(?:\\[rn]|[\s\"',+])+[A-Za-z0-9+/=:,-]{8,})*)"))
+PRIVATE_BEGIN = re.compile(r"-----BEGIN[ A-Z0-9_-]{0,100}PRIVATE KEY(?: BLOCK)?-----")
+PUBLIC_BEGIN = re.compile(r"-----BEGIN (?:CERTIFICATE|[A-Z0-9 ]*PUBLIC KEY|X509 CRL|CERTIFICATE REQUEST)-----")
+_PEM_END = re.compile(r"-----END[ A-Z0-9_-]{0,100}-----")
+# What follows a BEGIN line whose END was cut off: key-body runs, line breaks (real or escaped).
+_PEM_TAIL = re.compile(r"(?:(?:\\[rn]|[\s\"',+])+[A-Za-z0-9+/=:,-]{8,})*")
 
-# Certificates and public keys are not secret: key-body lines inside them survive.
-PUBLIC_BLOCK = re.compile(r"-----BEGIN (?:CERTIFICATE|PUBLIC KEY|[A-Z ]*PUBLIC KEY|X509 CRL|CERTIFICATE REQUEST)-----"
-                          r"[\s\S]{0,40000}?-----END [A-Z0-9 ]+-----")
+
+def pem_blocks(text: str, begin: re.Pattern = PRIVATE_BEGIN, limit: int = 40_000) -> list[tuple[int, int]]:
+    """(start, end) of each PEM block `begin` opens: through its END line, or, when the text was cut
+    before it, through the key-body lines that follow. Linear in the text, however many BEGINs."""
+    spans = []
+    for m in begin.finditer(text):
+        stop = text.find("-----BEGIN", m.end())
+        stop = min(len(text) if stop < 0 else stop, m.end() + limit)
+        end = _PEM_END.search(text, m.end(), stop)
+        spans.append((m.start(), end.end() if end else _PEM_TAIL.match(text, m.end(), stop).end()))
+    return spans
+
 
 # One line that is nothing but a long base64 run: a private key body line seen without its BEGIN
 # line (a window into the middle of a key). Allows the decorations tools and diffs add.

@@ -86,6 +86,7 @@ SECRET_NAMED = [
     ("curl -H 'Authorization: Bearer abc123def456ghi789'", "abc123def456ghi789"),
     ("https://user:hunter2pass@git.example.com/org/repo.git", "hunter2pass"),
     ('client(key, token="abc123xyzQ")', "abc123xyzQ"),
+    ("machine github.com login octo password s3cretNetrc9", "s3cretNetrc9"),
     ("os.environ.setdefault('API_TOKEN', 'tok_9a8b7c6d')", "tok_9a8b7c6d"),
     ('{\\"user\\": \\"svc\\", \\"password\\": \\"Esc4ped-Passw0rd\\"}', "Esc4ped-Passw0rd"),
 ]
@@ -116,6 +117,7 @@ LOOKALIKES = [
     "api_key: ${API_KEY}", 'password: "{{ .Values.db.password }}"', "export GITHUB_TOKEN=$GITHUB_TOKEN",
     "secret: SecretStr", "token: Optional[str] = None", "def set_password(self, password: str) -> None:",
     "https://git@github.com/acme/pay.git", "postgres://localhost:5432/pay",
+    "git clone https://x-access-token:[REDACTED]@github.com/acme/pay.git",
     "GitHub tokens start with ghp_ and AWS key ids with AKIA.",
     "Rotate the key and the token after the incident.",
 ]
@@ -185,3 +187,21 @@ def test_every_secret_name_the_detector_knows_is_also_reached_by_the_pre_filter(
     for name in sorted(STRONG | WEAK | {owner + "_key" for owner in KEY_OWNERS}):
         for text in (f"{name} = '{value}'", f"{name.upper()}={value}", f'"{name}": "{value}"', f"--{name} {value}"):
             assert value not in redact(text), text
+
+
+ADVERSARIAL = {
+    "many BEGINs, no END": "-----BEGIN RSA PRIVATE KEY-----\n" * 20_000,
+    "many certificates": "-----BEGIN CERTIFICATE-----\nAbc\n" * 20_000 + "-----BEGIN RSA PRIVATE KEY-----\nabc",
+    "names without values": "password=" * 50_000,
+    "one long run after a name": "key=" + "a" * 1_000_000,
+    "OpenAI marker repeated": ("x" * 79 + "T3BlbkFJ") * 20_000,
+    "quoted names and commas": '"token", ' * 50_000,
+}
+
+
+@pytest.mark.parametrize("kind", sorted(ADVERSARIAL))
+def test_hostile_text_costs_linear_time(kind: str):
+    import time
+    start = time.process_time()
+    redact(ADVERSARIAL[kind])
+    assert time.process_time() - start < 1.5, "a quadratic path in a detector"
