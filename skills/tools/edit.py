@@ -267,7 +267,7 @@ def _no_match_hint(text: str, rel: str, old: str) -> str:
 
 def _window(ctx: ToolContext, text: str, first: int, last: int, mark: int | None = None) -> str:
     """Numbered lines around [first, last] (about WINDOW lines; long changes are cut)."""
-    lines = text.splitlines()
+    lines = ctx.redact(text).splitlines()   # whole file first: a window may cut a multi-line secret
     pad = max(2, (WINDOW - (last - first + 1)) // 2)
     start = max(1, first - pad)
     end = min(len(lines), max(last + pad, start + WINDOW - 1))
@@ -276,7 +276,7 @@ def _window(ctx: ToolContext, text: str, first: int, last: int, mark: int | None
         end = start + MAX_WINDOW_LINES - 1
     out = []
     for n in range(start, end + 1):
-        line = ctx.redact(lines[n - 1])
+        line = lines[n - 1]
         line = line if len(line) <= LINE_CHARS else line[:LINE_CHARS] + "…"
         out.append(f"{'>' if n == mark else ' '}{n:>5} {line}")
     more = f"\n[... {len(lines) - end} more lines; view_file with start_line={end + 1} ...]" if cut else ""
