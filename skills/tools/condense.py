@@ -41,6 +41,7 @@ import json
 import operator
 import re
 import sys
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 MAX_LINE_CHARS = 500  # a kept line is cut to this many characters in `text`
@@ -537,22 +538,28 @@ def _repeats(clean: list[str]) -> dict[int, int]:
     return rep
 
 
-def _cut(line: str) -> str:
+def _cut(line: str, length: int | None = None) -> str:
     line = _CONTROL.sub("\ufffd", line) if _CONTROL.search(line) else line
-    if len(line) > MAX_LINE_CHARS:
-        return line[:MAX_LINE_CHARS] + f" [... {len(line) - MAX_LINE_CHARS} chars cut]"
+    length = len(line) if length is None else length
+    if length > MAX_LINE_CHARS:
+        return line[:MAX_LINE_CHARS] + f" [... {length - MAX_LINE_CHARS} chars cut]"
     return line
 
 
-def _render(lines: list[str], kept: list[int], rep: dict[int, int], total: int) -> str:
-    """Kept lines (0-based, ascending) with omission markers between them."""
+def _render(
+    lines: Sequence[str] | Mapping[int, str], kept: list[int], rep: dict[int, int], total: int,
+    lengths: Mapping[int, int] | None = None,
+) -> str:
+    """Kept lines (0-based, ascending) with omission markers between them (`lengths`: the real
+    length of lines that were shortened before they got here)."""
     out: list[str] = []
     prev = -1
     for i in kept:
         gap = i - prev - 1
         if gap > 0:
             out.append(f"[... {gap} line{'s' if gap != 1 else ''} omitted ...]")
-        out.append(_cut(_ANSI.sub("", lines[i]) if "\x1b" in lines[i] else lines[i]))
+        out.append(_cut(_ANSI.sub("", lines[i]) if "\x1b" in lines[i] else lines[i],
+                        lengths.get(i) if lengths else None))
         prev = i
         if i in rep:
             out.append(f"[... previous line repeated {rep[i]} more time{'s' if rep[i] != 1 else ''} ...]")
@@ -595,6 +602,23 @@ def _condense(text: str, max_lines: int, baseline: str | None) -> Condensed:
     if budget == 0:
         return Condensed(_render(lines, [], {}, n), [], n, n)
 
+    known = (lambda seen: _in_baseline(baseline, seen)) if baseline else None
+    kept, rep = choose(clean, budget, known)
+    body = _render(lines, kept, rep, n)
+    return Condensed(body, [i + 1 for i in kept], n, n - len(kept))
+
+
+def choose(
+    clean: list[str], budget: int, known: Callable[[list[str]], list[bool]] | None = None, final: bool = True,
+) -> tuple[list[int], dict[int, int]]:
+    """The lines to keep (0-based, ascending, at most `budget`) of cleaned lines, and the runs of
+    identical lines (first line -> how many more).
+
+    `known(lines)` says which of the given scored lines a passing log has too. With `final`
+    false (a window in the middle of a longer log) the end of the window is not the end of the
+    log: only failures and their context are chosen.
+    """
+    n = len(clean)
     scores, headers = _scores(clean)
     rep = _repeats(clean)
     # a run of identical lines is shown once: the others can be neither seeds nor kept
@@ -615,9 +639,9 @@ def _condense(text: str, max_lines: int, baseline: str | None) -> Condensed:
         if last_of[key] != i:
             value_of[i] -= 0.5
 
-    if baseline:
-        for i, known in zip(seeds, _in_baseline(baseline, [clean[i] for i in seeds]), strict=True):
-            if known:
+    if known is not None:
+        for i, seen in zip(seeds, known([clean[i] for i in seeds]), strict=True):
+            if seen:
                 value_of[i] *= 0.3
             else:
                 value_of[i] += 1.0
@@ -634,17 +658,16 @@ def _condense(text: str, max_lines: int, baseline: str | None) -> Condensed:
     # then a line of context either side of what was chosen, the end and the start of the
     # log, and a second line of context, while the budget lasts
     left = _take(_context(chosen, hidden, 1), chosen, left)
-    ends = [_Block(i, i + 1, 0.0) for i in range(max(0, n - max(5, budget // 5)), n)]  # last line first
-    ends += [_Block(i, i + 1, -1.0 - i) for i in range(min(n, 3))]  # then the first line
-    left = _take(ends, chosen, left)
+    if final:
+        ends = [_Block(i, i + 1, 0.0) for i in range(max(0, n - max(5, budget // 5)), n)]  # last line first
+        ends += [_Block(i, i + 1, -1.0 - i) for i in range(min(n, 3))]  # then the first line
+        left = _take(ends, chosen, left)
     left = _take(_context(chosen, hidden, 2), chosen, left)
-    # and, when little was worth showing, more of the end of the log
-    tail = [_Block(i, i + 1, 0.0) for i in range(max(0, n - budget // 3), n)]
-    left = _take(tail, chosen, left)
-
-    kept = [i for i in itertools.compress(range(n), chosen) if not hidden[i]]
-    body = _render(lines, kept, rep, n)
-    return Condensed(body, [i + 1 for i in kept], n, n - len(kept))
+    if final:
+        # and, when little was worth showing, more of the end of the log
+        tail = [_Block(i, i + 1, 0.0) for i in range(max(0, n - budget // 3), n)]
+        left = _take(tail, chosen, left)
+    return [i for i in itertools.compress(range(n), chosen) if not hidden[i]], rep
 
 
 def _take(blocks: list[_Block], chosen: bytearray, left: int) -> int:
@@ -681,28 +704,6 @@ def _context(chosen: bytearray, hidden: bytearray, width: int) -> list[_Block]:
 
 def cli_main(argv: list[str]) -> int:
     """`droid condense FILE [--max-lines N] [--baseline PASSING_FILE] [--format json|text]`."""
-    parser = argparse.ArgumentParser(prog="droid condense", description="Condense a long log to the lines that matter.")
-    parser.add_argument("file", help="the log to condense ('-' for standard input)")
-    parser.add_argument("--max-lines", type=int, default=100, help="at most this many lines of the log (default 100)")
-    parser.add_argument("--baseline", help="a passing log of the same command: lines also found there count less")
-    parser.add_argument("--format", choices=("json", "text"), default="text")
-    args = parser.parse_args(argv)
+    from skills.tools.condense_cli import cli_main as run
 
-    def read(path: str) -> str:
-        if path == "-":
-            return sys.stdin.buffer.read().decode("utf-8", "replace")
-        with open(path, "rb") as fh:
-            return fh.read().decode("utf-8", "replace")
-
-    try:
-        text = read(args.file)
-        baseline = read(args.baseline) if args.baseline else None
-    except OSError as exc:
-        print(f"droid condense: {exc}", file=sys.stderr)
-        return 2
-    result = condense(text, max_lines=args.max_lines, baseline=baseline)
-    if args.format == "json":
-        print(json.dumps({"kept_lines": result.kept_lines, "text": result.text}))
-    else:
-        print(result.text)
-    return 0
+    return run(argv)
