@@ -34,13 +34,10 @@ How it works:
 
 from __future__ import annotations
 
-import argparse
 import bisect
 import itertools
-import json
 import operator
 import re
-import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -610,13 +607,15 @@ def _condense(text: str, max_lines: int, baseline: str | None) -> Condensed:
 
 def choose(
     clean: list[str], budget: int, known: Callable[[list[str]], list[bool]] | None = None, final: bool = True,
+    where: tuple[list[int], int] | None = None,
 ) -> tuple[list[int], dict[int, int]]:
     """The lines to keep (0-based, ascending, at most `budget`) of cleaned lines, and the runs of
     identical lines (first line -> how many more).
 
     `known(lines)` says which of the given scored lines a passing log has too. With `final`
     false (a window in the middle of a longer log) the end of the window is not the end of the
-    log: only failures and their context are chosen.
+    log: only failures and their context are chosen. `where`, when the lines are some lines of
+    a longer log, is (each line's index in the log, the number of lines read so far).
     """
     n = len(clean)
     scores, headers = _scores(clean)
@@ -650,8 +649,10 @@ def choose(
     blocks = _blocks(_spans(clean, seeds, headers), value_of, core, clean)
 
     # recency: the failure that ends a log is usually the one that ended the run
+    position, end = where if where else (range(n), n)
     for b in blocks:
-        b.value += 2.0 * b.start / n + (1.0 if b.start >= n - 30 else 0.0)
+        at = position[b.start]
+        b.value += 2.0 * at / end + (1.0 if final and at >= end - 30 else 0.0)
 
     chosen = bytearray(hidden)  # hidden lines count as taken: they cost nothing
     left = _take(blocks, chosen, budget)

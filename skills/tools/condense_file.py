@@ -193,8 +193,8 @@ class _Stream:
             self.first = [(i, _short(c)) for i, c in enumerate(new[:3])]
         clean = [c for _, c in self.carry] + new
         index = [i for i, _ in self.carry] + list(range(self.start, self.start + len(raw)))
-        kept, _ = choose(clean, self.budget, self.known, final)
         self.start += len(raw)
+        kept, _ = choose(clean, self.budget, self.known, final, (index, self.start))
         chosen = dict(self.first)
         chosen.update((index[k], _short(clean[k])) for k in kept)
         self.carry = sorted(chosen.items())
