@@ -25,11 +25,13 @@ import math
 import re
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from integrations.redact import Redactor
 from integrations.sentry_event import Frame, ParsedEvent
 from skills.rca.paths import RepoFiles, is_library_path, is_source_path, is_test_path
 
@@ -142,9 +144,11 @@ class BlameLine:
 class Git:
     """Read-only git access to one repository (bare or not); every command is recorded."""
 
-    def __init__(self, repo: Path | str, timeout: float = 30.0):
+    def __init__(self, repo: Path | str, timeout: float = 30.0, redact: Callable[[str], str] | None = None):
         self.repo = Path(repo)
         self.timeout = timeout
+        # the commands quote the event (grep patterns): they are recorded redacted
+        self.redact = redact or Redactor()
         self.commands: list[str] = []
         self._files: dict[tuple[str, str], list[str] | None] = {}
         self._sources: dict[tuple[str, str], Source | None] = {}
@@ -155,13 +159,13 @@ class Git:
     def run(self, *args: str, record: bool = True) -> str:
         cmd = ["git", "-C", str(self.repo), *args]
         if record:
-            self.commands.append("git " + " ".join(args))
+            self.commands.append(self.redact("git " + " ".join(args)))
         try:
             proc = subprocess.run(cmd, capture_output=True, timeout=self.timeout)
         except subprocess.TimeoutExpired as e:
-            raise GitError(f"git {' '.join(args)}: timed out") from e
+            raise GitError(self.redact(f"git {' '.join(args)}: timed out")) from e
         if proc.returncode != 0:
-            raise GitError(f"git {' '.join(args)}: {proc.stderr.decode('utf-8', 'replace')[:300]}")
+            raise GitError(self.redact(f"git {' '.join(args)}: {proc.stderr.decode('utf-8', 'replace')[:300]}"))
         return proc.stdout.decode("utf-8", "replace")
 
     def try_run(self, *args: str, record: bool = True) -> str | None:
@@ -1576,14 +1580,15 @@ def _headline(event: ParsedEvent, locs: list[SuspectLocation],
 
 
 def analyse(event: ParsedEvent, repo: Path | str, first_seen: datetime | None = None,
-            *, max_locations: int = 10, max_commits: int = 5) -> Evidence:
+            *, max_locations: int = 10, max_commits: int = 5,
+            redact: Callable[[str], str] | None = None) -> Evidence:
     """Gather the deterministic root-cause evidence for `event` in the git repository `repo`.
 
     `first_seen` is when the issue was first seen (commits after it cannot be the cause);
     default: the event's issue first-seen, else the event's own time.
     """
     t0 = time.monotonic()
-    git = Git(repo)
+    git = Git(repo, redact=redact)
     first_seen = first_seen or event.first_seen or event.timestamp
     if first_seen is not None and first_seen.tzinfo is None:
         first_seen = first_seen.replace(tzinfo=UTC)

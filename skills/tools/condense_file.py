@@ -18,6 +18,7 @@ from pathlib import Path
 
 from skills.tools.condense import (
     _ANSI,
+    _DIGITS,
     _FRAME,
     _SCAN_CHARS,
     _TS_PREFIX,
@@ -58,14 +59,16 @@ def check_text(path: str | Path, label: str | None = None) -> None:
                       "not text), not a log")
 
 
-def condense_file(path: str | Path, max_lines: int = 100, baseline: str | Path | None = None) -> Condensed:
-    """`condense` for a file of any size; `baseline` is a passing log's file."""
-    small = Path(path).stat().st_size <= WHOLE_BYTES
-    if small and (baseline is None or Path(baseline).stat().st_size <= WHOLE_BYTES):
+def condense_file(path: str | Path, max_lines: int = 100, baseline: str | Path | None = None, *,
+                  whole_bytes: int = WHOLE_BYTES, window_chars: int = WINDOW_CHARS) -> Condensed:
+    """`condense` for a file of any size; `baseline` is a passing log's file. Files up to
+    `whole_bytes` are condensed whole, larger ones in windows of `window_chars` characters."""
+    small = Path(path).stat().st_size <= whole_bytes
+    if small and (baseline is None or Path(baseline).stat().st_size <= whole_bytes):
         base = _read(baseline) if baseline is not None else None
         return condense(_read(path), max_lines=max_lines, baseline=base)
-    known = _baseline_known(baseline) if baseline is not None else None
-    return _Stream(path, max(0, int(max_lines)), known).run()
+    known = _baseline_known(_Lines(baseline, window_chars)) if baseline is not None else None
+    return _Stream(_Lines(path, window_chars), max(0, int(max_lines)), known).run()
 
 
 def _read(path: str | Path) -> str:
@@ -76,8 +79,9 @@ def _read(path: str | Path) -> str:
 class _Lines:
     """The lines of a file, read in windows (universal newlines, undecodable bytes replaced)."""
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, window_chars: int = WINDOW_CHARS):
         self.path = path
+        self.window_chars = window_chars
         self.lengths: dict[int, int] = {}  # line index -> real length, for the lines held by their ends
 
     def windows(self) -> Iterator[list[str]]:
@@ -85,7 +89,7 @@ class _Lines:
         index = 0
         rest, dropped = "", 0
         with open(self.path, encoding="utf-8", errors="replace", newline=None) as fh:
-            while chunk := fh.read(WINDOW_CHARS):
+            while chunk := fh.read(self.window_chars):
                 parts = (rest + chunk).split("\n")
                 rest = parts.pop()
                 if parts:
@@ -133,18 +137,24 @@ def _short(c: str) -> str:
     return c if len(c) <= _SCAN_CHARS else c[:half] + " ... " + c[-half:]
 
 
-def _baseline_known(path: str | Path) -> Callable[[list[str]], list[bool]]:
+def _baseline_known(source: _Lines) -> Callable[[list[str]], list[bool]]:
     """Which of some cleaned lines the passing log has too (once normalised), read in windows."""
     keys: set[int] = set()
+    done: set[int] = set()  # lines already looked at, digits folded (`normalise` folds them too)
     clean = None
-    for lines in _Lines(path).windows():
+    for lines in source.windows():
         if clean is None:
             clean = _cleaner(_stamped(lines))
         unique = list(dict.fromkeys(lines))
         for i in _candidates(unique):
             if len(keys) >= BASELINE_KEYS:
                 break
-            keys.add(hash(normalise(clean(unique[i]), untag=False)))
+            c = clean(unique[i])
+            folded = hash(c.translate(_DIGITS))
+            if folded not in done:
+                if len(done) < BASELINE_KEYS:
+                    done.add(folded)
+                keys.add(hash(normalise(c, untag=False)))
     return lambda seen: [hash(normalise(s, untag=False)) in keys for s in seen]
 
 
@@ -154,8 +164,8 @@ _STARTS_SOMETHING = re.compile(r"\S")
 class _Stream:
     """One condensing of a large file: rounds over windows, then the kept lines fetched."""
 
-    def __init__(self, path: str | Path, budget: int, known: Callable[[list[str]], list[bool]] | None):
-        self.source = _Lines(path)
+    def __init__(self, source: _Lines, budget: int, known: Callable[[list[str]], list[bool]] | None):
+        self.source = source
         self.budget = budget
         self.known = known
         self.clean: Callable[[str], str] | None = None
