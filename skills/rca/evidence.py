@@ -21,6 +21,7 @@ Every score comes with the reasons that produced it; every git command run is re
 from __future__ import annotations
 
 import ast
+import dataclasses
 import math
 import re
 import subprocess
@@ -31,7 +32,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from integrations.redact import Redactor
+from integrations.redact import MASK, Redactor
 from integrations.sentry_event import Frame, ParsedEvent
 from skills.rca.paths import RepoFiles, is_library_path, is_source_path, is_test_path
 
@@ -139,6 +140,34 @@ class BlameLine:
     sha: str
     line: int
     boundary: bool = False  # history not walked further (older than `since`)
+
+
+_WORD = re.compile(r"[A-Za-z0-9_]+")
+
+
+def command_redactor(event: ParsedEvent, redact: Callable[[str], str]) -> Callable[[str], str]:
+    """`redact`, and also every word of the event that `redact` masks there: a grep pattern
+    quotes the words of a secret without the context that shows it is one."""
+    hidden: set[str] = set()
+    stack: list[Any] = [dataclasses.asdict(event)]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, dict):
+            stack.extend(value.values())
+        elif isinstance(value, list | tuple):
+            stack.extend(value)
+        elif isinstance(value, str) and (masked := redact(value)) != value:
+            kept = set(_WORD.findall(masked))
+            hidden.update(w for w in _WORD.findall(value) if w not in kept)
+    if not hidden:
+        return redact
+
+    def secret(word: str) -> bool:
+        return word in hidden or (len(word) >= 6 and any(word in h for h in hidden))
+
+    def run(text: str) -> str:
+        return _WORD.sub(lambda m: MASK if secret(m.group()) else m.group(), redact(text))
+    return run
 
 
 class Git:
@@ -1588,7 +1617,7 @@ def analyse(event: ParsedEvent, repo: Path | str, first_seen: datetime | None = 
     default: the event's issue first-seen, else the event's own time.
     """
     t0 = time.monotonic()
-    git = Git(repo, redact=redact)
+    git = Git(repo, redact=command_redactor(event, redact or Redactor()))
     first_seen = first_seen or event.first_seen or event.timestamp
     if first_seen is not None and first_seen.tzinfo is None:
         first_seen = first_seen.replace(tzinfo=UTC)
