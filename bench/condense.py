@@ -10,6 +10,9 @@ optionally a set made by bench/make_python_logs.py) and each budget (50, 100, 20
   mean per case;
 - `capped_recall`: labelled E lines kept / min(labelled, budget), pooled and mean per case (no
   method can keep more lines than the budget, so this one can reach 1.0);
+- for `condense_in_16k_windows`: `droid condense`'s path for big files (condense_file read in
+  windows, each condensed with what the windows before it kept) forced onto these small logs
+  with windows of 16,384 characters, so the approximation it makes on big logs shows;
 - for `condense` without and with the passing log as baseline, and for two naive methods run
   on the same cases: "keyword lines + last 50" (lines matching error|fail|exception, any case,
   in log order up to budget - 50, then the last 50 lines) and "last N lines" (N = budget);
@@ -49,6 +52,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from skills.tools.condense import condense, split_lines  # noqa: E402
+from skills.tools.condense_file import condense_file  # noqa: E402
+
+WINDOW_CHARS = 16_384  # the windowed figures: each log read in windows this small, as a 200 MB log is
 
 BUDGETS = (50, 100, 200)
 _GT = re.compile(r"([EC]) (\d+)(?:-(\d+))?")
@@ -81,6 +87,7 @@ def load_cases(folder: Path) -> list[dict]:
         cases.append(
             {
                 "name": case.name,
+                "path": case / "fail.log",
                 "fail": fail,
                 "pass": passing,
                 "total": total,
@@ -132,6 +139,7 @@ def evaluate(cases: list[dict], verbose: bool = False) -> dict:
     for budget in BUDGETS:
         methods: dict[str, list[tuple[int, int, int]]] = {
             "condense": [], "condense_with_baseline": [], "keyword_plus_last_50": [], "last_n_lines": [],
+            "condense_in_16k_windows": [],
         }
         best: list[tuple[int, int, int]] = []
         kept_sizes: dict[str, list[int]] = {"condense": [], "condense_with_baseline": []}
@@ -146,6 +154,9 @@ def evaluate(cases: list[dict], verbose: bool = False) -> dict:
             assert len(res_b.kept_lines) <= budget
             kept_sizes["condense_with_baseline"].append(len(res_b.kept_lines))
             methods["condense_with_baseline"].append((len(lab & set(res_b.kept_lines)), len(lab), budget))
+            res_w = condense_file(case["path"], budget, whole_bytes=0, window_chars=WINDOW_CHARS)
+            assert len(res_w.kept_lines) <= budget
+            methods["condense_in_16k_windows"].append((len(lab & set(res_w.kept_lines)), len(lab), budget))
             methods["keyword_plus_last_50"].append((len(lab & naive_keyword_tail(lines, budget)), len(lab), budget))
             methods["last_n_lines"].append((len(lab & naive_last(lines, budget)), len(lab), budget))
             best.append((min(len(lab), budget), len(lab), budget))

@@ -231,6 +231,8 @@ class _Stream:
             for k in kept[lo:hi]:
                 j = k - base
                 texts[k] = lines[j]
+                if j < i or run is not None:
+                    continue  # among the copies of an earlier kept line
                 c, count = clean(lines[j]), 0
                 j += 1
                 while j < len(lines) and clean(lines[j]) == c:
