@@ -8,11 +8,13 @@ their input (`rca`, `condense`, `locate`) print through the redactor.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import importlib
 import io
 import os
 import sys
+from collections.abc import Iterator
 from contextlib import redirect_stderr, redirect_stdout
 from typing import NoReturn
 
@@ -82,11 +84,24 @@ def main(argv: list[str] | None = None) -> int:
     return _run(f"droid {name}", module_name, func_name, argv[1:])
 
 
+@contextlib.contextmanager
+def _one_line_usage_errors() -> Iterator[None]:
+    """While a subcommand runs, every argument parser reports errors as ArgParser does (one
+    line), also the parsers of modules that build a plain argparse.ArgumentParser."""
+    plain = argparse.ArgumentParser.error
+    argparse.ArgumentParser.error = ArgParser.error  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        argparse.ArgumentParser.error = plain  # type: ignore[method-assign]
+
+
 def _run(prog: str, module_name: str, func_name: str, args: list[str]) -> int:
     """Run one subcommand; an unexpected error is one (redacted) line, exit code 1."""
     try:
         func = getattr(importlib.import_module(module_name), func_name)
-        return int(func(args) or 0)
+        with _one_line_usage_errors():
+            return int(func(args) or 0)
     except KeyboardInterrupt:
         return 130
     except SystemExit as exc:  # argparse: --help (0) or bad arguments (2)
@@ -105,8 +120,6 @@ def _run_redacted(prog: str, module_name: str, func_name: str, args: list[str]) 
         code = _run(prog, module_name, func_name, args)
     redact = output_redactor()
     errors = err.getvalue()
-    if code == 2 and "usage:" in errors:  # a parser that is not an ArgParser: keep its error line
-        errors = "".join(line for line in errors.splitlines(True) if not line.startswith(("usage:", " ")))
     _write(sys.stdout, redact(out.getvalue()))
     _write(sys.stderr, redact(errors))
     return code

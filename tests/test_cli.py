@@ -257,3 +257,9 @@ def test_locate_bad_arguments_are_one_line(tmp_path):
     one_line_error(droid("locate", "--repo", str(tmp_path / "missing"), "--query", "x",
                          "--cache-dir", str(tmp_path / "c")), "droid locate")
     one_line_error(droid("locate", "--repo", str(tmp_path)), "droid locate")
+
+
+def test_every_command_reports_bad_arguments_in_one_line():
+    for command in ("serve", "console", "doctor", "demo", "locate", "condense", "rca"):
+        err = one_line_error(droid(command, "--no-such-option"), f"droid {command}")
+        assert f"(see droid {command} --help)" in err
