@@ -162,7 +162,8 @@ def check_port(settings: Settings, port: int | None = None) -> tuple[str, str]:
     if port == 0:
         return OK, "port 0: serve picks a free port"
     try:
-        with socket.create_server((settings.host, port), reuse_port=False) as _:
+        family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
+        with socket.create_server((settings.host, port), family=family):
             pass
     except OSError as exc:
         return BAD, (f"cannot listen on {settings.host}:{port}: {exc.strerror or exc} — stop what uses it, "
