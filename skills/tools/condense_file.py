@@ -16,18 +16,15 @@ import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from skills.tools.condense import (
+from skills.tools.condense import Condensed, _render, choose, condense
+from skills.tools.condense_scoring import (
     _ANSI,
     _DIGITS,
     _FRAME,
     _SCAN_CHARS,
     _TS_PREFIX,
-    Condensed,
     _candidates,
-    _render,
     _stamped,
-    choose,
-    condense,
     normalise,
 )
 
