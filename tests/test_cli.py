@@ -94,6 +94,8 @@ def test_condense_reads_standard_input(log):
     assert done.returncode == 0, done.stderr
     out = json.loads(done.stdout)
     assert 501 in out["kept_lines"] and "ERROR: the build broke" in out["text"]
+    piped = droid("condense", "/dev/stdin", "--max-lines", "5", "--format", "json", stdin=log.read_bytes())
+    assert piped.returncode == 0 and json.loads(piped.stdout) == out  # a pipe by name: read once, spooled
 
 
 def test_condense_prints_through_the_redactor(tmp_path):

@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import shutil
+import stat
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -61,12 +63,25 @@ def cli_main(argv: list[str]) -> int:
 
 @contextlib.contextmanager
 def _local(name: str | None) -> Iterator[str | None]:
-    """A path for `name`; standard input ('-') is copied to a temporary file first, so a log of
-    any size can be read twice without being held in memory."""
-    if name != "-":
+    """A path for `name`; standard input ('-') and pipes are copied to a temporary file first,
+    so a log of any size can be read twice without being held in memory."""
+    if name is None or (name != "-" and not _is_stream(name)):
         yield name
         return
     with tempfile.NamedTemporaryFile(prefix="droid-condense-", suffix=".log") as tmp:
-        shutil.copyfileobj(sys.stdin.buffer, tmp, 1 << 20)
+        if name == "-":
+            shutil.copyfileobj(sys.stdin.buffer, tmp, 1 << 20)
+        else:
+            with open(name, "rb") as source:
+                shutil.copyfileobj(source, tmp, 1 << 20)
         tmp.flush()
         yield tmp.name
+
+
+def _is_stream(name: str) -> bool:
+    """Whether `name` is something that can be read only once (a pipe, a character device)."""
+    try:
+        mode = os.stat(name).st_mode
+    except OSError:
+        return False  # reading it reports the problem
+    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
