@@ -55,6 +55,7 @@ from skills.tools.condense_scoring import (
     _STEMS,
     _TS_PREFIX,
     SCORE_SEED,
+    ScoreCache,
     _candidates,
     _key,
     _prefix,
@@ -320,7 +321,7 @@ def _condense(text: str, max_lines: int, baseline: str | None) -> Condensed:
 
 def choose(
     clean: list[str], budget: int, known: Callable[[list[str]], list[bool]] | None = None, final: bool = True,
-    where: tuple[list[int], int] | None = None,
+    where: tuple[list[int], int] | None = None, cache: ScoreCache | None = None,
 ) -> tuple[list[int], dict[int, int]]:
     """The lines to keep (0-based, ascending, at most `budget`) of cleaned lines, and the runs of
     identical lines (first line -> how many more).
@@ -328,10 +329,11 @@ def choose(
     `known(lines)` says which of the given scored lines a passing log has too. With `final`
     false (a window in the middle of a longer log) the end of the window is not the end of the
     log: only failures and their context are chosen. `where`, when the lines are some lines of
-    a longer log, is (each line's index in the log, the number of lines read so far).
+    a longer log, is (each line's index in the log, the number of lines read so far); `cache`
+    keeps the scores of lines seen in earlier windows.
     """
     n = len(clean)
-    scores, headers = _scores(clean)
+    scores, headers = _scores(clean, cache)
     rep = _repeats(clean)
     # a run of identical lines is shown once: the others can be neither seeds nor kept
     hidden = bytearray(n)

@@ -23,6 +23,7 @@ from skills.tools.condense_scoring import (
     _FRAME,
     _SCAN_CHARS,
     _TS_PREFIX,
+    ScoreCache,
     _candidates,
     _stamped,
     normalise,
@@ -94,10 +95,11 @@ class _Lines:
                         self.lengths[index] = len(parts[0]) + dropped
                         parts[0] = _ends(parts[0])
                         dropped = 0
-                    for k in range(1, len(parts)):
-                        if len(parts[k]) > LONG_LINE:
-                            self.lengths[index + k] = len(parts[k])
-                            parts[k] = _ends(parts[k])
+                    if max(map(len, parts)) > LONG_LINE:
+                        for k in range(1, len(parts)):
+                            if len(parts[k]) > LONG_LINE:
+                                self.lengths[index + k] = len(parts[k])
+                                parts[k] = _ends(parts[k])
                     index += len(parts)
                     yield parts
                 if len(rest) > LONG_LINE:  # a line with no end in sight: keep its two ends
@@ -126,6 +128,23 @@ def _cleaner(stamped: bool) -> Callable[[str], str]:
                 s = s[m.end():]
         return s
     return clean
+
+
+def _clean_all(lines: list[str], stamped: bool) -> list[str]:
+    """`lines` cleaned as `_cleaner(stamped)` cleans one, each distinct line once (at C speed
+    when a window has no escapes and no timestamps)."""
+    fixed: dict[str, str] = {}
+    if any("\x1b" in s for s in lines):
+        ansi = _ANSI.sub
+        fixed = {s: ansi("", s) for s in dict.fromkeys(lines) if "\x1b" in s}
+    if stamped:
+        match = _TS_PREFIX.match
+        for s in dict.fromkeys(lines):
+            c = fixed.get(s, s)
+            m = match(c)
+            if m:
+                fixed[s] = c[m.end():]
+    return list(map(fixed.get, lines, lines)) if fixed else list(lines)
 
 
 def _short(c: str) -> str:
@@ -166,6 +185,8 @@ class _Stream:
         self.budget = budget
         self.known = known
         self.clean: Callable[[str], str] | None = None
+        self.stamped = False  # whether the log's lines start with a timestamp (from its first lines)
+        self.scores = ScoreCache()  # logs repeat themselves: a line is scored once, not once a window
         self.carry: list[tuple[int, str]] = []  # (line index, cleaned line) kept so far, ascending
         self.first: list[tuple[int, str]] = []  # the log's first lines: they are kept at the end
         self.start = 0  # index of the first line not condensed yet
@@ -175,7 +196,8 @@ class _Stream:
         pending: list[str] = []  # read, not condensed yet: the last window is condensed as the end
         for lines in self.source.windows():
             if self.clean is None:
-                self.clean = _cleaner(_stamped(lines))
+                self.stamped = _stamped(lines)
+                self.clean = _cleaner(self.stamped)
             cut = _cut_point(pending)
             if cut:
                 self._round(pending[:cut], final=False)
@@ -195,13 +217,13 @@ class _Stream:
     def _round(self, raw: list[str], final: bool) -> list[int]:
         """Condense the kept lines so far and these new ones; returns the line indices kept."""
         assert self.clean is not None
-        new = list(map(self.clean, raw))
+        new = _clean_all(raw, self.stamped)
         if self.start == 0:
             self.first = [(i, _short(c)) for i, c in enumerate(new[:3])]
         clean = [c for _, c in self.carry] + new
         index = [i for i, _ in self.carry] + list(range(self.start, self.start + len(raw)))
         self.start += len(raw)
-        kept, _ = choose(clean, self.budget, self.known, final, (index, self.start))
+        kept, _ = choose(clean, self.budget, self.known, final, (index, self.start), self.scores)
         chosen = dict(self.first)
         chosen.update((index[k], _short(clean[k])) for k in kept)
         self.carry = sorted(chosen.items())

@@ -290,18 +290,34 @@ def _candidates(clean: list[str], stems: tuple[str, ...] = _STEMS) -> list[int]:
     return list(itertools.compress(range(-1, n), found))
 
 
-def _scores(clean: list[str]) -> tuple[list[float], list[int]]:
+CACHE_LINES = 100_000  # a ScoreCache forgets everything when it holds this many lines
+_CACHED_CHARS = 500  # longer lines are not cached
+
+
+class ScoreCache(dict):
+    """Scores of lines already looked at, across the windows of one long log (line -> score,
+    or None for a line that was not looked at closely)."""
+
+
+def _scores(clean: list[str], cache: ScoreCache | None = None) -> tuple[list[float], list[int]]:
     """Scores of all lines (0 for the many not looked at closely), and the lines that start
     with "===" (pytest's section headers)."""
     # logs repeat themselves (half their lines or more are copies): look at each text once
     unique = list(dict.fromkeys(clean))
+    todo = unique if cache is None else [c for c in unique if c not in cache]
     score_of: dict[str, float] = {}
-    for j in _candidates(unique):
-        c = unique[j]
+    for j in _candidates(todo):
+        c = todo[j]
         if len(c) > _SCAN_CHARS:  # a huge line: its start and its end say the most
             score_of[c] = _score(c[: _SCAN_CHARS // 2] + " ... " + c[-_SCAN_CHARS // 2 :])
         else:
             score_of[c] = _score(c)
+    if cache is not None:
+        if len(cache) + len(todo) > CACHE_LINES:
+            cache.clear()
+        cache.update((c, score_of.get(c)) for c in todo if len(c) <= _CACHED_CHARS)
+        get = cache.get
+        score_of.update((c, v) for c in unique if (v := get(c)) is not None)
     scores = list(map(score_of.get, clean, itertools.repeat(0.0)))
     looked_at = list(itertools.compress(range(len(clean)), map(score_of.__contains__, clean)))
     headers = [i for i in looked_at if clean[i].startswith("===")]
