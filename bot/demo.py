@@ -9,10 +9,10 @@ Sentry's API is played by an in-process stand-in serving only the captured event
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 import secrets
+import shutil
 import sys
 import tempfile
 import time
@@ -43,14 +43,55 @@ def sentry_alert(issue: dict) -> dict:
     }
 
 
+MARKER = ".droid-demo"  # in a --dir the demo has used: running it there again rebuilds the sample
+OWNED = ("shop", "running-v1.2.0", "capture-running-v1.2.0.py",
+         "demo.db", "demo.db-wal", "demo.db-shm", "demo.db-journal")
+
+
+class DemoError(Exception):
+    """The demo cannot run where it was asked to; the message says why."""
+
+
+def prepare(root: Path) -> None:
+    """Make `root` ready for a fresh run: create it, or clear what an earlier demo left there
+    (only that: a folder holding other things under the demo's names is refused)."""
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DemoError(f"cannot create {root}: {exc.strerror or exc}") from None
+    if not root.is_dir():
+        raise DemoError(f"{root} is not a folder")
+    left = [name for name in OWNED if (root / name).exists() or (root / name).is_symlink()]
+    marker = root / MARKER
+    if left and not marker.is_file():
+        raise DemoError(f"{root} already holds {', '.join(left)}, not made by droid demo: choose another --dir")
+    for name in left:
+        path = root / name
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
+    for saved in root.glob("rca-*"):  # the files the last run saved from its thread
+        if saved.is_file() and marker.is_file():
+            saved.unlink()
+    marker.write_text("made by droid demo: running it again into this folder rebuilds the sample here\n")
+
+
 def cli_main(argv: list[str]) -> int:
     """Run the demo and print the alert thread as it would appear in Slack."""
-    parser = argparse.ArgumentParser(prog="droid demo")
-    parser.add_argument("--dir", help="where to build the sample repository (default: a temporary folder)")
+    from bot.cli import ArgParser, fail
+
+    parser = ArgParser(prog="droid demo")
+    parser.add_argument("--dir", help="where to build the sample repository (default: a temporary folder); "
+                        "running again into the same folder rebuilds it")
     args = parser.parse_args(argv)
     from bot.sentry_standin import SentryStandIn
     from skills.rca.sample import build_repo, capture_event
-    root = Path(args.dir or tempfile.mkdtemp(prefix="droid-demo-")).resolve()
+    root = Path(args.dir or tempfile.mkdtemp(prefix="droid-demo-")).expanduser().resolve()
+    try:
+        prepare(root)
+    except (DemoError, OSError) as exc:
+        return fail("droid demo", str(exc))
     print(f"Building the sample service (several authors, releases, one regression) in {root}/shop …", flush=True)
     shas = build_repo(root / "shop")
     print("Running release shop@1.2.0 under sentry-sdk: checkout without a discount code …", flush=True)

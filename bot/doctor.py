@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import argparse
 import json
+import os
+import socket
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
@@ -93,30 +94,133 @@ def check_sentry(settings: Settings) -> tuple[str, str]:
         return BAD, f"{exc} — check SENTRY_URL / SENTRY_AUTH_TOKEN / SENTRY_ORG"
 
 
+def check_tokens(settings: Settings) -> tuple[str, str]:
+    """The Slack tokens `droid serve` needs in the mode it will run in (it refuses without them)."""
+    missing = []
+    if not settings.slack_bot_token:
+        missing.append("SLACK_BOT_TOKEN (OAuth & Permissions → Bot User OAuth Token, xoxb-…)")
+    if settings.slack_app_token:
+        mode = "Socket Mode (SLACK_APP_TOKEN set)"
+    else:
+        mode = "HTTP mode (no SLACK_APP_TOKEN)"
+        if not settings.slack_signing_secret:
+            missing.append("SLACK_SIGNING_SECRET (Basic Information → App Credentials) — or set "
+                           "SLACK_APP_TOKEN (xapp-…) for Socket Mode")
+    if missing:
+        return BAD, f"{mode}: droid serve will refuse to start; set {'; '.join(missing)}"
+    return OK, mode
+
+
+def check_repos(settings: Settings) -> tuple[str, str]:
+    """Every mapped repository (channel mappings and the default) is a git repository droid can read."""
+    from integrations.workspace import WorkspaceError, WorkspaceManager, _auth_config, _secrets_of
+
+    mapped = {f"channel {ch}": repo for ch, repo in settings.routing.channel_repos.items()}
+    if settings.routing.default_repo:
+        mapped["default_repo"] = settings.routing.default_repo
+    if not mapped:
+        return OFF, "no repository mapped (DROID_CONFIG: channels / default_repo): mentions get no run"
+    manager = WorkspaceManager(Path(settings.workspace_dir), github_token=settings.github_token,
+                               github_url=settings.github_url, network_timeout=15)
+    problems = []
+    for where, repo in mapped.items():
+        local = Path(str(repo)).expanduser()
+        looks_local = str(repo).startswith(("/", ".", "~")) or local.exists()
+        if looks_local and not local.exists():
+            problems.append(f"{where}: {repo} does not exist")
+            continue
+        try:
+            source = manager._resolve(str(repo))
+            if not looks_local:  # a remote: it must answer (with the GitHub token where it applies)
+                manager._default_branch(source, _auth_config(source.auth_url, settings.github_token),
+                                        _secrets_of(settings.github_token))
+        except WorkspaceError as exc:
+            problems.append(f"{where}: {exc}")
+    if problems:
+        return BAD, "; ".join(problems) + " — fix the path or URL in DROID_CONFIG (a local path must be a git repository)"
+    return OK, f"{len(mapped)} mapped, all readable"
+
+
+def check_database(settings: Settings) -> tuple[str, str]:
+    """The database file can be created or written where DROID_DB says."""
+    path = Path(settings.db_path).expanduser()
+    folder = path.parent
+    if not folder.is_dir():
+        return BAD, f"the folder {folder} does not exist — create it or set DROID_DB to a file in an existing folder"
+    if path.exists() and not (path.is_file() and os.access(path, os.R_OK | os.W_OK)):
+        return BAD, f"{path} is not a writable file — fix its permissions or set DROID_DB"
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return BAD, f"the folder {folder} is not writable — fix its permissions or set DROID_DB"
+    return OK, f"{path} is writable"
+
+
+def check_port(settings: Settings, port: int | None = None) -> tuple[str, str]:
+    """The HTTP port is free on DROID_HOST (when serve listens: HTTP mode, or Sentry webhooks)."""
+    if settings.slack_app_token and not settings.sentry_webhook_secret:
+        return OFF, "Socket Mode without Sentry webhooks: no HTTP port needed"
+    port = settings.port if port is None else port
+    if port == 0:
+        return OK, "port 0: serve picks a free port"
+    try:
+        family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
+        with socket.create_server((settings.host, port), family=family):
+            pass
+    except OSError as exc:
+        return BAD, (f"cannot listen on {settings.host}:{port}: {exc.strerror or exc} — stop what uses it, "
+                     "or set PORT / DROID_HOST")
+    return OK, f"{settings.host}:{port} is free"
+
+
 CHECKS: list[tuple[str, Callable[[Settings], tuple[str, str]]]] = [
-    ("Slack", check_slack), ("Model", check_model), ("GitHub", check_github),
+    ("Slack tokens", check_tokens), ("Repositories", check_repos), ("Database", check_database),
+    ("Port", check_port), ("Slack", check_slack), ("Model", check_model), ("GitHub", check_github),
     ("Jira", check_jira), ("Sentry", check_sentry),
 ]
 
 
-def run_checks(settings: Settings, out=print) -> bool:
+def run_checks(settings: Settings, out=print, port: int | None = None) -> bool:
     """Print each check; True when nothing is broken."""
     healthy = True
     out(f"{OK} settings: database {settings.db_path}, repos {dict(settings.routing.channel_repos) or '-'}, "
         f"default repo {settings.routing.default_repo or '-'}")
     for name, check in CHECKS:
-        mark, detail = check(settings)
+        try:
+            mark, detail = check_port(settings, port) if check is check_port else check(settings)
+        except Exception as exc:  # noqa: BLE001 — a check that breaks is reported, and counts as broken
+            mark, detail = BAD, f"the check failed: {type(exc).__name__}: {exc}"
         healthy &= mark != BAD
         out(f"{mark} {name}: {detail}")
     return healthy
 
 
+def port_number(text: str) -> int:
+    """A TCP port: a whole number from 0 to 65535."""
+    import argparse
+    try:
+        value = int(text, 10)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be a port number from 0 to 65535, got {text!r}")
+    return value
+
+
 def cli_main(argv: list[str]) -> int:
-    """Exit 0 when everything configured works, 1 otherwise."""
-    argparse.ArgumentParser(prog="droid doctor").parse_args(argv)
+    """Exit 0 when `droid serve` can start and everything configured works, 1 otherwise."""
+    from bot.cli import ArgParser, output_redactor
+
+    parser = ArgParser(prog="droid doctor", description="Check everything droid serve needs.")
+    parser.add_argument("--port", type=port_number, help="the port serve will be given (default: PORT or 3000)")
+    args = parser.parse_args(argv)
+    redact = output_redactor()
+
+    def out(line: str) -> None:
+        print(redact(line), flush=True)
+
     try:
         settings = Settings.from_env()
     except SettingsError as exc:
-        print(f"{BAD} settings: {exc}")
+        for problem in exc.problems:
+            out(f"{BAD} settings: {problem}")
         return 1
-    return 0 if run_checks(settings) else 1
+    return 0 if run_checks(settings, out, args.port) else 1

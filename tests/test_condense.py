@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from skills.tools.condense import MAX_LINE_CHARS, Condensed, cli_main, condense, split_lines
+from skills.tools.condense_file import condense_file
 
 _MARKER = re.compile(r"^\[\.\.\. .* \.\.\.\]$")
 
@@ -327,3 +328,66 @@ def test_real_ci_logs_capped_recall_at_100_lines():
         if labelled:
             recalls.append(len(labelled & set(result.kept_lines)) / min(len(labelled), 100))
     assert statistics.fmean(recalls) >= 0.9, recalls
+
+
+# ---------------------------------------------------------------------------------------------
+# Files of any size: condensed in windows (small windows here, so a small log spans many)
+
+
+def _windowed(path: Path, max_lines: int, baseline: Path | None = None) -> Condensed:
+    return condense_file(path, max_lines, baseline, whole_bytes=0, window_chars=20_000)
+
+
+def test_a_small_file_is_condensed_exactly_as_in_memory(tmp_path):
+    lines = _noise(3_000) + PYTEST_FAILURE + _noise(500, start=3_000)
+    path = tmp_path / "fail.log"
+    path.write_bytes(("\r\n".join(lines) + "\n").encode() + b"\xff\xfe tail\n")
+    expected = condense(path.read_bytes().decode("utf-8", "replace"), max_lines=50)
+    assert condense_file(path, 50) == expected
+
+
+def test_failures_spread_over_many_windows_are_all_kept(tmp_path):
+    lines = (_noise(4_000) + PY_TRACEBACK + _maven_noise(4_000) + JAVAC_ERROR + _noise(4_000, start=4_000)
+             + PYTEST_FAILURE + _noise(100, start=9_000))
+    path = tmp_path / "fail.log"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert path.stat().st_size > 20 * 20_000  # many windows
+    result = _windowed(path, 80)
+    kept = _kept_text(lines, result)
+    assert len(result.kept_lines) <= 80 and result.total_lines == len(lines)
+    assert "ValueError: unbalanced ledger for 'acct-42'" in kept
+    assert any("cannot find symbol" in line for line in kept)
+    assert "E       assert 50 == 60" in kept
+    shown = [s for s in result.text.splitlines() if not _MARKER.match(s)]
+    assert shown == [lines[k - 1] for k in result.kept_lines]
+    omitted = sum(int(m) for m in re.findall(r"\[\.\.\. (\d+) lines? omitted \.\.\.\]", result.text))
+    assert omitted == result.dropped_lines == len(lines) - len(result.kept_lines)
+
+
+def test_windows_keep_repeats_long_lines_and_the_baseline(tmp_path):
+    known = "ERROR cache miss for key 0x{:06x} (took {}ms)"
+    def log(failing: bool) -> list[str]:
+        out = []
+        for i in range(6_000):
+            out.append(known.format(i * 7919 % 0xFFFFFF, i % 97) if i % 50 == 0 else f"worker {i % 5}: step {i} ok")
+            if failing and i == 2_000:
+                out.append("ERROR payment total mismatch: expected 100.00, got 90.00")
+                out += ["WARN: connection refused, retrying"] * 3_000
+                out.append("x" * 3_000_000 + " error: a huge line")
+        return out
+    failing, passing = log(True), log(False)
+    path, base = tmp_path / "fail.log", tmp_path / "pass.log"
+    path.write_text("\n".join(failing), encoding="utf-8")
+    base.write_text("\n".join(passing), encoding="utf-8")
+    with_baseline = _windowed(path, 4, base)
+    assert "ERROR payment total mismatch: expected 100.00, got 90.00" in with_baseline.text
+    assert with_baseline.total_lines == len(failing)
+    result = _windowed(path, 40)
+    shown = result.text.splitlines()
+    assert sum(1 for s in shown if s == "WARN: connection refused, retrying") <= 1
+    if "WARN: connection refused, retrying" in shown:
+        assert "[... previous line repeated 2999 more times ...]" in shown
+    huge = failing.index("x" * 3_000_000 + " error: a huge line") + 1
+    assert huge in result.kept_lines
+    assert f"[... {3_000_000 + len(' error: a huge line') - MAX_LINE_CHARS} chars cut]" in result.text
+    assert max(len(s) for s in shown) <= MAX_LINE_CHARS + 40

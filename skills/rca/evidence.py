@@ -21,15 +21,18 @@ Every score comes with the reasons that produced it; every git command run is re
 from __future__ import annotations
 
 import ast
+import dataclasses
 import math
 import re
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from integrations.redact import MASK, Redactor
 from integrations.sentry_event import Frame, ParsedEvent
 from skills.rca.paths import RepoFiles, is_library_path, is_source_path, is_test_path
 
@@ -139,12 +142,42 @@ class BlameLine:
     boundary: bool = False  # history not walked further (older than `since`)
 
 
+_WORD = re.compile(r"[A-Za-z0-9_]+")
+
+
+def command_redactor(event: ParsedEvent, redact: Callable[[str], str]) -> Callable[[str], str]:
+    """`redact`, and also every word of the event that `redact` masks there: a grep pattern
+    quotes the words of a secret without the context that shows it is one."""
+    hidden: set[str] = set()
+    stack: list[Any] = [dataclasses.asdict(event)]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, dict):
+            stack.extend(value.values())
+        elif isinstance(value, list | tuple):
+            stack.extend(value)
+        elif isinstance(value, str) and (masked := redact(value)) != value:
+            kept = set(_WORD.findall(masked))
+            hidden.update(w for w in _WORD.findall(value) if w not in kept)
+    if not hidden:
+        return redact
+
+    def secret(word: str) -> bool:
+        return word in hidden or (len(word) >= 6 and any(word in h for h in hidden))
+
+    def run(text: str) -> str:
+        return _WORD.sub(lambda m: MASK if secret(m.group()) else m.group(), redact(text))
+    return run
+
+
 class Git:
     """Read-only git access to one repository (bare or not); every command is recorded."""
 
-    def __init__(self, repo: Path | str, timeout: float = 30.0):
+    def __init__(self, repo: Path | str, timeout: float = 30.0, redact: Callable[[str], str] | None = None):
         self.repo = Path(repo)
         self.timeout = timeout
+        # the commands quote the event (grep patterns): they are recorded redacted
+        self.redact = redact or Redactor()
         self.commands: list[str] = []
         self._files: dict[tuple[str, str], list[str] | None] = {}
         self._sources: dict[tuple[str, str], Source | None] = {}
@@ -155,13 +188,13 @@ class Git:
     def run(self, *args: str, record: bool = True) -> str:
         cmd = ["git", "-C", str(self.repo), *args]
         if record:
-            self.commands.append("git " + " ".join(args))
+            self.commands.append(self.redact("git " + " ".join(args)))
         try:
             proc = subprocess.run(cmd, capture_output=True, timeout=self.timeout)
         except subprocess.TimeoutExpired as e:
-            raise GitError(f"git {' '.join(args)}: timed out") from e
+            raise GitError(self.redact(f"git {' '.join(args)}: timed out")) from e
         if proc.returncode != 0:
-            raise GitError(f"git {' '.join(args)}: {proc.stderr.decode('utf-8', 'replace')[:300]}")
+            raise GitError(self.redact(f"git {' '.join(args)}: {proc.stderr.decode('utf-8', 'replace')[:300]}"))
         return proc.stdout.decode("utf-8", "replace")
 
     def try_run(self, *args: str, record: bool = True) -> str | None:
@@ -1576,14 +1609,15 @@ def _headline(event: ParsedEvent, locs: list[SuspectLocation],
 
 
 def analyse(event: ParsedEvent, repo: Path | str, first_seen: datetime | None = None,
-            *, max_locations: int = 10, max_commits: int = 5) -> Evidence:
+            *, max_locations: int = 10, max_commits: int = 5,
+            redact: Callable[[str], str] | None = None) -> Evidence:
     """Gather the deterministic root-cause evidence for `event` in the git repository `repo`.
 
     `first_seen` is when the issue was first seen (commits after it cannot be the cause);
     default: the event's issue first-seen, else the event's own time.
     """
     t0 = time.monotonic()
-    git = Git(repo)
+    git = Git(repo, redact=command_redactor(event, redact or Redactor()))
     first_seen = first_seen or event.first_seen or event.timestamp
     if first_seen is not None and first_seen.tzinfo is None:
         first_seen = first_seen.replace(tzinfo=UTC)
