@@ -145,15 +145,15 @@ def code_change_world(tmp: Path, fixtures_dir: Path, out: Sinks, droids: list, h
         _, ts = droid.mention(f"fix CALC-7 add() {ONE_LINE}\n{BLOB}")
         run = droid.run_for("CDEV", ts)
         plan = wait_for(lambda: next((p for p in droid.posts() if p["text"].startswith("Plan v1 ")), None),
-                        timeout=20, what="plan v1")
+                        timeout=60, what="plan v1")
         droid.click("droid_revise", droid.buttons(plan)["droid_revise"])
-        view = wait_for(lambda: droid.slack.views, what="revise modal")[0]
+        view = wait_for(lambda: droid.slack.views, timeout=30, what="revise modal")[0]
         droid.dispatch(payloads.view_submission(user="UALICE", team=TEAM, view=view,
                                                 values={"feedback": {"text": f"also {ONE_LINE}"}}))
         plan2 = wait_for(lambda: next((p for p in droid.posts() if p["text"].startswith("Plan v2 ")), None),
-                         timeout=20, what="plan v2")
+                         timeout=60, what="plan v2")
         droid.click("droid_approve", droid.buttons(plan2)["droid_approve"])
-        run = droid.wait_state(run.run_id, "succeeded", "failed", timeout=90)
+        run = droid.wait_state(run.run_id, "succeeded", "failed", timeout=180)
         assert github.pulls.get("acme/calc"), f"no pull request was opened: {run.result}"
         wait_for(lambda: any(c.method == "reactions.add" for c in droid.slack.calls), what="final reaction")
         # an exception whose message holds secrets, logged with its traceback by a droid logger
