@@ -150,7 +150,7 @@ class DroidHTTPServer:
     @property
     def port(self) -> int:
         """The bound port."""
-        return self.server.effective_port
+        return int(self.server.effective_port)
 
     @property
     def host(self) -> str:
