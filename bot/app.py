@@ -75,4 +75,5 @@ def build_app(settings: Settings, deps: Deps) -> App:
     decisions.register(app, deps)
     alerts.register(app, deps)
     fallback.register(app)
+    errors.guard_listeners(app, deps)   # last: wraps every listener registered above
     return app

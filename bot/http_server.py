@@ -22,6 +22,7 @@ from waitress import wasyncore
 from waitress.server import create_server
 
 from bot import ingress
+from bot.middleware.sanitize import clean_text
 
 log = logging.getLogger("droid.http")
 BACKLOG = 1024           # listen() queue: 20+ simultaneous fresh connections never wait for a SYN retry
@@ -118,7 +119,7 @@ def _headers(environ) -> dict[str, str]:
 
 
 def _reply(start_response, status: int, headers: dict, body: str | bytes):
-    data = body.encode("utf-8") if isinstance(body, str) else body
+    data = clean_text(body).encode("utf-8") if isinstance(body, str) else body   # a route may echo input
     start_response(f"{status} {_REASONS.get(status, 'Status')}",
                    [(k, v) for k, v in headers.items() if k.lower() != "content-length"]
                    + [("Content-Length", str(len(data)))])

@@ -26,7 +26,7 @@ OBJ, OPT_OBJ = (dict,), (dict, NONE)
 ENVELOPE = {"type": STR, "token": STR, "team_id": OPT_STR, "api_app_id": STR, "event_id": STR,
             "event_time": (int, float), "enterprise_id": OPT_STR, "event": OBJ, "authorizations": (list,),
             "is_ext_shared_channel": (bool,), "is_enterprise_install": (bool,), "challenge": STR,
-            "enterprise": (str, dict, NONE), "team": (str, dict, NONE), "user": (str, dict),
+            "enterprise": (str, dict, NONE), "team": (str, dict, NONE), "user": OBJ,
             "channel": (str, dict), "container": OBJ, "message": OBJ, "view": OBJ, "actions": (list,),
             "trigger_id": STR, "response_url": STR, "response_urls": (list,), "callback_id": STR,
             "function_data": OBJ, "previous_message": OBJ, "item": OBJ, "assistant_thread": OBJ}
@@ -37,12 +37,14 @@ EVENT = {"type": STR, "user": STR, "channel": (str, dict), "ts": STR, "thread_ts
 MESSAGE = {"type": STR, "ts": STR, "thread_ts": STR, "text": OPT_STR, "user": STR, "bot_id": OPT_STR,
            "app_id": OPT_STR, "username": OPT_STR, "subtype": OPT_STR, "bot_profile": OPT_OBJ,
            "blocks": (list,), "attachments": (list,)}
-IDENTIFIED = {"id": STR, "team_id": STR, "channel_id": STR, "message_ts": STR, "thread_ts": STR,
+IDENTIFIED = {"id": STR, "type": STR, "team_id": STR, "channel_id": STR, "message_ts": STR, "thread_ts": STR,
               "callback_id": STR, "private_metadata": STR, "state": OBJ, "enterprise_id": OPT_STR}
 ACTION = {"action_id": STR, "block_id": STR, "value": STR, "type": STR, "action_ts": STR}
 REQUIRED = {"event_callback": ("team_id", "event_id", "event"), "url_verification": ("challenge",),
-            "block_actions": ("user", "actions"), "view_submission": ("user", "view"),
-            "shortcut": ("user", "callback_id"), "message_action": ("user", "callback_id", "message")}
+            "block_actions": ("user", "actions"), "view_submission": ("user", "view"), "view_closed": ("view",),
+            "shortcut": ("user", "callback_id"), "message_action": ("user", "callback_id", "message"),
+            "interactive_message": ("callback_id", "actions"), "workflow_step_edit": ("workflow_step",)}
+VIEW_REQUIRED = ("id", "type", "callback_id")   # Bolt reads view.type of every submission
 
 
 @dataclass(frozen=True)
@@ -99,12 +101,19 @@ def shape_problem(body) -> str | None:
         return f"body is {json_type(body)}, not an object"
     if depth(body) > MAX_DEPTH:
         return f"nested deeper than {MAX_DEPTH} levels"
-    problem = _typed(body, ENVELOPE, "")
+    if problem := _typed(body, ENVELOPE, ""):
+        return problem
     kind = body.get("type")
     for key in REQUIRED.get(kind, ()):
         if key not in body:
-            problem = problem or f"{kind} without {key}"
-    return problem or _nested(body)
+            return f"{kind} without {key}"
+    if kind in ("view_submission", "view_closed"):
+        missing = [key for key in VIEW_REQUIRED if key not in body["view"]]
+        if missing:
+            return f"{kind} whose view has no {missing[0]}"
+        if body["view"]["type"] == "workflow_step" and "workflow_step" not in body:
+            return "workflow_step view without workflow_step"
+    return _nested(body)
 
 
 def _nested(body: dict) -> str | None:
@@ -114,6 +123,8 @@ def _nested(body: dict) -> str | None:
             return "event without a type"
         if problem := _typed(event, EVENT, "event."):
             return problem
+        if event["type"] in ("app_mention", "message") and not isinstance(event.get("channel", ""), str):
+            return f"{event['type']} event whose channel is not a string"
         for key in ("message", "previous_message"):
             if problem := _typed(event.get(key) or {}, MESSAGE, f"event.{key}."):
                 return problem

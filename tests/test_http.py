@@ -139,10 +139,11 @@ def test_bad_content_length_is_400_at_once(served):
         assert answer.startswith(b"HTTP/1.1 400"), (value, answer[:80])
 
 
-def test_body_over_the_bound_is_413(served):
-    droid, server = served
-    body = json.dumps({"type": "event_callback", "pad": "x" * (MAX_BODY + 10)})
-    assert post(server.port, body, signed(body))[0] == 413
+def test_body_over_the_bound_is_413_before_it_is_read(served):
+    _, server = served
+    answer = raw_exchange(server.port, b"POST /slack/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                          b"Content-Length: " + str(MAX_BODY + 1).encode() + b"\r\n\r\n{")
+    assert answer.startswith(b"HTTP/1.1 413")
 
 
 def test_a_client_that_stalls_mid_body_is_disconnected(served):
