@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 
+from slack_bolt.middleware import Middleware
+
 REPLACEMENT = "\ufffd"
 _BAD = re.compile("[\ud800-\udfff\x00]")   # json.loads pairs valid surrogates, so any left is lone
 
@@ -63,9 +65,19 @@ def _dirty(value) -> bool:
     return False
 
 
-def sanitize_body(req, next):  # noqa: A002 — Bolt passes `next` by name
+# What a raw HTTP body must contain for its parsed form to hold a lone surrogate or a NUL: a JSON
+# \u escape, a raw NUL, or their form-encoded spellings. UTF-8 text itself cannot carry either.
+_SUSPECT = ("\\u", "\x00", "%00", "%5Cu", "%5cu")
+
+
+class SanitizeBody(Middleware):
     """Bolt global middleware: clean every string of the parsed body (HTTP and Socket Mode alike)."""
-    cleaned = clean(req.body)
-    if cleaned is not req.body:
-        req.body = cleaned
-    return next()
+
+    def process(self, *, req, resp, next):  # noqa: A002 — Bolt's signature
+        """Replace the body with its clean copy (when it needs one) and continue."""
+        raw = req.raw_body
+        if not raw or any(mark in raw for mark in _SUSPECT):   # Socket Mode has no raw body
+            cleaned = clean(req.body)
+            if cleaned is not req.body:
+                req.body = cleaned
+        return next()
