@@ -23,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import zlib
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -62,9 +63,9 @@ def droid_app(api_url: str, db: str):
 
 def deliveries(n: int, prefix: str) -> list[str]:
     """n distinct app_mention bodies (distinct messages, distinct event ids)."""
-    out = []
+    out, base = [], 1_700_000_000 + zlib.crc32(prefix.encode()) % 100_000_000
     for i in range(n):
-        ts = f"{1700000000 + i}.{i:06d}"
+        ts = f"{base + i}.{i:06d}"
         event = payloads.app_mention(user="UBENCH", text="<@UDROIDBOT> where is the config loaded?",
                                      channel="CBENCH", ts=ts)
         out.append(json.dumps(payloads.event_callback(event, team="TBENCH", event_id=f"Ev{prefix}{i:07d}")))
@@ -88,13 +89,17 @@ def deliver(port: int, body: str) -> float | None:
     return time.perf_counter() - start if ok else None
 
 
-def load(port: int, n: int, concurrency: int, prefix: str) -> dict:
-    """Warm up, then send n deliveries from `concurrency` senders; latencies in ms."""
+def load(port: int, n: int, concurrency: int, prefix: str) -> list[float | None]:
+    """Warm up, then send n deliveries from `concurrency` senders; seconds each (None: failed)."""
     bodies = deliveries(n + 20, prefix)
     for body in bodies[:20]:
         deliver(port, body)
     with ThreadPoolExecutor(concurrency) as pool:
-        results = list(pool.map(lambda body: deliver(port, body), bodies[20:]))
+        return list(pool.map(lambda body: deliver(port, body), bodies[20:]))
+
+
+def summary(results: list[float | None]) -> dict:
+    """n, errors and p50/p99/max in ms."""
     ok = [r for r in results if r is not None]
     return {"n": len(results), "errors": len(results) - len(ok), "p50_ms": _pct(ok, 50), "p99_ms": _pct(ok, 99),
             "max_ms": round(max(ok) * 1000, 2) if ok else None}
@@ -108,17 +113,19 @@ def _pct(values: list[float], pct: int) -> float | None:
 
 # ---- the server side ----
 
-def measure(app, n: int, concurrency: int, prefix: str) -> dict:
-    """Serve `app` with droid's server and drive it from a separate load process."""
-    from bot.http_server import DroidHTTPServer
-    server = DroidHTTPServer(app, 0, host="127.0.0.1").start()
-    try:
-        out = subprocess.run([sys.executable, __file__, "--load", str(server.port), "--n", str(n),
-                              "--concurrency", str(concurrency), "--prefix", prefix],
-                             capture_output=True, text=True, check=True, cwd=str(ROOT))
-    finally:
-        server.shutdown()
+def measure(server, n: int, concurrency: int, prefix: str) -> list[float | None]:
+    """Drive a running server from a separate load process."""
+    out = subprocess.run([sys.executable, __file__, "--load", str(server.port), "--n", str(n),
+                          "--concurrency", str(concurrency), "--prefix", prefix],
+                         capture_output=True, text=True, check=True, cwd=str(ROOT))
     return json.loads(out.stdout)
+
+
+def settle(deps, timeout: float = 120.0) -> None:
+    """Wait until droid has planned every run it was given (so the next round starts from idle)."""
+    deadline = time.monotonic() + timeout
+    while deps.store.runs.in_states("received", "planning") and time.monotonic() < deadline:
+        time.sleep(0.05)
 
 
 class RemoteStandIn:
@@ -143,6 +150,9 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--n", type=int, default=500)
     parser.add_argument("--concurrency", type=int, default=20)
+    parser.add_argument("--rounds", type=int, default=5,
+                        help="bare Bolt and droid alternate in this many rounds of n/rounds deliveries each, so "
+                             "load from other processes on a shared machine falls on both alike")
     parser.add_argument("--switch-interval", type=float, default=SWITCH_INTERVAL,
                         help="sys.setswitchinterval for both apps (default: what droid serve sets)")
     parser.add_argument("--load", type=int, help=argparse.SUPPRESS)     # internal: be the load process
@@ -153,14 +163,25 @@ def main() -> int:
         return 0
     if args.switch_interval:
         sys.setswitchinterval(args.switch_interval)
+    from bot.http_server import DroidHTTPServer
     with RemoteStandIn() as slack, tempfile.TemporaryDirectory() as tmp:
-        bare = measure(bare_app(slack.api_url), args.n, args.concurrency, "bare")
         app, deps = droid_app(slack.api_url, str(Path(tmp) / "bench.db"))
-        ours = measure(app, args.n, args.concurrency, "droid")
+        servers = {"bare": DroidHTTPServer(bare_app(slack.api_url), 0, host="127.0.0.1").start(),
+                   "droid": DroidHTTPServer(app, 0, host="127.0.0.1").start()}
+        latencies: dict[str, list] = {"bare": [], "droid": []}
+        try:
+            for round_ in range(args.rounds):
+                for name, server in servers.items():
+                    latencies[name] += measure(server, args.n // args.rounds, args.concurrency, f"{name}{round_}-")
+                    settle(deps)
+        finally:
+            for server in servers.values():
+                server.shutdown()
         runs = deps.store.database.db.execute("SELECT COUNT(*) FROM runs").fetchone()[0]
         deps.runner.shutdown(wait=False)
+    bare, ours = summary(latencies["bare"]), summary(latencies["droid"])
     ratio = round(ours["p99_ms"] / bare["p99_ms"], 2) if ours["p99_ms"] and bare["p99_ms"] else None
-    result = {"server": "waitress via bot.http_server", "n": args.n, "concurrency": args.concurrency,
+    result = {"server": "waitress via bot.http_server", "n": args.n, "concurrency": args.concurrency, "rounds": args.rounds,
               "fresh_connection_per_request": True, "droid": ours, "bare_bolt": bare, "p99_ratio": ratio,
               "runs_created_by_end_of_measurement": runs,
               "target": "droid p99 < 50 ms and <= 1.5x bare Bolt",

@@ -26,7 +26,7 @@ from bot.middleware.sanitize import clean_text
 
 log = logging.getLogger("droid.http")
 BACKLOG = 1024           # listen() queue: 20+ simultaneous fresh connections never wait for a SYN retry
-THREADS = 8              # WSGI worker threads; Bolt hands listeners to its own pool and returns at the ack
+THREADS = 4              # WSGI worker threads; Bolt hands listeners to its own pool and returns at the ack
 CHANNEL_TIMEOUT = 10     # seconds a connection may sit idle (or stall mid-body) before it is closed
 TEXT = {"content-type": "text/plain; charset=utf-8"}
 # A route: (body, headers) -> (status, headers, body). body is the decoded text.
