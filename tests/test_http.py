@@ -9,6 +9,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 
@@ -173,9 +174,23 @@ def test_a_listener_error_after_the_ack_ends_with_a_notice_in_the_thread(served,
     assert len(failures) == 1 and "where is retry" not in failures[0].getMessage()
 
 
+def test_a_button_listener_error_is_acknowledged_at_once_with_a_notice(served):
+    droid, server = served
+    from bot import blocks
+    droid.store.database.close()   # the click's listener fails after its ack()
+    body, content_type = payloads.encode(payloads.block_action(
+        user="UALICE", channel="CDEV", message_ts="1700000000.000100", action_id="droid_approve",
+        value=blocks.button_value("r-none", 1), team="T0DROID"))
+    started = time.monotonic()
+    assert post(server.port, body, signed(body, content_type))[0] == 200
+    assert time.monotonic() - started < 1.5   # not Bolt's 3 s wait for an ack that was reset
+    wait_for(lambda: [p for p in droid.posts() if p.get("thread_ts") == "1700000000.000100" and "⚠️" in p["text"]],
+             what="failure notice under the clicked message")
+
+
 def sentry_headers(body: bytes) -> dict:
     return {"content-type": "application/json", "sentry-hook-resource": "event_alert",
-            "sentry-hook-signature": hmac.new(WEBHOOK_SECRET.encode(), body, hashlib.sha256).hexdigest()}
+            "sentry-hook-timestamp": str(int(time.time())), "sentry-hook-signature": hmac.new(WEBHOOK_SECRET.encode(), body, hashlib.sha256).hexdigest()}
 
 
 def test_sentry_alert_with_a_lone_surrogate_is_analysed(served, fixtures_dir):
