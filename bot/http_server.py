@@ -29,7 +29,8 @@ BACKLOG = 1024           # listen() queue: 20+ simultaneous fresh connections ne
 THREADS = 4              # WSGI worker threads; Bolt hands listeners to its own pool and returns at the ack
 CHANNEL_TIMEOUT = 10     # seconds a connection may sit idle (or stall mid-body) before it is closed
 TEXT = {"content-type": "text/plain; charset=utf-8"}
-# A route: (body, headers) -> (status, headers, body). body is the decoded text.
+# A route: (body, headers) -> (status, headers, body). body is the decoded UTF-8 text, or the raw
+# bytes when the route sets `wants_bytes = True` on itself (what a signature is computed over).
 SHAPE_ERRORS = (ValueError, TypeError, AttributeError, KeyError, IndexError, RecursionError)
 
 
@@ -95,13 +96,15 @@ class DroidWSGI:
 
     @staticmethod
     def _route(route, path: str, raw: bytes, headers: dict) -> tuple[int, dict, str]:
+        body: str | bytes = raw
+        if not getattr(route, "wants_bytes", False):
+            try:
+                body = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                log.warning("%s: body is not UTF-8, refused", path)
+                return 400, TEXT, "body is not UTF-8"
         try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError:
-            log.warning("%s: body is not UTF-8, refused", path)
-            return 400, TEXT, "body is not UTF-8"
-        try:
-            return route(text, headers)
+            return route(body, headers)
         except SHAPE_ERRORS as exc:   # a payload of the wrong shape that the route did not expect
             log.warning("%s: malformed payload refused: %s", path, type(exc).__name__)
             return 400, TEXT, "malformed payload"

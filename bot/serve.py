@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
 import threading
 
@@ -52,6 +53,7 @@ def _serve(args) -> int:
     if not 0 <= port <= 65535:
         raise StartupError(f"--port {port} is not a TCP port (0-65535; 0 picks a free one)")
     sys.setswitchinterval(SWITCH_INTERVAL)
+    signal.signal(signal.SIGTERM, _interrupt)   # a stop from systemd/docker shuts down like Ctrl-C
     deps = _step("cannot open the database", build_deps, settings)
     configure(deps.redact)
     app = build_app(settings, deps)
@@ -99,6 +101,10 @@ def _socket_mode(app, settings: Settings, webhooks: DroidHTTPServer | None) -> N
     _step("Socket Mode could not connect to Slack", handler.connect)
     log.info("droid serving in Socket Mode")
     threading.Event().wait()
+
+
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
 
 
 def _step(what: str, func, *args, **kwargs):

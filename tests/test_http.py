@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -154,6 +155,7 @@ def test_a_client_that_stalls_mid_body_is_disconnected(served):
     assert answer == b""   # closed by the server well before our 15 s timeout
 
 
+@pytest.mark.skipif(shutil.which("ss") is None, reason="needs `ss` (iproute2) to read the listen backlog")
 def test_listen_backlog_is_at_least_128(served):
     _, server = served
     lines = subprocess.run(["ss", "-ltnH", f"sport = :{server.port}"], capture_output=True, text=True).stdout.split()
@@ -231,7 +233,8 @@ def test_serve_port_0_picks_a_free_port_and_logs_it(tmp_path):
             assert response.status == 200
     finally:
         proc.terminate()
-        proc.wait(10)
+        code = proc.wait(30)
+    assert code == 0   # SIGTERM shuts down like Ctrl-C
 
 
 @pytest.mark.parametrize("case", ["no tokens", "database", "port in use", "socket mode"])
@@ -262,3 +265,26 @@ def test_serve_start_up_failures_are_one_line_and_exit_2(tmp_path, case):
     assert proc.returncode == 2
     ours = [line for line in err.splitlines() if line.startswith("droid serve:")]
     assert len(ours) == 1 and "Traceback" not in err, err
+
+
+def test_a_route_gets_text_or_when_it_asks_the_raw_bytes():
+    seen = []
+
+    def text_route(body, headers):
+        seen.append(body)
+        return 200, {}, "ok"
+
+    def bytes_route(body, headers):
+        seen.append(body)
+        return 200, {}, "ok"
+
+    bytes_route.wants_bytes = True
+    server = DroidHTTPServer(None, 0, host="127.0.0.1", routes={"/text": text_route, "/raw": bytes_route}).start()
+    try:
+        assert post(server.port, b"\xff\xfe raw", {}, "/raw")[0] == 200
+        assert post(server.port, b"\xff\xfe raw", {}, "/text")[0] == 400
+        assert post(server.port, "caf\u00e9".encode(), {}, "/text")[0] == 200
+        assert post(server.port, b"{}", {}, "/slack/events")[0] == 404   # no Slack app on this server
+    finally:
+        server.shutdown()
+    assert seen == [b"\xff\xfe raw", "caf\u00e9"]
