@@ -23,7 +23,7 @@ STR, OPT_STR = (str,), (str, NONE)
 OBJ, OPT_OBJ = (dict,), (dict, NONE)
 
 # key -> allowed types, for keys that may appear; REQUIRED lists the keys that must appear.
-ENVELOPE = {"type": STR, "token": STR, "team_id": OPT_STR, "api_app_id": STR, "event_id": STR,
+ENVELOPE = {"type": STR, "token": STR, "team_id": STR, "api_app_id": STR, "event_id": STR,
             "event_time": (int, float), "enterprise_id": OPT_STR, "event": OBJ, "authorizations": (list,),
             "is_ext_shared_channel": (bool,), "is_enterprise_install": (bool,), "challenge": STR,
             "enterprise": (str, dict, NONE), "team": (str, dict, NONE), "user": OBJ,

@@ -255,22 +255,31 @@ def _run_with_ts(droid: Droid, ts: str):
     return next(droid.store.database.db.query("SELECT task FROM runs WHERE trigger_ts = ?", [ts]), None)
 
 
-def test_fuzz_slack_events(served):
+def no_listener_failed(caplog) -> None:
+    """Whatever ingress let through, droid's listeners handled without an exception."""
+    failures = [r.getMessage() for r in caplog.records if r.name == "droid.errors"]
+    assert not failures, failures[:5]
+
+
+def test_fuzz_slack_events(served, caplog):
     ledger = Ledger()
     droid, server = fuzz(served, ("events",), ledger)
     still_serving(droid, server, ledger)
+    no_listener_failed(caplog)
 
 
-def test_fuzz_interactivity_and_commands(served):
+def test_fuzz_interactivity_and_commands(served, caplog):
     ledger = Ledger()
     droid, server = fuzz(served, ("interactivity", "commands"), ledger)
     still_serving(droid, server, ledger)
+    no_listener_failed(caplog)
 
 
-def test_fuzz_sentry_webhooks(served):
+def test_fuzz_sentry_webhooks(served, caplog):
     ledger = Ledger()
     droid, server = fuzz(served, ("sentry",), ledger)
     still_serving(droid, server, ledger)
+    no_listener_failed(caplog)
 
 
 def test_mention_with_odd_characters_creates_its_run(served):
@@ -285,3 +294,28 @@ def test_mention_with_odd_characters_creates_its_run(served):
                                                                   **payloads.sign(SECRET, body)}) == 200
         ledger.expected[message["ts"]] = message["text"]
     still_serving(droid, server, ledger)
+
+
+CONFUSIONS = [None, 0, 1.5, True, "", [], {}, ["x"], {"id": "x"}]
+
+
+def test_every_load_bearing_field_of_a_mention_of_the_wrong_type(served, caplog):
+    """The systematic complement of the fuzz: each field droid relies on, dropped or of each wrong type."""
+    droid, server, all_seeds = served
+    ledger = Ledger()
+    seed = all_seeds["event_callback_app_mention"]
+    for path in sorted(LOAD_BEARING - {()}):
+        for new in [*CONFUSIONS, "drop"]:
+            original = ledger.fresh(seed)
+            value = copy.deepcopy(original)
+            if new == "drop":
+                del get(value, path[:-1])[path[-1]]
+            elif type(new) is type(get(value, path)):
+                continue
+            else:
+                put(value, path, new)
+            body, headers = encode(seed, value, None, {})
+            assert send(server.port, "/slack/events", body, headers) < 500, (path, new)
+            ledger.forbidden.add(original["event"]["ts"])
+    still_serving(droid, server, ledger)
+    no_listener_failed(caplog)
