@@ -27,7 +27,7 @@ _refs = itertools.count(1)
 
 
 def register(app, deps) -> None:
-    """Install the global error handler on `app` (call before registering listeners)."""
+    """Install the global error handler on `app`."""
 
     @app.error
     def on_error(error: Exception, body: dict, response: BoltResponse | None = None):
@@ -67,6 +67,7 @@ def report(deps, error: Exception, body) -> str:
     ref = f"E{next(_refs):04d}-{type(error).__name__}"
     log.error("listener failed on %s: %s: %s (ref %s)", _kind(body), type(error).__name__,
               " ".join(str(error).split())[:200], ref)
+    log.debug("traceback for ref %s", ref, exc_info=error)   # for operators who turn DEBUG on
     place = thread_of(body, deps.settings.routing.alert_channels)
     if place:
         try:
