@@ -14,6 +14,8 @@ from slack_sdk.http_retry.builtin_handlers import (
 )
 
 from bot.listeners import alerts, decisions, fallback, mention
+from bot.middleware import errors
+from bot.middleware.sanitize import SanitizeBody
 from bot.poster import SlackPoster
 from bot.runner import Runner
 from bot.settings import Settings
@@ -68,8 +70,11 @@ def build_app(settings: Settings, deps: Deps) -> App:
     app = App(signing_secret=settings.slack_signing_secret or None,
               client=deps.client, token_verification_enabled=False, process_before_response=False,
               request_verification_enabled=bool(settings.slack_signing_secret), logger=log)
+    app.use(SanitizeBody())    # after Bolt's signature check, before every listener
+    errors.register(app, deps)
     mention.register(app, deps)
     decisions.register(app, deps)
     alerts.register(app, deps)
     fallback.register(app)
+    errors.guard_listeners(app, deps)   # last: wraps every listener registered above
     return app

@@ -46,8 +46,10 @@ def _guarded(deps, payload: dict) -> None:
 def deliver(deps, payload: dict) -> None:
     """Post the alert in the project's channel and start the RCA in its thread."""
     from bot.listeners.alerts import start_rca
+    from bot.middleware.sanitize import clean
     from integrations.sentry_client import parse_issue_url
     from integrations.sentry_event import parse_event
+    payload = clean(payload)   # lone surrogates / NULs from JSON escapes would fail SQLite and Slack later
     event = parse_event(payload)
     routing = deps.settings.routing
     project = str(event.project or "")

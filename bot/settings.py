@@ -165,9 +165,11 @@ class Settings:
             problems.append("JIRA_URL is set but JIRA_USER / JIRA_API_TOKEN are not")
         if self.sentry_token and not self.sentry_org:
             problems.append("SENTRY_AUTH_TOKEN is set but SENTRY_ORG is not")
-        for name in ("port", "workers", "max_steps", "max_tokens", "max_wall_seconds", "max_tool_errors"):
+        for name in ("workers", "max_steps", "max_tokens", "max_wall_seconds", "max_tool_errors"):
             if getattr(self, name) <= 0:
                 problems.append(f"{_var(name)} must be positive")
+        if not 0 <= self.port <= 65535:
+            problems.append("PORT must be a TCP port, 0-65535 (0 picks a free one)")
         return problems
 
 
