@@ -33,6 +33,7 @@ def sentry_route(deps):
         deps.runner.executor.submit(_guarded, deps, payload)
         return 200, TEXT, "accepted"
 
+    handle.wants_bytes = True   # the signature is over the raw bytes: never a decoded-and-re-encoded body
     return handle
 
 
