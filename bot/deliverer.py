@@ -123,7 +123,7 @@ class Deliverer:
     def drain(self, timeout: float = 10.0) -> bool:
         """Wait until nothing is left to deliver; False if rows are still pending after `timeout`."""
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and self._thread is not None and self._thread.is_alive():
             if not self.store.outbox.pending():
                 return True
             self.wake()
