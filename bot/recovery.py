@@ -29,8 +29,25 @@ def recover(deps) -> list[str]:
         deps.runner.fail(run.run_id, f"droid restarted while run {run.run_id} was executing, so it was stopped "
                                      "part-way. Its history is kept; mention @droid again to start over.")
         touched.append(run.run_id)
+    touched += queue_undelivered(deps)
     pending = deps.store.outbox.pending()
     if pending:
         log.info("delivering %d queued message(s) left by the previous process", len(pending))
     deps.runner.deliverer.start()
     return touched
+
+
+def queue_undelivered(deps) -> list[str]:
+    """Results an older droid (before the outbox) failed to deliver: queued once, as they were kept in the run."""
+    queued = []
+    for run in deps.store.runs.in_states("succeeded", "failed"):
+        events = deps.store.events.for_run(run.run_id)
+        if not events or events[-1].kind != "delivery_failed" or not run.result:
+            continue
+        with deps.store.database.transaction():
+            deps.store.events.append(run.run_id, "redelivery_queued")
+            deps.runner.deliverer.post(run, blocks.result_message(
+                "Result (delivered late: Slack refused it earlier)", run.result, filename=f"droid-{run.run_id}.md"),
+                "droid_result")
+        queued.append(run.run_id)
+    return queued

@@ -123,23 +123,35 @@ class Runner:
 
     def _supersede(self, run: Run, version: int) -> None:
         """Queue the closing of the run's live plan message (if any): it was superseded by `version`."""
+        outcome = f"Superseded by plan v{version}."
+        if run.approved_by and run.approved_version == self._shown_version(run, version - 1):
+            outcome = f"✅ Approved by <@{run.approved_by}>; superseded by plan v{version}."
+        self.close_plan(run, outcome, unless_version=version)
+
+    def close_plan(self, run: Run, outcome: str, unless_version: int | None = None) -> None:
+        """Queue an edit of the run's latest plan message: same plan, its buttons replaced by `outcome`.
+
+        Call inside the transaction of the state change; the message may itself still be in the outbox.
+        """
         shown = self.store.outbox.latest(run.run_id, "droid_plan")
         if shown is None and not run.plan_ts:
             return
-        old = (run.approved_version or version - 1) if shown is None else shown.payload.get("version")
+        old = self._shown_version(run, run.plan_version if unless_version is None else unless_version - 1)
         data = self.store.plans.get(run.run_id, old) if old else None
-        if data is None or old == version:
+        if data is None or old == unless_version:
             return
         previous = Plan.from_dict(data)
         previous.version = old
-        outcome = f"Superseded by plan v{version}."
-        if run.approved_by and run.approved_version == old:
-            outcome = f"✅ Approved by <@{run.approved_by}>; superseded by plan v{version}."
         message = blocks.plan_closed_message(run.run_id, previous, outcome)
-        if shown is None:
+        if shown is None:    # posted before the outbox existed
             self.deliverer.update(run, message, ts=run.plan_ts, event_type="droid_plan_closed")
         else:
             self.deliverer.update(run, message, ts=shown.sent_ts, ts_of=shown.id, event_type="droid_plan_closed")
+
+    def _shown_version(self, run: Run, fallback: int) -> int | None:
+        """The plan version the run's latest plan message shows."""
+        shown = self.store.outbox.latest(run.run_id, "droid_plan")
+        return shown.payload.get("version") if shown is not None else (run.approved_version or fallback)
 
     def _draft(self, run: Run, skill: Skill, budget: Budget, feedback: str | None, previous: Plan | None) -> Plan:
         if skill.execute is not None:      # a fixed procedure (e.g. the RCA): its template is the plan

@@ -61,9 +61,10 @@ class OutboxStore:
                             "WHERE run_id = o.run_id AND delivered_at IS NULL) ORDER BY o.id LIMIT ?", [now, limit])
 
     def next_due_at(self) -> float | None:
-        """When the earliest undelivered row may be tried, or None when nothing waits."""
+        """When the earliest run's next row may be tried, or None when nothing waits."""
         with self.database.reading() as db:
-            row = db.execute("SELECT MIN(not_before) FROM outbox WHERE delivered_at IS NULL").fetchone()
+            row = db.execute("SELECT MIN(o.not_before) FROM outbox o WHERE o.delivered_at IS NULL AND o.id = "
+                             "(SELECT MIN(id) FROM outbox WHERE run_id = o.run_id AND delivered_at IS NULL)").fetchone()
         return row[0]
 
     def pending(self, run_id: str | None = None) -> list[OutboxItem]:

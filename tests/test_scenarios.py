@@ -234,6 +234,9 @@ def test_stale_plans_expire_and_the_thread_is_told(droid: Droid):
     assert droid.store.runs.get(run.run_id).state == "expired"
     notice = wait_for(lambda: [p for p in droid.posts() if "expired after 1 h" in p["text"]], what="expiry notice")
     assert notice[0]["thread_ts"] == ts
+    closed = wait_for(lambda: [c for c in droid.slack.calls_to("chat.update") if "Expired after 1 h" in json.dumps(c.args)],
+                      what="plan message closed")
+    assert closed[0].args["ts"] == droid.store.runs.get(run.run_id).plan_ts and not droid.buttons(closed[0].args)
     droid.click("droid_approve", droid.buttons(plan_post(droid))["droid_approve"])
     wait_for(lambda: [e for e in droid.slack.ephemerals if "is expired" in e["text"]], what="late click refused")
 
