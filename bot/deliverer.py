@@ -253,8 +253,7 @@ def metadata(item: OutboxItem) -> dict:
 
 def _is_row(message: dict, item: OutboxItem) -> bool:
     if item.kind == "upload":
-        return message.get("user") is not None and any(
-            f.get("name") == item.payload["filename"] for f in message.get("files") or [])
+        return any(f.get("name") == item.payload["filename"] for f in message.get("files") or [])
     payload = (message.get("metadata") or {}).get("event_payload") or {}
     return str(payload.get("outbox_id")) == str(item.id) and payload.get("run_id") == item.run_id
 
