@@ -170,6 +170,7 @@ class Soak:
         # kill on the k-th Slack call: inside the call (before Slack answers) or a few ms after it
         points = sorted(self.rng.sample(range(3, 5 * runs), kills))
         self.kill_at = {p: (self.rng.random() < 0.5, self.rng.uniform(0.0, 0.03)) for p in points}
+        self.revising = {i for i in range(runs) if self.rng.random() < 0.5}   # these ask for plan v2 first
         self._lock = threading.Lock()
 
     def _on_call(self, call, body) -> None:
@@ -223,7 +224,7 @@ class Soak:
             message = self.slack.add_user_message(CHANNEL, "UALICE", text)
             event = payloads.app_mention(user="UALICE", text=text, channel=CHANNEL, ts=message["ts"])
             mentions.append({"ts": message["ts"], "body": payloads.event_callback(event, team=TEAM), "acked": False,
-                             "tries": 0})
+                             "tries": 0, "revise": i in self.revising})
         clicked: dict[tuple[str, int], float] = {}
         end = started + self.deadline
         while time.monotonic() < end:
@@ -237,9 +238,10 @@ class Soak:
                     m["tries"] += 1
                     m["acked"] = self._send(m["body"], headers)
             runs = self._runs()
+            revise = {m["ts"] for m in mentions if m["revise"]}
             for run in runs.values():
                 if run["state"] == "awaiting_approval":
-                    self._approve(run, clicked)
+                    self._decide(run, clicked, run["thread_ts"] in revise and run["plan_version"] == 1)
             settled = all(m["acked"] for m in mentions) and all(r["state"] in TERMINAL for r in runs.values())
             everyone = len(runs) == len(mentions) or time.monotonic() - self._restarted > 3   # else: lost mentions
             if settled and everyone and self.child.alive and not self._pending():
@@ -250,15 +252,25 @@ class Soak:
         figures.seconds = round(time.monotonic() - started, 1)
         return figures
 
-    def _approve(self, run: dict, clicked: dict) -> None:
+    def _decide(self, run: dict, clicked: dict, revise: bool) -> None:
+        """Approve the live plan, or (for runs that revise) ask for a new version through the Revise modal."""
         live = [m for m in self._plans(run) if m["version"] == run["plan_version"] and m["buttons"]]
         key = (run["run_id"], run["plan_version"])
-        if live and time.monotonic() - clicked.get(key, 0) > 2.0:
-            clicked[key] = time.monotonic()
-            body = payloads.block_action(user="UALICE", channel=CHANNEL, message_ts=live[0]["ts"],
-                                         action_id="droid_approve", value=live[0]["buttons"]["droid_approve"],
-                                         team=TEAM, thread_ts=run["thread_ts"])
-            self._send(body)
+        if not live or time.monotonic() - clicked.get(key, 0) < 2.0:
+            return
+        clicked[key] = time.monotonic()
+        value = live[0]["buttons"]["droid_approve"]
+        view = next((v for v in self.slack.views if v.get("private_metadata") == value), None)
+        if revise and view is not None:
+            self._send(payloads.view_submission(user="UALICE", team=TEAM, view=view,
+                                                values={"feedback": {"text": "Look at the billing code too"}}))
+            return
+        body = payloads.block_action(user="UALICE", channel=CHANNEL, message_ts=live[0]["ts"],
+                                     action_id="droid_revise" if revise else "droid_approve", value=value,
+                                     team=TEAM, thread_ts=run["thread_ts"])
+        self._send(body)
+        if revise:
+            clicked[key] = 0.0       # submit the modal on the next round, once it is open
 
     # -- reading what happened -----------------------------------------------------------------
     def _query(self, sql: str) -> list[tuple]:

@@ -170,3 +170,17 @@ def test_restart_during_replanning_closes_the_old_plan_first(tmp_path, repo):
         assert closing.at <= v2_post.at
     finally:
         second.close()
+
+
+def test_results_an_older_droid_failed_to_deliver_are_queued_once(droid: Droid):
+    run, _ = droid.store.runs.create(channel="CDEV", trigger_ts="400.1", thread_ts="400.1", requester="UALICE",
+                                     skill="ask", task="t")
+    for a, b in (("received", "planning"), ("planning", "awaiting_approval"), ("awaiting_approval", "executing")):
+        assert droid.store.runs.transition(run.run_id, a, b)
+    assert droid.store.runs.transition(run.run_id, "executing", "succeeded", result="the kept answer")
+    droid.store.events.append(run.run_id, "delivery_failed", error="service_unavailable")   # as before the outbox
+    assert recover(droid.deps) == [run.run_id]
+    assert recover(droid.deps) == []
+    assert droid.deps.runner.deliverer.drain(10)
+    late = [p for p in droid.posts() if "delivered late" in p["text"]]
+    assert len(late) == 1 and "the kept answer" in late[0]["text"] and late[0]["thread_ts"] == "400.1"
