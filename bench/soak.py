@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tests.repos import SERVICE_FILES, make_repo  # noqa: E402
 from tests.soak_harness import Soak  # noqa: E402
 
-TOTALS = ("runs", "kills", "untold", "duplicated", "two_live_plans", "unfinished", "lost_mentions", "unreacted")
+TOTALS = ("runs", "kills", "kills_inside_post", "untold", "duplicated", "two_live_plans", "unfinished", "lost_mentions", "unreacted")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -143,6 +143,7 @@ class Figures:
 
     runs: int = 0
     kills: int = 0
+    kills_inside_post: int = 0      # SIGKILLs while Slack held a chat.postMessage droid never saw answered
     untold: int = 0
     duplicated: int = 0
     two_live_plans: int = 0
@@ -165,6 +166,7 @@ class Soak:
         self.slack = SlackStandIn(team=TEAM)
         self.child: Child | None = None
         self.kills_done = 0
+        self.kills_inside_post = 0
         self._counter = 0
         self._sent = 0
         # kill on the k-th Slack call: inside the call (before Slack answers) or a few ms after it
@@ -182,6 +184,8 @@ class Soak:
         inside, delay = plan
         child = self.child
         if inside:
+            if child.alive and call.method == "chat.postMessage":
+                self.kills_inside_post += 1
             self._kill(child)
         else:
             threading.Timer(delay, self._kill, args=[child]).start()
@@ -307,7 +311,7 @@ class Soak:
 
     def check(self, runs: dict[str, dict], mentions: list[dict]) -> Figures:
         """Count untold, duplicated and doubly-live-planned runs, from what the threads show."""
-        f = Figures(runs=len(runs), kills=self.kills_done)
+        f = Figures(runs=len(runs), kills=self.kills_done, kills_inside_post=self.kills_inside_post)
         by_thread = {r["thread_ts"] for r in runs.values()}
         f.lost_mentions = sum(1 for m in mentions if m["ts"] not in by_thread)
         for run in runs.values():
