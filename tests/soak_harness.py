@@ -3,8 +3,9 @@
 The Slack stand-in lives in the parent (it survives the kills and records what every thread got);
 droid runs in a child built like tests/harness.py's `Droid` over a real SQLite file, reading signed
 Slack payloads from its stdin. Runs use the ask skill without a model (template plan → Approve →
-deterministic search result), so they finish quickly. Kills land on Slack calls (half of them
-inside the call, before Slack answers: sent but never known to be sent) or a few ms after one.
+deterministic search result), so they finish quickly; half the runs click Revise first (plan v2).
+Kills land at seeded points in the stream of Slack calls: half inside the next chat.postMessage,
+before Slack answers (sent, but never known to droid to be sent), half a few ms after a call.
 
     python -m tests.soak_harness child --db PATH --slack URL --repo PATH    (the child; used below)
 """
@@ -174,17 +175,22 @@ class Soak:
         self.kill_at = {p: (self.rng.random() < 0.5, self.rng.uniform(0.0, 0.03)) for p in points}
         self.revising = {i for i in range(runs) if self.rng.random() < 0.5}   # these ask for plan v2 first
         self._lock = threading.Lock()
+        self._armed = False
 
     def _on_call(self, call, body) -> None:
         with self._lock:
             self._counter += 1
             plan = self.kill_at.pop(self._counter, None)
+            if plan is None and self._armed and call.method == "chat.postMessage":
+                plan, self._armed = (True, 0.0), False
+            elif plan is not None and plan[0]:      # wait for the next post: sent, but never known to be sent
+                self._armed, plan = True, None
         if plan is None or self.child is None:
             return
         inside, delay = plan
         child = self.child
         if inside:
-            if child.alive and call.method == "chat.postMessage":
+            if child.alive:
                 self.kills_inside_post += 1
             self._kill(child)
         else:

@@ -184,3 +184,15 @@ def test_results_an_older_droid_failed_to_deliver_are_queued_once(droid: Droid):
     assert droid.deps.runner.deliverer.drain(10)
     late = [p for p in droid.posts() if "delivered late" in p["text"]]
     assert len(late) == 1 and "the kept answer" in late[0]["text"] and late[0]["thread_ts"] == "400.1"
+
+
+def test_nested_transactions_are_savepoints(tmp_path):
+    from state.store import Store
+    store = Store.open(str(tmp_path / "nested.db"))
+    assert store.deliveries.first_time("Ev1")
+    with store.database.transaction():
+        run, _ = store.runs.create(channel="C1", trigger_ts="1.1", thread_ts="1.1", requester="U1", skill="ask",
+                                   task="t")
+        assert not store.deliveries.first_time("Ev1")    # the inner failure rolls back to its savepoint only
+    assert store.runs.get(run.run_id) is not None
+    store.database.close()
