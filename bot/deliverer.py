@@ -270,7 +270,7 @@ def _retry_after(exc: SlackApiError, default: float = 1.0) -> float:
     for key, value in headers.items():
         if key.lower() == "retry-after":
             try:
-                return max(0.0, float(value if isinstance(value, str) else value[0]))
+                return max(0.5, float(value if isinstance(value, str) else value[0]))
             except (TypeError, ValueError, IndexError):
                 break
     return default
