@@ -175,31 +175,37 @@ class Soak:
         self.kill_at = {p: (self.rng.random() < 0.5, self.rng.uniform(0.0, 0.03)) for p in points}
         self.revising = {i for i in range(runs) if self.rng.random() < 0.5}   # these ask for plan v2 first
         self._lock = threading.Lock()
-        self._armed = False
+        self._armed = 0       # kills waiting for the next chat.postMessage
+        self._after = 0       # kills waiting for the next call (then a few ms later)
 
     def _on_call(self, call, body) -> None:
+        """Count Slack calls; at a kill point, kill inside the next post or a few ms after this call."""
         with self._lock:
             self._counter += 1
             plan = self.kill_at.pop(self._counter, None)
-            if plan is None and self._armed and call.method == "chat.postMessage":
-                plan, self._armed = (True, 0.0), False
-            elif plan is not None and plan[0]:      # wait for the next post: sent, but never known to be sent
-                self._armed, plan = True, None
-        if plan is None or self.child is None:
-            return
-        inside, delay = plan
-        child = self.child
-        if inside:
-            if child.alive:
+            if plan is not None:
+                inside, delay = plan
+                self._armed += inside
+                self._after += not inside
+            child = self.child
+            if child is None or not child.alive:
+                return
+            if self._armed and call.method == "chat.postMessage":
+                self._armed -= 1
                 self.kills_inside_post += 1
-            self._kill(child)
-        else:
-            threading.Timer(delay, self._kill, args=[child]).start()
+                self.kills_done += 1
+                child.kill()          # Slack has the message; droid never hears back
+            elif self._after:
+                self._after -= 1
+                threading.Timer(self.rng.uniform(0.0, 0.03), self._kill, args=[child]).start()
 
     def _kill(self, child: Child) -> None:
-        if child.alive:
-            child.kill()
-            self.kills_done += 1
+        with self._lock:
+            if child.alive:
+                child.kill()
+                self.kills_done += 1
+            else:
+                self._after += 1      # it died meanwhile: the next process takes this kill
 
     def _start_child(self) -> None:
         for _ in range(3):
