@@ -406,6 +406,8 @@ class Runner:
             if from_state == "executing" and run.status_ts:   # e.g. after a restart: the status still says working
                 plan = self._plan(run)
                 self._close_status(run, None, blocks.status_message(run_id, plan, "❌ Failed.", running=False))
+            if from_state == "awaiting_approval":
+                self.close_plan(run, "❌ This run failed; nothing is left to decide.")
             self.deliverer.post(run, blocks.notice(f"❌ {message}"), "droid_result")
             self.deliverer.react(run, run.trigger_ts, "x")
 

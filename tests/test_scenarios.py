@@ -96,6 +96,7 @@ def test_retried_delivery_creates_one_run(droid: Droid):
     droid.wait_state(run.run_id, "awaiting_approval")
     rows = droid.store.database.db.execute("SELECT COUNT(*) FROM runs").fetchone()[0]
     assert rows == 1
+    assert droid.deps.runner.deliverer.drain(10)         # the plan is posted after the state change commits
     assert len([p for p in droid.posts() if p["text"].startswith("Plan v1")]) == 1
 
 
