@@ -208,13 +208,15 @@ class Soak:
                 self._after += 1      # it died meanwhile: the next process takes this kill
 
     def _start_child(self) -> None:
-        for _ in range(3):
+        for _ in range(3 + self.n_kills):             # a kill may land during start-up (recovery talks to Slack)
             self.child = Child(self.db, self.slack, self.repo, self.log)
             if self.child.wait_ready():
                 self._restarted = time.monotonic()
                 return
             self.child.kill()
-        raise RuntimeError(f"droid child did not start; see {self.log}")
+            if self.child.proc.wait() != -signal.SIGKILL:
+                break
+        raise RuntimeError(f"droid child did not start (exit {self.child.proc.returncode}); see {self.log}")
 
     def _send(self, body: dict, headers: dict | None = None) -> bool:
         self._sent += 1
