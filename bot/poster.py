@@ -20,11 +20,16 @@ class SlackPoster:
         self.client = client
         self.redact = redact
 
-    def post(self, channel: str, thread_ts: str | None, message: Message) -> str:
-        """Post in a thread (or the channel); upload the overflow file; return the message ts."""
+    def post(self, channel: str, thread_ts: str | None, message: Message, metadata: dict | None = None) -> str:
+        """Post in a thread (or the channel); upload the overflow file; return the message ts.
+
+        `metadata` is Slack message metadata ({"event_type": ..., "event_payload": {...}}). Messages a
+        thread must not lose go through the outbox (bot/deliverer.py) instead of this direct path.
+        """
         response = self.client.chat_postMessage(channel=channel, thread_ts=thread_ts,
                                                 text=self.redact(message.text),
-                                                blocks=self.redact.data(message.blocks), unfurl_links=False)
+                                                blocks=self.redact.data(message.blocks), unfurl_links=False,
+                                                metadata=metadata)
         if message.file:
             self.upload(channel, thread_ts or response["ts"], *message.file)
         return response["ts"]

@@ -6,12 +6,14 @@ import dataclasses
 import json
 import logging
 import threading
+import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 from bot import blocks, mrkdwn
 from bot.agent_loop import Limits, LoopResult, Spent, run_loop
+from bot.deliverer import Deliverer
 from bot.planner import PlanError, model_plan, template_plan
 from bot.poster import SlackPoster
 from bot.status import StatusMessage
@@ -51,6 +53,7 @@ class Runner:
         self._inbox_seen: dict[str, int] = {}
         self._lock = threading.Lock()
         self._busy = 0
+        self.deliverer = Deliverer(store, poster.client, redact).start()
 
     # -- entry points (called from listeners; return at once) --------------------------------
     def submit(self, job, run_id: str, *args) -> Future:
@@ -65,8 +68,9 @@ class Runner:
         return self._busy > 0
 
     def shutdown(self, wait: bool = True) -> None:
-        """Stop taking work; wait for what is running."""
+        """Stop taking work; wait for what is running (and, briefly, for the outbox to empty)."""
         self.executor.shutdown(wait=wait, cancel_futures=not wait)
+        self.deliverer.stop(drain=2.0 if wait else 0.0)
 
     def _guarded(self, job, run_id: str, *args) -> None:
         try:
@@ -98,20 +102,56 @@ class Runner:
             message = exc.message if isinstance(exc, LLMError) else str(exc)
             self.store.events.append(run_id, "error", phase="planning", message=message)
             return self._finish_failed(run_id, "planning", f"Planning failed: {message}")
-        version = self.store.plans.add(run_id, plan.to_dict())
-        plan.version = version
-        self.store.events.append(run_id, "plan", version=version, plan=plan.to_dict())
-        if previous and run.plan_ts:
-            self.poster.update(run.channel, run.plan_ts, blocks.plan_closed_message(
-                run_id, previous, f"Superseded by plan v{version}."))
         banner = f"*Revised* after feedback: _{mrkdwn.one_line(feedback)}_" if feedback else ""
-        if not (skill.needs_approval or (skill.name == "rca" and self.settings.rca_needs_approval)):
-            self.store.runs.transition(run_id, "planning", "executing", approved_version=version, approved_by="auto")
+        auto = not (skill.needs_approval or (skill.name == "rca" and self.settings.rca_needs_approval))
+        with self.store.database.transaction():   # the version, the closing of the old one and the new post: together
+            version = self.store.plans.add(run_id, plan.to_dict())
+            plan.version = version
+            self.store.events.append(run_id, "plan", version=version, plan=plan.to_dict())
+            if auto:
+                if not self.store.runs.transition(run_id, "planning", "executing", approved_version=version,
+                                                  approved_by="auto"):
+                    return
+            else:
+                if not self.store.runs.transition(run_id, "planning", "awaiting_approval"):
+                    return
+                self._supersede(self.store.runs.get(run_id), version)
+                self.deliverer.post(run, blocks.plan_message(run_id, plan, requester=run.requester, banner=banner),
+                                    "droid_plan", run_field="plan_ts", version=version)
+        if auto:
             return self.execute(run_id)
-        ts = self.poster.post(run.channel, run.thread_ts, blocks.plan_message(
-            run_id, plan, requester=run.requester, banner=banner))
-        self.store.runs.update(run_id, plan_ts=ts)
-        self.store.runs.transition(run_id, "planning", "awaiting_approval")
+
+    def _supersede(self, run: Run, version: int) -> None:
+        """Queue the closing of the run's live plan message (if any): it was superseded by `version`."""
+        outcome = f"Superseded by plan v{version}."
+        if run.approved_by and run.approved_version == self._shown_version(run, version - 1):
+            outcome = f"✅ Approved by {mrkdwn.mention(run.approved_by)}; superseded by plan v{version}."
+        self.close_plan(run, outcome, unless_version=version)
+
+    def close_plan(self, run: Run, outcome: str, unless_version: int | None = None) -> None:
+        """Queue an edit of the run's latest plan message: same plan, its buttons replaced by `outcome`.
+
+        Call inside the transaction of the state change; the message may itself still be in the outbox.
+        """
+        shown = self.store.outbox.latest(run.run_id, "droid_plan")
+        if shown is None and not run.plan_ts:
+            return
+        old = self._shown_version(run, run.plan_version if unless_version is None else unless_version - 1)
+        data = self.store.plans.get(run.run_id, old) if old else None
+        if data is None or old == unless_version:
+            return
+        previous = Plan.from_dict(data)
+        previous.version = old
+        message = blocks.plan_closed_message(run.run_id, previous, outcome)
+        if shown is None:    # posted before the outbox existed
+            self.deliverer.update(run, message, ts=run.plan_ts, event_type="droid_plan_closed")
+        else:
+            self.deliverer.update(run, message, ts=shown.sent_ts, ts_of=shown.id, event_type="droid_plan_closed")
+
+    def _shown_version(self, run: Run, fallback: int) -> int | None:
+        """The plan version the run's latest plan message shows."""
+        shown = self.store.outbox.latest(run.run_id, "droid_plan")
+        return shown.payload.get("version") if shown is not None else (run.approved_version or fallback)
 
     def _draft(self, run: Run, skill: Skill, budget: Budget, feedback: str | None, previous: Plan | None) -> Plan:
         if skill.execute is not None:      # a fixed procedure (e.g. the RCA): its template is the plan
@@ -225,9 +265,11 @@ class Runner:
             return self._pause_for_budget(run_id, plan, result.text, status)
         if result.outcome == "cancelled":
             run = self.store.runs.get(run_id)
-            status.close(blocks.status_message(run_id, plan, "⏹️ Stopped on request.", running=False))
-            self.poster.post(run.channel, run.thread_ts, blocks.notice(
-                f"⏹️ Run {run_id} stopped. Nothing more will happen on it."))
+            with self.store.database.transaction():
+                self._close_status(run, status, blocks.status_message(run_id, plan, "⏹️ Stopped on request.",
+                                                                      running=False))
+                self.deliverer.post(run, blocks.notice(f"⏹️ Run {run_id} stopped. Nothing more will happen on it."),
+                                    "droid_notice")
             return self._release(ws, failed=True)
         message = (f"Stopped: {result.text}" if result.outcome == "limit" else f"The model failed: {result.text}")
         self._conclude(run_id, Outcome("Run failed", message, ok=False), plan, status, ws)
@@ -253,12 +295,9 @@ class Runner:
         bigger.version = version
         self.store.events.append(run_id, "budget_reached", reason=reason, offered_version=version,
                                  offered=dataclasses.asdict(more), total=dataclasses.asdict(bigger.budget))
-        if not self.store.runs.transition(run_id, "executing", "awaiting_approval"):
-            return
-        run = self.store.runs.get(run_id)
-        status.close(blocks.status_message(run_id, plan, f"⏸️ Paused: {reason}", running=False))
-        ts = self.poster.post(run.channel, run.thread_ts, blocks.budget_message(run_id, bigger, reason))
-        self.store.runs.update(run_id, plan_ts=ts)
+        self._ask_again(run_id, version, status, blocks.status_message(run_id, plan, f"⏸️ Paused: {reason}",
+                                                                       running=False),
+                        blocks.budget_message(run_id, bigger, reason))
 
     def _cost_cap(self, plan: Plan) -> float:
         """The run's cost limit: the configured maximum, or more once Extend has added to it."""
@@ -277,20 +316,30 @@ class Runner:
 
     def _pause_for_approval(self, run_id: str, control: dict, status: StatusMessage) -> None:
         proposed = Plan.from_dict(control["revise"])
-        version = self.store.plans.add(run_id, proposed.to_dict())
-        proposed.version = version
-        self.store.events.append(run_id, "plan", version=version, plan=proposed.to_dict(),
-                                 widens=control.get("reasons"))
-        if not self.store.runs.transition(run_id, "executing", "awaiting_approval"):
-            return
         run = self.store.runs.get(run_id)
-        status.close(blocks.status_message(run_id, proposed, "⏸️ Paused: the revised plan needs approval.",
-                                           running=False))
         banner = ("*Execution revealed the plan must change, and the change widens its scope* — "
                   + mrkdwn.one_line("; ".join(control.get("reasons") or [])) + ". Approve to continue.")
-        ts = self.poster.post(run.channel, run.thread_ts, blocks.plan_message(
-            run_id, proposed, requester=run.requester, banner=banner))
-        self.store.runs.update(run_id, plan_ts=ts)
+        with self.store.database.transaction():
+            version = self.store.plans.add(run_id, proposed.to_dict())
+            proposed.version = version
+            self.store.events.append(run_id, "plan", version=version, plan=proposed.to_dict(),
+                                     widens=control.get("reasons"))
+            self._ask_again(run_id, version, status,
+                            blocks.status_message(run_id, proposed, "⏸️ Paused: the revised plan needs approval.",
+                                                  running=False),
+                            blocks.plan_message(run_id, proposed, requester=run.requester, banner=banner))
+
+    def _ask_again(self, run_id: str, version: int, status: StatusMessage, final_status: blocks.Message,
+                   request: blocks.Message) -> None:
+        """Pause for a decision on plan `version`: one transaction moves the run and queues the status edit,
+        the closing of the previous plan message and the request itself."""
+        with self.store.database.transaction():
+            if not self.store.runs.transition(run_id, "executing", "awaiting_approval"):
+                return
+            run = self.store.runs.get(run_id)
+            self._close_status(run, status, final_status)
+            self._supersede(run, version)
+            self.deliverer.post(run, request, "droid_plan", run_field="plan_ts", version=version)
 
     def _plan_tools(self, run: Run, approved: Plan, plan: Plan, status: StatusMessage) -> list[Tool]:
         def complete_step(summary: str = "") -> ToolResult:
@@ -339,25 +388,27 @@ class Runner:
         final_state = "succeeded" if outcome.ok else "failed"
         body = self.redact(outcome.body)
         self._release(ws, failed=not outcome.ok)
-        if not self.store.runs.transition(run_id, "executing", final_state, result=body):
-            return  # cancelled meanwhile: the Stop handler has told the thread
-        run = self.store.runs.get(run_id)
-        self.store.events.append(run_id, final_state, title=outcome.title)
         headline = "✅ Done." if outcome.ok else "❌ Failed."
-        status.close(blocks.status_message(run_id, plan, headline, running=False))
         message = blocks.result_message(outcome.title, body, filename=f"droid-{run_id}.md",
                                         buttons=outcome.buttons, value=blocks.button_value(run_id, plan.version))
-        if self._deliver(run, message):
+        with self.store.database.transaction():   # the end state and everything that tells the thread: together
+            if not self.store.runs.transition(run_id, "executing", final_state, result=body):
+                status.finish()
+                return  # cancelled meanwhile: the Stop handler has told the thread
+            run = self.store.runs.get(run_id)
+            self.store.events.append(run_id, final_state, title=outcome.title)
+            self._close_status(run, status, blocks.status_message(run_id, plan, headline, running=False))
+            self.deliverer.post(run, message, "droid_result")
             for filename, content, title in outcome.files:
-                self._upload(run, filename, content, title)
-        self.poster.react(run.channel, run.trigger_ts, "white_check_mark" if outcome.ok else "x")
+                self.deliverer.upload(run, filename, content, title)
+            self.deliverer.react(run, run.trigger_ts, "white_check_mark" if outcome.ok else "x")
 
-    def _upload(self, run: Run, filename: str, content, title: str) -> None:
-        try:
-            self.poster.upload(run.channel, run.thread_ts, filename, content, title)
-        except Exception as exc:  # noqa: BLE001 — the report itself was delivered; the file is extra
-            log.warning("run %s: upload of %s failed: %s", run.run_id, filename, exc)
-            self.store.events.append(run.run_id, "upload_failed", file=filename, error=str(exc)[:300])
+    def _close_status(self, run: Run, status: StatusMessage | None, message: blocks.Message) -> None:
+        """Queue the status message's final edit (after the throttle interval), ending live edits."""
+        not_before = status.finish() if status is not None else time.time() + self.settings.status_interval
+        ts = (status.ts if status is not None else None) or run.status_ts
+        if ts:
+            self.deliverer.update(run, message, ts=ts, event_type="droid_status", not_before=not_before)
 
     def fail(self, run_id: str, message: str) -> None:
         """Move an unfinished run to failed and say why in its thread."""
@@ -367,21 +418,18 @@ class Runner:
         self._finish_failed(run_id, run.state, message)
 
     def _finish_failed(self, run_id: str, from_state: str, message: str) -> None:
-        if not self.store.runs.transition(run_id, from_state, "failed", result=message):
-            return
-        run = self.store.runs.get(run_id)
-        self.store.events.append(run_id, "failed", message=message)
-        self._deliver(run, blocks.notice(f"❌ {message}"))
-        self.poster.react(run.channel, run.trigger_ts, "x")
-
-    def _deliver(self, run: Run, message: blocks.Message) -> bool:
-        try:
-            self.poster.post(run.channel, run.thread_ts, message)
-            return True
-        except Exception as exc:  # the result stays in the database and the event log
-            log.error("run %s: result not delivered to Slack: %s", run.run_id, exc)
-            self.store.events.append(run.run_id, "delivery_failed", error=str(exc)[:500])
-            return False
+        with self.store.database.transaction():
+            if not self.store.runs.transition(run_id, from_state, "failed", result=message):
+                return
+            run = self.store.runs.get(run_id)
+            self.store.events.append(run_id, "failed", message=message)
+            if from_state == "executing" and run.status_ts:   # e.g. after a restart: the status still says working
+                plan = self._plan(run)
+                self._close_status(run, None, blocks.status_message(run_id, plan, "❌ Failed.", running=False))
+            if from_state == "awaiting_approval":
+                self.close_plan(run, "❌ This run failed; nothing is left to decide.")
+            self.deliverer.post(run, blocks.notice(f"❌ {message}"), "droid_result")
+            self.deliverer.react(run, run.trigger_ts, "x")
 
     def _services(self, run_id: str) -> Services:
         def record(kind, /, **data):

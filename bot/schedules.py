@@ -22,16 +22,15 @@ def expire_stale_plans(deps, max_age_seconds: float, now: float | None = None) -
     for run in deps.store.runs.in_states("awaiting_approval"):
         if now - run.updated_at < max_age_seconds:
             continue
-        if not deps.store.runs.transition(run.run_id, "awaiting_approval", "expired"):
-            continue
-        deps.store.events.append(run.run_id, "expired", after_seconds=round(now - run.updated_at))
         hours = max_age_seconds / 3600
-        try:
-            deps.poster.post(run.channel, run.thread_ts, blocks.notice(
+        with deps.store.database.transaction():   # the expiry and the notice that tells the thread: together
+            if not deps.store.runs.transition(run.run_id, "awaiting_approval", "expired"):
+                continue
+            deps.store.events.append(run.run_id, "expired", after_seconds=round(now - run.updated_at))
+            deps.runner.close_plan(run, f"⌛ Expired after {hours:g} h without a decision.")
+            deps.runner.deliverer.post(run, blocks.notice(
                 f"⌛ Plan v{run.plan_version} of run {run.run_id} expired after {hours:g} h without a decision. "
-                "Mention @droid again to start over."))
-        except Exception as exc:  # noqa: BLE001 — the state change stands; the notice is best effort
-            log.warning("run %s: expiry notice not posted: %s", run.run_id, exc)
+                "Mention @droid again to start over."), "droid_result")
         expired.append(run.run_id)
     return expired
 

@@ -1,7 +1,10 @@
 """An in-process stand-in for the Slack Web API: a real HTTP server on 127.0.0.1, port 0.
 
 `droid console` points the real `slack_sdk.WebClient` at it, and the tests use it to record every
-call droid makes and to script failures (429 with Retry-After, 5xx, `ok: false` errors).
+call droid makes and to script failures (429 with Retry-After, 5xx, `ok: false` errors), one call
+at a time (`fail_next`) or for a while (`outage`). Like Slack, it keeps message `metadata` and
+returns it from `conversations.replies` only when `include_all_metadata` is set, and a file shared
+into a thread appears there as a message carrying `files`.
 """
 
 from __future__ import annotations
@@ -54,6 +57,7 @@ class SlackStandIn(LoopbackServer):
         self.files: dict[str, dict] = {}
         self.listeners: list[Callable[[Call, dict], None]] = []
         self._failures: dict[str, list[Failure]] = {}
+        self._outage: tuple[float, Failure, tuple[str, ...] | None] | None = None
         self._lock = threading.RLock()
         self._ts = itertools.count(1)
 
@@ -68,6 +72,14 @@ class SlackStandIn(LoopbackServer):
         """Make the next `times` calls to `method` fail this way."""
         with self._lock:
             self._failures.setdefault(method, []).append(Failure(status, body, headers or {}, times))
+
+    def outage(self, seconds: float, status: int = 503, body: dict | None = None, headers: dict | None = None,
+               methods: tuple[str, ...] | None = None) -> None:
+        """Fail every call (or calls to `methods`) this way for `seconds`; `seconds=0` ends an outage now."""
+        failure = Failure(status, body or {"ok": False, "error": "service_unavailable" if status >= 500
+                                           else "ratelimited"}, headers or {}, 0)
+        with self._lock:
+            self._outage = (time.monotonic() + seconds, failure, methods) if seconds > 0 else None
 
     def calls_to(self, method: str) -> list[Call]:
         """Every recorded call to one method."""
@@ -124,10 +136,16 @@ class SlackStandIn(LoopbackServer):
             request.send_header(key, str(value))
         request.send_header("Content-Length", str(len(data)))
         request.end_headers()
-        request.wfile.write(data)
+        try:
+            request.wfile.write(data)
+        except OSError:      # the caller went away (e.g. a droid killed mid-call); the call still happened
+            pass
 
     def _take_failure(self, method: str) -> Failure | None:
         with self._lock:
+            if self._outage and time.monotonic() < self._outage[0] and (
+                    self._outage[2] is None or method in self._outage[2]):
+                return self._outage[1]
             queue = self._failures.get(method)
             if not queue:
                 return None
@@ -178,8 +196,23 @@ def _post_message(s: SlackStandIn, args: dict) -> dict:
                "text": args.get("text", ""), "blocks": args.get("blocks") or []}
     if args.get("thread_ts"):
         message["thread_ts"] = args["thread_ts"]
+    if isinstance(args.get("metadata"), str):
+        try:
+            args["metadata"] = json.loads(args["metadata"])
+        except ValueError:
+            return {"ok": False, "error": "invalid_metadata_format"}
+    if args.get("metadata"):
+        meta = args["metadata"]
+        if not (isinstance(meta, dict) and isinstance(meta.get("event_type"), str)
+                and isinstance(meta.get("event_payload"), dict)):
+            return {"ok": False, "error": "invalid_metadata_schema"}
+        message["metadata"] = meta
     s.messages.setdefault(channel, []).append(message)
-    return {"ok": True, "channel": channel, "ts": message["ts"], "message": message}
+    return {"ok": True, "channel": channel, "ts": message["ts"], "message": _without_metadata(message)}
+
+
+def _without_metadata(message: dict) -> dict:
+    return {k: v for k, v in message.items() if k != "metadata"}
 
 
 def _update(s: SlackStandIn, args: dict) -> dict:
@@ -221,7 +254,9 @@ def _replies(s: SlackStandIn, args: dict) -> dict:
     messages = s.thread(args.get("channel", ""), args.get("ts", ""))
     if not messages:
         return {"ok": False, "error": "thread_not_found"}
-    return {"ok": True, "messages": messages, "has_more": False}
+    if str(args.get("include_all_metadata", "")).lower() not in ("1", "true"):
+        messages = [_without_metadata(m) for m in messages]
+    return {"ok": True, "messages": [dict(m) for m in messages], "has_more": False}
 
 
 def _get_upload_url(s: SlackStandIn, args: dict) -> dict:
@@ -239,6 +274,12 @@ def _complete_upload(s: SlackStandIn, args: dict) -> dict:
         record.update(title=item.get("title"), channel=args.get("channel_id"),
                       thread_ts=args.get("thread_ts"), initial_comment=args.get("initial_comment"))
         shared.append({"id": record["id"], "name": record.get("name"), "title": item.get("title")})
+    if shared and args.get("channel_id"):     # Slack shows the share as a message in the channel or thread
+        message = {"type": "message", "user": BOT_USER, "bot_id": BOT_ID, "ts": s.new_ts(),
+                   "text": args.get("initial_comment") or "", "files": shared, "upload": True}
+        if args.get("thread_ts"):
+            message["thread_ts"] = args["thread_ts"]
+        s.messages.setdefault(args["channel_id"], []).append(message)
     return {"ok": True, "files": shared}
 
 

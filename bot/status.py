@@ -18,10 +18,13 @@ class StatusMessage:
         self._pending: Message | None = None
         self._timer: threading.Timer | None = None
         self._lock = threading.Lock()
+        self._finished = False
 
     def set(self, message: Message) -> None:
         """Show this state soon: now if the interval has passed, else once it has (latest wins)."""
         with self._lock:
+            if self._finished:
+                return
             self._pending = message
             wait = self.interval - (time.monotonic() - self._last)
             if wait <= 0:
@@ -43,6 +46,17 @@ class StatusMessage:
             time.sleep(wait)
         with self._lock:
             self._flush_locked()
+
+    def finish(self) -> float:
+        """Stop editing (the final state goes through the outbox); returns when the next edit is allowed (epoch s)."""
+        with self._lock:
+            if self._timer:
+                self._timer.cancel()
+                self._timer = None
+            self._pending = None
+            self._finished = True
+            wait = self.interval - (time.monotonic() - self._last)
+        return time.time() + max(0.0, wait)
 
     def _flush(self) -> None:
         with self._lock:

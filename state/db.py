@@ -60,6 +60,25 @@ MIGRATIONS: list[tuple[int, str]] = [
         received_at REAL NOT NULL
     );
     """),
+    (2, """
+    CREATE TABLE outbox (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        run_id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        channel TEXT NOT NULL,
+        thread_ts TEXT,
+        event_type TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        not_before REAL NOT NULL DEFAULT 0,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT,
+        sent_ts TEXT,
+        delivered_at REAL
+    );
+    CREATE INDEX outbox_pending ON outbox (delivered_at, id);
+    CREATE INDEX outbox_run ON outbox (run_id, id);
+    """),
 ]
 
 
@@ -75,19 +94,44 @@ class Database:
         self.path = path
         self.db = sqlite_utils.Database(conn)
         self._lock = threading.RLock()
+        self._depth = 0          # transaction nesting, guarded by the lock (only its holder touches it)
         self.migrate()
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite_utils.Database]:
-        """Hold the lock and run the block in one IMMEDIATE transaction."""
+        """Hold the lock and run the block in one IMMEDIATE transaction.
+
+        Nested use on the same thread joins the outer transaction (as a savepoint), so several
+        stores' writes — a state transition and its outbox messages — commit or roll back together.
+        """
         with self._lock:
+            if self._depth:
+                yield from self._savepoint()
+                return
             self.db.execute("BEGIN IMMEDIATE")
+            self._depth += 1
             try:
                 yield self.db
             except BaseException:
                 self.db.execute("ROLLBACK")
                 raise
+            finally:
+                self._depth -= 1
             self.db.execute("COMMIT")
+
+    def _savepoint(self) -> Iterator[sqlite_utils.Database]:
+        name = f"sp{self._depth}"
+        self.db.execute(f"SAVEPOINT {name}")
+        self._depth += 1
+        try:
+            yield self.db
+        except BaseException:
+            self.db.execute(f"ROLLBACK TO {name}")
+            self.db.execute(f"RELEASE {name}")
+            raise
+        finally:
+            self._depth -= 1
+        self.db.execute(f"RELEASE {name}")
 
     @contextmanager
     def reading(self) -> Iterator[sqlite_utils.Database]:

@@ -1,4 +1,4 @@
-"""The state façade: one object holding the run, plan, event and delivery stores."""
+"""The state façade: one object holding the run, plan, event, delivery and outbox stores."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from state.db import Database
 from state.deliveries import DeliveryLog
 from state.events import EventLog
+from state.outbox import OutboxStore
 from state.plans import PlanStore
 from state.runs import RunStore
 
@@ -20,10 +21,11 @@ class Store:
     plans: PlanStore
     events: EventLog
     deliveries: DeliveryLog
+    outbox: OutboxStore
 
     @classmethod
     def open(cls, path: str, redact=None) -> Store:
         """Open (and migrate) the database at `path`."""
         database = Database(path)
         return cls(database, RunStore(database, redact), PlanStore(database, redact), EventLog(database, redact),
-                   DeliveryLog(database))
+                   DeliveryLog(database), OutboxStore(database, redact))

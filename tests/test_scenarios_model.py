@@ -179,5 +179,8 @@ def test_slack_rate_limit_is_retried(droid, stub):
     stub.add(Turn.tool_use("submit_plan", PLAN))
     run, _ = start(droid)
     assert run.state == "awaiting_approval"
-    plan_buttons(droid)
-    assert len(droid.slack.calls_to("chat.postMessage")) == 2
+    wait_for(lambda: len(droid.slack.calls_to("chat.postMessage")) == 2, what="plan post retried")
+    first, second = droid.slack.calls_to("chat.postMessage")
+    assert second.at - first.at >= 0.9                  # Retry-After: 1 was honoured
+    assert droid.deps.runner.deliverer.drain(5)
+    assert len([m for m in droid.slack.thread("CDEV", run.thread_ts) if m["text"].startswith("Plan v1")]) == 1
