@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import logging
+import sqlite3
 import threading
 import time
 
@@ -113,7 +114,10 @@ class Deliverer:
     def stop(self, drain: float = 0.0) -> None:
         """Stop the thread, after waiting up to `drain` seconds for the outbox to empty."""
         if drain:
-            self.drain(drain)
+            try:
+                self.drain(drain)
+            except sqlite3.ProgrammingError:   # the database is already closed: what is queued stays queued
+                log.warning("outbox not drained: the database is closed")
         self._stop.set()
         self._wake.set()
         if self._thread is not None:

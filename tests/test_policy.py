@@ -72,7 +72,7 @@ def plan_post(droid, version=1, channel="CDEV"):
 
 def snapshot(droid, run_id: str, settle: bool = True) -> dict:
     if settle:
-        wait_for(lambda: not droid.deps.runner.busy, what="droid idle")
+        wait_for(lambda: not droid.deps.runner.busy and not droid.store.outbox.pending(), what="droid idle")
     run = droid.store.runs.get(run_id)
     return {"state": run.state, "plan_version": run.plan_version, "approved_by": run.approved_by,
             "context": run.context, "events": [e.kind for e in droid.store.events.for_run(run_id)],
