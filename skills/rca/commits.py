@@ -6,6 +6,7 @@ import math
 from datetime import timedelta
 
 from skills.rca.blame import _ago, _commit_brief, _ordinal
+from skills.rca.meta import META_FACTOR, meta_change
 from skills.rca.model import SuspectCommit, SuspectLocation
 from skills.rca.weights import (
     COMMIT_MORE_LINKS,
@@ -156,9 +157,13 @@ class CommitRanking:
                 break
             n = len(self.git.commit_files(c.sha))
             factor = (1 + n / COMMIT_SIZE_FILES) ** -COMMIT_SIZE_POWER
-            c.score *= factor
             if factor < 0.8:
                 c.reasons.append(f"a wide commit ({n} files changed): weight x{factor:.2f}")
+            c.meta = meta_change(self.git, c.sha, c.subject)
+            if c.meta:
+                factor *= META_FACTOR
+                c.reasons.append(f"a meta-change ({c.meta}): weight x{META_FACTOR}")
+            c.score *= factor
             done.append(c)
         done.sort(key=lambda c: (-c.score, -(c.date.timestamp() if c.date else 0)))
         return done[:limit]

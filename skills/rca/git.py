@@ -10,6 +10,8 @@ from pathlib import Path
 
 from skills.rca.source import Source
 
+BLAME_FOLLOW = ("-M", "-C")
+
 
 class GitError(RuntimeError):
     pass
@@ -118,7 +120,10 @@ class Git:
         key = (commit, path, int(since.timestamp()) if since else None, ranges)
         if key in self._blame:
             return self._blame[key]
-        args = ["blame", "--porcelain", "-w"]
+        # No -w: in Python an indentation change is a code change (removing a `try:` guard
+        # re-indents its body), so whitespace-insensitive blame would hide the culprit. -M/-C
+        # follow lines moved within the file or copied from files changed in the same commit.
+        args = ["blame", "--porcelain", *BLAME_FOLLOW]
         if since is not None:
             args.append(f"--since={int(since.timestamp())}")
         for lo, hi in ranges:

@@ -71,6 +71,7 @@ class SuspectCommit:
     subject: str = ""
     age_before_first_seen: timedelta | None = None
     files: list[tuple[str, int, int]] = field(default_factory=list)
+    meta: str | None = None  # the kind of meta-change (rename, formatting, ...), if it is one
 
     def to_json(self) -> dict[str, Any]:
         return {"sha": self.sha, "score": round(self.score, 3), "reasons": self.reasons,
@@ -79,7 +80,8 @@ class SuspectCommit:
                 "hours_before_first_seen": (round(self.age_before_first_seen.total_seconds()
                                                   / 3600, 1)
                                             if self.age_before_first_seen is not None else None),
-                "files": [{"path": p, "added": a, "deleted": d} for p, a, d in self.files]}
+                "files": [{"path": p, "added": a, "deleted": d} for p, a, d in self.files],
+                "meta_change": self.meta}
 
 
 @dataclass
