@@ -53,11 +53,18 @@ KS = (1, 3)
 
 def find_repo(repos_dir: Path, full_name: str) -> Path | None:
     owner, _, name = full_name.partition("/")
+    moved = sorted(repos_dir.glob(f"*+{name}"))  # a repository that changed owner
     for cand in (repos_dir / f"{owner}+{name}" / "repo", repos_dir / f"{owner}+{name}",
-                 repos_dir / owner / name, repos_dir / name, repos_dir / f"{name}.git"):
+                 repos_dir / owner / name, repos_dir / name, repos_dir / f"{name}.git",
+                 *[m / "repo" for m in moved], *moved):
         if (cand / "HEAD").exists() or (cand / ".git").exists():
             return cand
     return None
+
+
+def bug_split(bug: str) -> str:
+    """Fixed half of a bug, decided before any tuning: "dev" or "held_out" (hash of its id)."""
+    return "dev" if hashlib.sha256(bug.encode()).digest()[0] % 2 == 0 else "held_out"
 
 
 def baseline(event, repo: Path, commit: str) -> list[tuple[str, str]]:
@@ -292,6 +299,19 @@ def summarise_commits(rows: list[dict]) -> dict:
     }
 
 
+def table(subsets: dict) -> str:
+    """The figures side by side: droid vs the stack trace, file and function Acc@1/@3."""
+    head = (f"{'subset':34} {'n':>3}  {'file@1':>13} {'file@3':>13} {'func@1':>13} "
+            f"{'func@3':>13}   (droid / stack trace)")
+    out = [head]
+    for name, s in subsets.items():
+        d, b = s["droid"], s["stack_baseline"]
+        cells = [f"{d[f'{lv}_acc@{k}'] * 100:5.1f}/{b[f'{lv}_acc@{k}'] * 100:5.1f}"
+                 for lv in ("file", "function") for k in KS]
+        out.append(f"{name:34} {s['n']:>3}  " + " ".join(f"{c:>13}" for c in cells))
+    return "\n".join(out)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--repos-dir", required=True, type=Path)
@@ -302,6 +322,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--commit-eval", nargs="*", type=Path, default=[],
                     help="repositories for the suspect-commit evaluation")
     ap.add_argument("--max-cases", type=int, default=60, help="per repository")
+    ap.add_argument("--split", choices=("dev", "held_out", "both"), default="both",
+                    help="which half of the bugs to run (tune on dev only)")
     args = ap.parse_args(argv)
     if not args.data.is_dir():
         print(f"no data at {args.data}", file=sys.stderr)
@@ -312,6 +334,8 @@ def main(argv: list[str] | None = None) -> int:
         if path.name.startswith("_"):
             continue
         item = json.loads(path.read_text("utf-8"))
+        if args.split != "both" and bug_split(item["bug"]) != args.split:
+            continue
         repo = find_repo(args.repos_dir, item["repo"])
         if repo is None:
             skipped.append({"bug": item["bug"], "reason": f"repository {item['repo']} not found"})
@@ -326,7 +350,8 @@ def main(argv: list[str] | None = None) -> int:
         ranking = [(s.file, s.function) for s in ev.suspect_locations]
         base = baseline(event, repo, ev.commit or item["buggy_commit"])
         row = {
-            "bug": item["bug"],
+            "bug": item["bug"], "project": item.get("project") or item["repo"],
+            "split": bug_split(item["bug"]),
             "crashing": bool(item["exception"].get("crashing")),
             "commit_resolved": ev.commit == item["buggy_commit"],
             "droid": hits(ranking, truth_files, truth_funcs),
@@ -342,7 +367,16 @@ def main(argv: list[str] | None = None) -> int:
                   file=sys.stderr)
             for s in ev.suspect_locations[:5]:
                 print(f"  {s.score:5.2f} {s.file}::{s.qualname}  {s.signals}", file=sys.stderr)
-    subsets = {"crashing": [r for r in rows if r["crashing"]], "all": rows}
+    subsets: dict[str, list[dict]] = {}
+    for half in ("dev", "held_out", "both"):
+        part = [r for r in rows if half == "both" or r["split"] == half]
+        subsets[f"{half}/crashing"] = [r for r in part if r["crashing"]]
+        subsets[f"{half}/all"] = part
+        for project in sorted({r["project"] for r in part}):
+            mine = [r for r in part if r["project"] == project]
+            subsets[f"{half}/{project}/crashing"] = [r for r in mine if r["crashing"]]
+            subsets[f"{half}/{project}/all"] = mine
+    subsets = {k: v for k, v in subsets.items() if v}
     result = {
         "benchmark": "rca_localize",
         "data": str(args.data),
@@ -360,6 +394,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.commit_eval:
         result["suspect_commits"] = commit_eval(args.commit_eval, args.max_cases)
     text = json.dumps(result, indent=2)
+    print(table(result["subsets"]), file=sys.stderr)
     print(text)
     if args.out:
         args.out.write_text(text + "\n", "utf-8")
