@@ -209,3 +209,58 @@ def test_first_seen_bound_and_dates_are_utc(tmp_path):
     sha = commit(repo, "Ann", "2024-01-01", "One", {"a.py": "x = 1\n"})
     info = Git(repo).commit(sha)
     assert info.commit_time == datetime(2024, 1, 1, 10, 0, tzinfo=UTC)
+
+
+# ---------------------------------------------------------------------------------------------
+# names resolved through the failing module's imports (jedi), lists of alternatives
+
+
+def _two_loaders(tmp_path: Path) -> Path:
+    repo = _repo(tmp_path, "cfg")
+    commit(repo, "Ann", "2024-01-05", "Loaders", {
+        "app/__init__.py": "",
+        "app/json_io.py": "import json\n\n\ndef load(path):\n    return json.load(open(path))\n",
+        "app/yaml_io.py": "def load(path):\n    return {}\n",
+        "tests/test_settings.py": "from app.yaml_io import load\n\n\ndef test_load():\n"
+                                  "    assert load('x.yml') == {'a': 1}\n"})
+    return repo
+
+
+def test_callee_is_resolved_through_the_modules_imports(tmp_path):
+    """Two modules define `load`; the failing test imports the YAML one: that is the callee."""
+    repo = _two_loaders(tmp_path)
+    raw = {"timestamp": "2024-02-01T00:00:00Z", "platform": "python", "exception": {"values": [{
+        "type": "AssertionError", "value": "assert {} == {'a': 1}", "stacktrace": {"frames": [
+            {"abs_path": "/srv/tests/test_settings.py", "filename": "tests/test_settings.py",
+             "module": "tests.test_settings", "function": "test_load", "lineno": 5,
+             "in_app": False, "context_line": "    assert load('x.yml') == {'a': 1}"}]}}]}}
+    ev = analyse(parse_event(raw), repo)
+    top = ev.suspect_locations[0]
+    assert (top.file, top.function) == ("app/yaml_io.py", "load")
+    callees = [(s.file, s.function) for s in ev.suspect_locations if "callee" in s.signals]
+    assert callees == [("app/yaml_io.py", "load")]
+
+
+def test_names_in_a_list_of_alternatives_do_not_outrank_the_real_function(tmp_path):
+    repo = _repo(tmp_path, "reg")
+    commit(repo, "Ann", "2024-01-05", "Registry", {
+        "app/__init__.py": "",
+        "app/handlers.py": "def refund_order(o):\n    return o\n\n\n"
+                           "def cancel_order(o):\n    return o\n",
+        "app/registry.py": "from app import handlers\n\nHANDLERS = {'cancel': "
+                           "handlers.cancel_order}\n\n\ndef lookup(name):\n"
+                           "    return HANDLERS[name]\n",
+        "tests/test_registry.py": "from app.registry import lookup\n\n\ndef test_refund():\n"
+                                  "    assert lookup('refund')\n"})
+    raw = {"timestamp": "2024-02-01T00:00:00Z", "platform": "python", "exception": {"values": [{
+        "type": "LookupError",
+        "value": "no handler 'refund'; candidates are: cancel_order, refund_order",
+        "stacktrace": {"frames": [
+            {"abs_path": "/srv/tests/test_registry.py", "filename": "tests/test_registry.py",
+             "module": "tests.test_registry", "function": "test_refund", "lineno": 5,
+             "in_app": False, "context_line": "    assert lookup('refund')"}]}}]}}
+    ev = analyse(parse_event(raw), repo)
+    assert (ev.suspect_locations[0].file, ev.suspect_locations[0].function) == (
+        "app/registry.py", "lookup")
+    listed = [s for s in ev.suspect_locations if s.function in ("cancel_order", "refund_order")]
+    assert all("message" not in s.signals for s in listed)

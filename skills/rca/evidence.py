@@ -37,6 +37,7 @@ from skills.rca.git import BlameLine, CommitInfo, Git, GitError
 from skills.rca.locations import LocationRanking, _Cand
 from skills.rca.model import Evidence, FrameEvidence, SuspectCommit, SuspectLocation
 from skills.rca.paths import RepoFiles
+from skills.rca.resolve import PythonResolver
 from skills.rca.revision import resolve_commit
 from skills.rca.signals import LocationSignals
 from skills.rca.source import Definition, Source, extract_definitions
@@ -76,6 +77,8 @@ class _Analysis(FrameMapping, LocationRanking, LocationSignals, BlameHistory, Co
         self._maps: dict[str, Any] = {}
         self._exact: dict[str, dict[int, BlameLine | None]] = {}
         self.exception_types = {e.type for e in event.exceptions if e.type}
+        self.listed_pending: list[tuple[str, Definition, float, str]] = []
+        self.discarded: list[str] = []  # theories considered and dropped, with why
 
 
 
@@ -120,6 +123,14 @@ def _headline(event: ParsedEvent, locs: list[SuspectLocation],
     return f"{what.splitlines()[0][:200]}{where}"
 
 
+def _exception_json(event: ParsedEvent) -> dict[str, Any]:
+    primary = event.primary
+    return {"type": primary.qualified_type if primary else None,
+            "value": primary.value if primary else None,
+            "chain": [{"type": e.type, "value": e.value} for e in event.exceptions],
+            "title": event.title}
+
+
 def analyse(event: ParsedEvent, repo: Path | str, first_seen: datetime | None = None,
             *, max_locations: int = 10, max_commits: int = 5) -> Evidence:
     """Gather the deterministic root-cause evidence for `event` in the git repository `repo`.
@@ -133,19 +144,27 @@ def analyse(event: ParsedEvent, repo: Path | str, first_seen: datetime | None = 
     if first_seen is not None and first_seen.tzinfo is None:
         first_seen = first_seen.replace(tzinfo=UTC)
     commit, how = resolve_commit(git, event)
-    primary = event.primary
-    exc_json = {"type": primary.qualified_type if primary else None,
-                "value": primary.value if primary else None,
-                "chain": [{"type": e.type, "value": e.value} for e in event.exceptions],
-                "title": event.title}
     if commit is None:
-        return Evidence(None, how, first_seen, event.title or "", exc_json, [], [], [],
+        return Evidence(None, how, first_seen, event.title or "", _exception_json(event), [], [], [],
                         _impact(event, first_seen), ["no commit to analyse"], git.commands,
                         time.monotonic() - t0)
     a = _Analysis(git, event, commit, RepoFiles(git.ls_files(commit)), first_seen)
+    a.commit_reason = how
     a.set_base()
     a.collect_frames()
     a.detect_languages()
+    a.resolver = PythonResolver(repo, commit, a.import_roots()) if ".py" in a.languages else None
+    try:
+        return _run(a, event, t0, max_locations, max_commits)
+    finally:
+        if a.resolver is not None:
+            a.resolver.close()
+
+
+def _run(a: _Analysis, event: ParsedEvent, t0: float, max_locations: int,
+         max_commits: int) -> Evidence:
+    git, commit, first_seen, how = a.git, a.commit, a.first_seen, a.commit_reason
+    exc_json = _exception_json(event)
     a.add_stack()
     a.add_message()
     a.add_callees()
@@ -153,6 +172,7 @@ def analyse(event: ParsedEvent, repo: Path | str, first_seen: datetime | None = 
     a.add_provenance()
     a.add_attribute()
     a.add_literals()
+    a.apply_listed()
     a.add_callees_of_suspects()
     a.add_history()
     locs = a.locations(max_locations)

@@ -67,3 +67,19 @@ class FrameMapping:
                                   == fe.frame.context_line.strip())
 
     # -- candidates ---------------------------------------------------------------------------
+
+    def import_roots(self) -> list[str]:
+        """Directories the frames' modules are imported from (`lib` for `lib/ansible/x.py`
+        of module `ansible.x`): the sys.path that resolves the repository's own imports."""
+        roots: list[str] = []
+        for fe in self.frames:
+            mod = fe.frame.module if fe.frame else None
+            if not fe.file or not mod or not fe.file.endswith(".py"):
+                continue
+            tail = mod.replace(".", "/")
+            for suffix in (tail + ".py", tail + "/__init__.py"):
+                if fe.file == suffix or fe.file.endswith("/" + suffix):
+                    root = fe.file[: -len(suffix)].rstrip("/")
+                    if root not in roots:
+                        roots.append(root)
+        return roots

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -64,8 +65,59 @@ class LocationRanking:
         return 0.8 if self.app_roots else 1.0
 
     def resolve_names(self, names: list[str], near: str | None = None,
+                      at: dict[str, tuple[str, int]] | None = None,
                       ) -> dict[str, list[tuple[str, Definition]]]:
-        """name (possibly dotted) → definitions (file, def) in the repository."""
+        """name (possibly dotted) → definitions (file, def) in the repository. Names with a
+        position in a Python file (`at`: name → (file, line)) are resolved as Python does,
+        through that module's imports (jedi); the others, and those jedi cannot resolve, by
+        matching definitions of the bare name across the repository."""
+        resolved = self._resolve_at(names, at or {})
+        names = [n for n in names if n not in resolved]
+        found = self._match_names(names, near) if names else {}
+        found.update({n: defs for n, defs in resolved.items() if defs})
+        return found
+
+    def _resolve_at(self, names: list[str], at: dict[str, tuple[str, int]],
+                    ) -> dict[str, list[tuple[str, Definition]]]:
+        out: dict[str, list[tuple[str, Definition]]] = {}
+        resolver = getattr(self, "resolver", None)
+        if resolver is None:
+            return out
+        for n in names:
+            if n not in at or n.split(".")[-1] in _STOP:
+                continue
+            path, line = at[n]
+            hits = resolver.goto(path, line, n)
+            if hits is None:
+                continue
+            defs = []
+            for p, ln in hits:
+                if is_test_path(p) or is_library_path(p) or p not in self.files:
+                    continue
+                src = self.git.source(self.commit, p)
+                d = next((d for d in (src.defs if src else []) if d.start == ln), None)
+                if d is not None and not (d.kind == "class" and d.name in self.exception_types):
+                    defs.append((p, d))
+            out[n] = defs  # [] = resolved outside the repository: not ours
+        return out
+
+    def positions(self, path: str, names: list[str], lines: range,
+                  ) -> dict[str, tuple[str, int]]:
+        """Where each name is called within `lines` of `path` (nearest the end first)."""
+        src = self.git.source(self.commit, path)
+        out: dict[str, tuple[str, int]] = {}
+        if src is None:
+            return out
+        for n in names:
+            pat = re.compile(rf"(?<![\w$]){re.escape(n)}\s*\(")
+            for ln in reversed(lines):
+                if 0 < ln <= len(src.lines) and pat.search(src.lines[ln - 1]):
+                    out[n] = (path, ln)
+                    break
+        return out
+
+    def _match_names(self, names: list[str], near: str | None,
+                     ) -> dict[str, list[tuple[str, Definition]]]:
         bare = sorted({n.split(".")[-1] for n in names if n})
         bare = [b for b in bare if b not in _STOP and len(b) >= 2]
         hits = self.git.grep_definitions(self.commit, bare, self.languages) if bare else {}

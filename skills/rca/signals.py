@@ -47,6 +47,7 @@ class LocationSignals:
                 names[tok] = "called" if after == "(" else "named"
         if not names:
             return
+        listed = _listed_names(text)
         found = self.resolve_names(list(names))
         for name, defs in found.items():
             parts = name.split(".")
@@ -58,22 +59,42 @@ class LocationSignals:
                                  ".".join(parts[:-1]) + ".py") or parts[-2] in p]
             if qualified:
                 for p, d in qualified:
-                    c = self.cand(p, d)
-                    if c:
-                        c.add("message", W_MESSAGE_QUALIFIED * self._dir_factor(p) /
-                              max(1, len(qualified)) ** 0.5,
-                              f"the exception message names {name!r} → {p}:{d.start} "
-                              f"{d.qualname}")
+                    self._message_signal(p, d, name in listed, W_MESSAGE_QUALIFIED
+                                         * self._dir_factor(p) / max(1, len(qualified)) ** 0.5,
+                                         f"the exception message names {name!r} → {p}:{d.start} "
+                                         f"{d.qualname}")
                 continue
             if parts[-1].startswith("__") and len(parts) == 1:
                 continue  # a bare dunder name says nothing about which class
             fdefs = [(p, d) for p, d in defs if d.kind == "function"] or defs
             for p, d in fdefs:
-                c = self.cand(p, d)
-                if c:
-                    c.add("message", W_MESSAGE_NAME * self._dir_factor(p) / max(1, len(fdefs)),
-                          f"the exception message names {name!r} ({names[name]}) → "
-                          f"{p}:{d.start} {d.qualname}")
+                self._message_signal(p, d, name in listed, W_MESSAGE_NAME * self._dir_factor(p)
+                                     / max(1, len(fdefs)),
+                                     f"the exception message names {name!r} ({names[name]}) → "
+                                     f"{p}:{d.start} {d.qualname}")
+
+    def _message_signal(self, path: str, d, listed: bool, points: float, reason: str) -> None:
+        """Credit a name of the message, unless it only appears in a list the message offers
+        ("candidates are: a, b, c", "did you mean …"): such names are alternatives to what
+        failed, so they count only if other evidence links them (see `apply_listed`)."""
+        if listed:
+            self.listed_pending.append((path, d, points, reason + " (one of the alternatives "
+                                        "the message lists, linked by other evidence)"))
+            return
+        c = self.cand(path, d)
+        if c:
+            c.add("message", points, reason)
+
+    def apply_listed(self) -> None:
+        """Names from a message's list of alternatives count only for candidates that other
+        evidence already links to the failure."""
+        for path, d, points, reason in self.listed_pending:
+            c = self.cands.get((path, d.qualname, d.start))
+            if c is not None and c.score > 0:
+                c.add("message", points, reason)
+            else:
+                self.discarded.append(f"{path}:{d.start} {d.qualname}: only named among the "
+                                      "alternatives the error message lists")
 
     def _innermost_repo_frames(self) -> list[FrameEvidence]:
         """Per exception, the innermost frame that is in the repository (test or app)."""
@@ -108,7 +129,10 @@ class LocationSignals:
             for prev in fr.pre_context[-5:]:
                 before += [c for c in _calls(prev) if c.split(".")[-1] not in _STOP]
             next_fn = None
-            found = self.resolve_names(calls + before, near=None)
+            at = self.positions(fe.file, before, range(fe.line - 5, fe.line)) if fe.line else {}
+            at.update(self.positions(fe.file, calls, range(fe.line, fe.line + 5))
+                      if fe.line else {})
+            found = self.resolve_names(calls + before, near=None, at=at)
             if not caller_code:
                 next_fn = fr.function
             for name in calls:
@@ -183,7 +207,8 @@ class LocationSignals:
                     sources.pop(m.group(1), None)
             if not sources:
                 continue
-            found = self.resolve_names([c for c, _ in sources.values()], near=fe.file)
+            at = {c: (fe.file, ln) for c, ln in sources.values()}
+            found = self.resolve_names([c for c, _ in sources.values()], near=fe.file, at=at)
             for var, (call, ln) in sources.items():
                 defs = found.get(call, [])
                 for p, d in defs:
@@ -301,6 +326,25 @@ class LocationSignals:
                                   f"{lit!r} from the message appears at {path}:{i}")
 
     # -- history ------------------------------------------------------------------------------
+
+
+_LIST_INTRO = re.compile(
+    r"(?i)\b(?:candidates?|choices?|options?|alternatives?|possibilities|possible (?:values|"
+    r"choices|names)|valid (?:values|options|choices|names|keys|types)|(?:available|known|"
+    r"supported|allowed|registered)(?: \w+)?|one of|did you mean|perhaps you meant|"
+    r"close matches)\b(?: are| is| were)?\s*[:=]?\s*")
+_BRACKETED = re.compile(r"[\[{(]([^\[\]{}()]*,[^\[\]{}()]*,[^\[\]{}()]*)[\]})]")
+
+
+def _listed_names(text: str) -> set[str]:
+    """Names the message offers as a list of alternatives: after "candidates are", "one of",
+    "did you mean", "available …", and in bracketed lists of three or more items."""
+    out: set[str] = set()
+    spans = [text[m.end():].split("\n", 1)[0] for m in _LIST_INTRO.finditer(text)]
+    spans += [m.group(1) for m in _BRACKETED.finditer(text)]
+    for span in spans:
+        out |= {tok.strip(".") for tok in _IDENT.findall(span)}
+    return out
 
 
 def _types_in_message(value: str) -> set[str]:
