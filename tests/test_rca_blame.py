@@ -264,3 +264,70 @@ def test_names_in_a_list_of_alternatives_do_not_outrank_the_real_function(tmp_pa
         "app/registry.py", "lookup")
     listed = [s for s in ev.suspect_locations if s.function in ("cancel_order", "refund_order")]
     assert all("message" not in s.signals for s in listed)
+
+
+# ---------------------------------------------------------------------------------------------
+# exception chains
+
+
+SETTINGS = textwrap.dedent('''\
+    class ConfigError(Exception):
+        pass
+
+
+    def parse_port(text):
+        return int(text.strip(":"))
+
+
+    def port_of(address):
+        try:
+            return parse_port(address)
+        except ValueError:
+            raise ConfigError(f"bad address {address!r}") from None
+
+
+    def serve(address):
+        return port_of(address)
+    ''')
+
+
+def _settings_event(repo: Path, chained: bool) -> dict:
+    raise_line, rtext = _line_of(repo, "app/settings.py", "raise ConfigError")
+    call_line, ctext = _line_of(repo, "app/settings.py", "return port_of(")
+    primary = {"type": "ConfigError", "value": "bad address 'db:5432'", "stacktrace": {"frames": [
+        _frame("app/settings.py", "serve", call_line, ctext, module="app.settings"),
+        _frame("app/settings.py", "port_of", raise_line, rtext, module="app.settings")]}}
+    values = [primary]
+    if chained:
+        try_line, ttext = _line_of(repo, "app/settings.py", "return parse_port(")
+        bug, btext = _line_of(repo, "app/settings.py", 'int(text.strip(":"))')
+        values = [{"type": "ValueError", "value": "invalid literal for int() with base 10: "
+                   "'db:5432'", "mechanism": {"type": "chained", "source": "__context__"},
+                   "stacktrace": {"frames": [
+                       _frame("app/settings.py", "port_of", try_line, ttext),
+                       _frame("app/settings.py", "parse_port", bug, btext)]}}, primary]
+    return {"timestamp": "2024-03-02T00:00:00Z", "platform": "python",
+            "exception": {"values": values}}
+
+
+def test_cause_hidden_by_raise_from_none_is_found_in_the_try_block(tmp_path):
+    repo = _repo(tmp_path, "conf")
+    commit(repo, "Ann", "2024-01-05", "Settings", {"app/__init__.py": "",
+                                                   "app/settings.py": SETTINGS})
+    ev = analyse(parse_event(_settings_event(repo, chained=False)), repo)
+    ranked = [s.function for s in ev.suspect_locations]
+    assert "parse_port" in ranked[:2], ranked
+    parse = next(s for s in ev.suspect_locations if s.function == "parse_port")
+    assert "hidden_cause" in parse.signals
+    assert any("from None" in r for r in parse.reasons)
+    assert any("hides the original exception" in n for n in ev.notes)
+
+
+def test_recorded_context_weighs_as_much_as_the_translation(tmp_path):
+    repo = _repo(tmp_path, "conf2")
+    commit(repo, "Ann", "2024-01-05", "Settings", {
+        "app/__init__.py": "", "app/settings.py": SETTINGS.replace(" from None", "")})
+    ev = analyse(parse_event(_settings_event(repo, chained=True)), repo)
+    assert ev.suspect_locations[0].function == "parse_port", [
+        (s.function, s.signals) for s in ev.suspect_locations]
+    assert any("translates the exception" in n for n in ev.notes)

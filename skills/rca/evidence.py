@@ -31,6 +31,7 @@ from typing import Any
 
 from integrations.sentry_event import ParsedEvent
 from skills.rca.blame import BlameHistory
+from skills.rca.chains import ExceptionChains
 from skills.rca.commits import CommitRanking
 from skills.rca.frames import FrameMapping
 from skills.rca.git import BlameLine, CommitInfo, Git, GitError
@@ -58,7 +59,8 @@ __all__ = [
 ]
 
 
-class _Analysis(FrameMapping, LocationRanking, LocationSignals, BlameHistory, CommitRanking):
+class _Analysis(FrameMapping, LocationRanking, LocationSignals, ExceptionChains, BlameHistory,
+                CommitRanking):
     """One analysis: the shared state the mixins of each concept work on."""
 
     def __init__(self, git: Git, event: ParsedEvent, commit: str, files: RepoFiles,
@@ -152,6 +154,7 @@ def analyse(event: ParsedEvent, repo: Path | str, first_seen: datetime | None = 
     a.commit_reason = how
     a.set_base()
     a.collect_frames()
+    a.reweigh_chain()
     a.detect_languages()
     a.resolver = PythonResolver(repo, commit, a.import_roots()) if ".py" in a.languages else None
     try:
@@ -169,6 +172,7 @@ def _run(a: _Analysis, event: ParsedEvent, t0: float, max_locations: int,
     a.add_message()
     a.add_callees()
     a.add_value_sources()
+    a.add_hidden_cause()
     a.add_provenance()
     a.add_attribute()
     a.add_literals()

@@ -20,6 +20,7 @@ W_HISTORY = 1.2  # x exp(-age/30 days) of the function's last change before firs
 W_SAME_FILE_RECENT = 0.8  # recently changed function in a file of the stack (not in the stack)
 W_CALLEE_OF_SUSPECT = 0.3  # x parent's score (capped): called by a suspect not in the stack
 W_VALUE_SOURCE = 1.5  # its return value was assigned to a variable the crash line uses
+W_HIDDEN_CAUSE = 2.5  # called in the `try:` body whose error the crash line re-raised
 RECENCY_DAYS = 30.0
 RECENT_WINDOW_DAYS = 180.0  # recency scans walk this much history (older lines count as old)
 # Suspect commits: evidence points, times a recency factor relative to the youngest candidate
