@@ -331,3 +331,51 @@ def test_recorded_context_weighs_as_much_as_the_translation(tmp_path):
     assert ev.suspect_locations[0].function == "parse_port", [
         (s.function, s.signals) for s in ev.suspect_locations]
     assert any("translates the exception" in n for n in ev.notes)
+
+
+ORDERS = textwrap.dedent('''\
+    RATES = {"FR": 1.2, "DE": 1.19}
+
+
+    def price(order):
+        """The order's price with VAT."""
+        country = order["country"]
+        rate = RATES[country] if country in RATES else 1.0
+        amount = order["amount"]
+        if order.get("gift"):
+            amount = 0
+        total = amount * rate
+        return round(total, 2)
+
+
+    def submit(order):
+        order["total"] = price(order)
+        return order
+
+
+    def handle(request):
+        return submit(request["order"])
+    ''')
+
+
+def test_a_recent_change_on_the_innermost_frame_beats_an_old_sum_over_frames(tmp_path):
+    """Ann wrote every frame line a year ago; Bob changed the crashing function two days before
+    first-seen (not the crash line itself). Ann's links to three frames must not outweigh it."""
+    repo = _repo(tmp_path, "orders")
+    ann = commit(repo, "Ann", "2023-02-01", "Orders", {"app/__init__.py": "",
+                                                        "app/orders.py": ORDERS})
+    commit(repo, "Cid", "2023-06-01", "Docs", {"README.md": "orders\n"})
+    bob = commit(repo, "Bob", "2024-02-28", "Use the country's rate only", {
+        "app/orders.py": ORDERS.replace("RATES[country] if country in RATES else 1.0",
+                                        "RATES.get(country)")})
+    crash, text = _line_of(repo, "app/orders.py", "total = amount * rate")
+    mid, mtext = _line_of(repo, "app/orders.py", 'order["total"] = price(order)')
+    out, otext = _line_of(repo, "app/orders.py", "return submit(")
+    raw = _event([_frame("app/orders.py", "handle", out, otext),
+                  _frame("app/orders.py", "submit", mid, mtext),
+                  _frame("app/orders.py", "price", crash, text)], "2024-03-01T00:00:00Z",
+                 "TypeError", "unsupported operand type(s) for *: 'int' and 'NoneType'")
+    ev = analyse(parse_event(raw), repo)
+    ranked = [c.sha for c in ev.suspect_commits]
+    assert ranked[0] == bob, [(c.subject, round(c.score, 2)) for c in ev.suspect_commits]
+    assert ann in ranked

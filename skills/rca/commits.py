@@ -80,7 +80,9 @@ class CommitRanking:
                     counts[b.sha] = counts.get(b.sha, 0) + 1
             span = max(1, loc.end - loc.start + 1)
             for sha, n in counts.items():
-                credit(sha, "function", W_COMMIT_FUNCTION * (loc.score / best) * n / span,
+                # The root of the share: one changed line in a suspect function is much of
+                # the evidence that many lines are (a bug is often one line).
+                credit(sha, "function", W_COMMIT_FUNCTION * (loc.score / best) * (n / span) ** 0.5,
                        f"wrote {n} of {span} lines of {loc.qualname} ({loc.file}), "
                        f"suspect location #{locs.index(loc) + 1}", f"{loc.file}:{loc.start}")
         files = []
@@ -102,8 +104,13 @@ class CommitRanking:
         # Recency is measured from the youngest commit with a direct link (it wrote a frame
         # line, or a real share of a suspect function), so that a younger commit that merely
         # touched the file does not push the direct links down.
+        # Any change to the innermost frame's function counts as direct too: summing an old
+        # commit's links over many frames must not outweigh a much more recent change where
+        # the error happened.
+        inner = self._innermost_group()
         direct = [a for sha, a in ages.items() if a is not None and any(
-            k.startswith("frame:") or (k.startswith("function:") and v >= MIN_DIRECT_FUNCTION)
+            k.startswith("frame:") or (k.startswith("function:") and (
+                v >= MIN_DIRECT_FUNCTION or groups.get(k) == inner))
             for k, v in points[sha].items())]
         youngest = min(direct or [a for a in ages.values() if a is not None], default=0.0)
         for sha, bucket in points.items():
@@ -144,6 +151,14 @@ class CommitRanking:
             self.notes.append(f"{len(excluded)} commit(s) after first seen excluded from suspects")
         return out
 
+
+    def _innermost_group(self) -> str | None:
+        """The link group (`file:start`) of the innermost app frame's function."""
+        primary = len(self.event.exceptions) - 1
+        fe = next((f for f in self.frames if f.weight > 0 and f.file and f.line
+                   and f.exception_index == primary), None)
+        src = self.git.source(self.commit, fe.file) if fe else None
+        return f"{fe.file}:{src.scope(fe.line).start}" if fe and src else None
 
     def _size_penalty(self, scored: list[SuspectCommit], limit: int) -> list[SuspectCommit]:
         """The best `limit` commits once each is discounted by how many files it changed
