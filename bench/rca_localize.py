@@ -368,7 +368,7 @@ def main(argv: list[str] | None = None) -> int:
             for s in ev.suspect_locations[:5]:
                 print(f"  {s.score:5.2f} {s.file}::{s.qualname}  {s.signals}", file=sys.stderr)
     subsets: dict[str, list[dict]] = {}
-    for half in ("dev", "held_out", "both"):
+    for half in ("dev", "held_out", "both") if args.split == "both" else (args.split,):
         part = [r for r in rows if half == "both" or r["split"] == half]
         subsets[f"{half}/crashing"] = [r for r in part if r["crashing"]]
         subsets[f"{half}/all"] = part

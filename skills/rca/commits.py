@@ -6,6 +6,7 @@ import math
 from datetime import timedelta
 
 from skills.rca.blame import _ago, _commit_brief, _ordinal
+from skills.rca.git import first_release
 from skills.rca.meta import META_FACTOR, meta_change
 from skills.rca.model import SuspectCommit, SuspectLocation
 from skills.rca.weights import (
@@ -134,12 +135,24 @@ class CommitRanking:
             rs = [reasons[sha][k] for k in sorted(bucket, key=lambda k: -bucket[k])]
             if age is not None:
                 rs.append(f"committed {_ago(age)} before first seen")
+            links: dict[str, float] = {}
+            for k, v in bucket.items():
+                kind = k.split(":", 1)[0]
+                links[kind] = max(links.get(kind, 0.0), v)
             out.append(SuspectCommit(sha=sha, score=total, reasons=rs, author=info.author,
                                      email=info.email, date=info.commit_time,
                                      subject=info.subject,
                                      age_before_first_seen=(timedelta(days=age)
-                                                            if age is not None else None)))
+                                                            if age is not None else None),
+                                     links=links,
+                                     innermost=any(groups.get(k) == inner and not
+                                                   k.startswith("file:") for k in bucket)))
         out = self._size_penalty(out, limit)
+        for c in out[:3]:
+            c.release = first_release(self.git, c.sha)
+            if c.release:
+                c.reasons.append(f"first released in {c.release[0]} "
+                                 f"({c.release[1].date().isoformat()})")
         for c in out:
             c.files = self.git.commit_files(c.sha)
             if c.files:

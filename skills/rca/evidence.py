@@ -188,8 +188,11 @@ def _run(a: _Analysis, event: ParsedEvent, t0: float, max_locations: int,
     if mismatched:
         a.notes.append(f"{len(mismatched)} frame line(s) differ from the event's recorded code: "
                        "the commit may not be exactly the one that ran")
-    return Evidence(
+    ev = Evidence(
         commit=commit, commit_reason=how, first_seen=first_seen,
         headline=_headline(event, locs, a.frames), exception=exc_json, frames=a.frames,
         suspect_locations=locs, suspect_commits=commits, impact=_impact(event, first_seen),
-        notes=a.notes, commands=git.commands, seconds=time.monotonic() - t0)
+        notes=a.notes, commands=git.commands, seconds=time.monotonic() - t0,
+        discarded=a.discarded)
+    ev.rank_hypotheses()
+    return ev

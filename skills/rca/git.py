@@ -235,3 +235,14 @@ def _commit_from_fields(fields: list[str]) -> CommitInfo:
     sha, an, ae, at, ct, subject = (fields + [""] * 6)[:6]
     return CommitInfo(sha, an, ae, _epoch(at), _epoch(ct), subject)
 
+
+
+def first_release(git: Git, sha: str) -> tuple[str, datetime] | None:
+    """The oldest tag that contains `sha` (the release that first shipped it), with its date."""
+    out = git.try_run("tag", "--contains", sha, "--sort=creatordate",
+                      "--format=%(refname:short)%1f%(creatordate:unix)", record=False) or ""
+    for row in out.splitlines():
+        name, _, when = row.partition("\x1f")
+        if name and when.strip().isdigit():
+            return name, _epoch(when.strip())
+    return None

@@ -72,6 +72,9 @@ class SuspectCommit:
     age_before_first_seen: timedelta | None = None
     files: list[tuple[str, int, int]] = field(default_factory=list)
     meta: str | None = None  # the kind of meta-change (rename, formatting, ...), if it is one
+    links: dict[str, float] = field(default_factory=dict)  # kind (frame/function/file) → points
+    innermost: bool = False  # it changed the innermost in-app frame's line or function
+    release: tuple[str, datetime] | None = None  # the first tag that contains it, and its date
 
     def to_json(self) -> dict[str, Any]:
         return {"sha": self.sha, "score": round(self.score, 3), "reasons": self.reasons,
@@ -81,7 +84,10 @@ class SuspectCommit:
                                                   / 3600, 1)
                                             if self.age_before_first_seen is not None else None),
                 "files": [{"path": p, "added": a, "deleted": d} for p, a, d in self.files],
-                "meta_change": self.meta}
+                "meta_change": self.meta, "links": {k: round(v, 3) for k, v in self.links.items()},
+                "innermost": self.innermost,
+                "first_release": ({"name": self.release[0], "date": self.release[1].isoformat()}
+                                  if self.release else None)}
 
 
 @dataclass
@@ -102,6 +108,14 @@ class Evidence:
     notes: list[str] = field(default_factory=list)
     commands: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    discarded: list[str] = field(default_factory=list)  # theories considered and dropped
+    hypotheses: list[Any] = field(default_factory=list)  # skills.rca.hypotheses.Hypothesis
+
+    def rank_hypotheses(self) -> None:
+        """Build the labelled hypotheses and the discarded theories from the evidence."""
+        from skills.rca.hypotheses import build
+
+        self.hypotheses, self.discarded = build(self)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -114,6 +128,8 @@ class Evidence:
             "suspect_commits": [c.to_json() for c in self.suspect_commits],
             "frames": [f.to_json() for f in self.frames],
             "impact": self.impact,
+            "hypotheses": [h.to_json() for h in self.hypotheses],
+            "discarded": self.discarded,
             "notes": self.notes,
             "commands": self.commands,
             "seconds": round(self.seconds, 3),

@@ -5,7 +5,22 @@ from __future__ import annotations
 from skills.rca.model import Evidence
 
 
+def hypotheses_markdown(ev: Evidence) -> list[str]:
+    """The ranked, labelled hypotheses with their evidence and checks (or what to check)."""
+    from skills.rca.hypotheses import verdict, what_to_check
+
+    out = ["## Hypotheses", "", f"Verdict: **{verdict(ev.hypotheses)}**", ""]
+    for i, h in enumerate(ev.hypotheses, start=1):
+        out.append(f"{i}. **{h.label}** — {h.statement}")
+        out += [f"   - evidence: {e}" for e in h.evidence]
+        out += [f"   - check: {c}" for c in h.checks]
+    if all(h.label == "INCONCLUSIVE" for h in ev.hypotheses):
+        out += ["", "What to check:"] + [f"- {c}" for c in what_to_check(ev, ev.hypotheses)]
+    return out + [""]
+
+
 def markdown(ev: Evidence) -> str:
+    """The whole evidence: impact, hypotheses, locations, commits, frames, notes, commands."""
     out: list[str] = [f"# Root-cause evidence: {ev.headline}", ""]
     imp = ev.impact
     facts = [
@@ -22,6 +37,7 @@ def markdown(ev: Evidence) -> str:
         out.append(f"- **Tags**: {tags}")
     out += ["", "## Code that ran", "",
             f"`{ev.commit[:12] if ev.commit else 'unknown'}` — {ev.commit_reason}", ""]
+    out += hypotheses_markdown(ev)
     out += ["## Suspect locations", "", "| # | location | function | score | why |",
             "|---|---|---|---|---|"]
     for i, s in enumerate(ev.suspect_locations, start=1):
@@ -52,6 +68,8 @@ def markdown(ev: Evidence) -> str:
         if f.context_matches is False:
             out.append("_The event recorded different code on this line._")
         out.append("")
+    if ev.discarded:
+        out += ["## Discarded theories", ""] + [f"- {d}" for d in ev.discarded] + [""]
     if ev.notes:
         out += ["## Notes", ""] + [f"- {n}" for n in ev.notes] + [""]
     out += ["## Commands run", "", "```"] + ev.commands[:60] + ["```", ""]

@@ -60,29 +60,26 @@ def commits_text(ev, pulls: dict[str, str] | None = None) -> str:
 
 
 def hypotheses(ev) -> list[str]:
-    """Possible root causes, labelled, each with a confidence from the evidence."""
-    out = []
-    if ev.suspect_commits and ev.suspect_locations:
-        top, loc = ev.suspect_commits[0], ev.suspect_locations[0]
-        runner_up = ev.suspect_commits[1].score if len(ev.suspect_commits) > 1 else 0.0
-        confidence = _confidence(top.score, runner_up)
-        out.append(f"*Hypothesis ({confidence} confidence):* commit `{top.sha[:10]}` ({top.subject[:60]}) changed "
-                   f"`{loc.function}` in `{loc.file}` in a way that raises `{(ev.exception or {}).get('type')}` — "
-                   f"{'; '.join(top.reasons[:1])}.")
-    elif ev.suspect_locations:
-        loc = ev.suspect_locations[0]
-        out.append(f"*Hypothesis (low confidence):* the fault is in `{loc.function}` (`{loc.file}:{loc.line}`) — "
-                   f"{'; '.join(loc.reasons[:1])}; no recent commit explains it, so it may be older code meeting new input.")
+    """Ranked possible root causes, each labelled CONFIRMED / LIKELY / INCONCLUSIVE by the
+    rules in skills/rca/hypotheses.py, with its first pieces of evidence."""
+    from skills.rca.hypotheses import INCONCLUSIVE, verdict, what_to_check
+
+    hyps = list(getattr(ev, "hypotheses", []) or [])
+    block = [f"*Hypotheses* — {verdict(hyps)}"]
+    for i, h in enumerate(hyps, 1):
+        block.append(f"*Hypothesis {i} — {h.label}:* {h.statement}.\n"
+                     f"      _{'; '.join(h.evidence[:2])}_")
+    out = ["\n".join(block)]
+    if all(h.label == INCONCLUSIVE for h in hyps):
+        out.append("*What to check*\n" + "\n".join(f"• {c}" for c in what_to_check(ev, hyps)))
     return out
 
 
 def next_steps(ev) -> list[str]:
-    """Concrete things to do next."""
-    steps = []
-    if ev.suspect_commits:
-        steps.append(f"Read the diff of `{ev.suspect_commits[0].sha[:10]}` around "
-                     f"`{ev.suspect_locations[0].file if ev.suspect_locations else 'the top frame'}`.")
-    if ev.suspect_locations:
+    """Concrete things to do next: the top hypothesis's checks, then the buttons."""
+    hyps = list(getattr(ev, "hypotheses", []) or [])
+    steps = [c[:1].upper() + c[1:] + "." for c in (hyps[0].checks if hyps else [])]
+    if not steps and ev.suspect_locations:
         loc = ev.suspect_locations[0]
         steps.append(f"Reproduce with a test calling `{loc.function}` with the event's inputs.")
     steps.append("Click *Draft a fix* for a code-change plan with this analysis as context, "
@@ -101,16 +98,21 @@ def summary(ev, *, pulls=None, narrative: str = "") -> str:
     return "\n\n".join(parts)
 
 
-def full_markdown(ev, title: str, issue_url: str | None) -> str:
-    """The full report (evidence table, all frames, commands run) for the file in the thread."""
+def full_markdown(ev, title: str, issue_url: str | None, *, pulls=None,
+                  narrative: str = "") -> str:
+    """The full report for the file in the thread: everything the Slack message says
+    (hypotheses, next steps, the model's reading) and more — discarded theories, the evidence
+    tables, every frame and every command run."""
     head = f"# Root-cause analysis: {title}\n\n" + (f"Sentry issue: {issue_url}\n\n" if issue_url else "")
-    return head + ev.to_markdown()
+    return (head + "## Summary\n\n" + slack_to_markdown(summary(ev, pulls=pulls, narrative=narrative))
+            + "\n\n" + ev.to_markdown())
 
 
-def _confidence(top: float, runner_up: float) -> str:
-    if top >= 0.6 and top >= 1.5 * max(runner_up, 1e-9):
-        return "high"
-    return "medium" if top >= 0.3 else "low"
+def slack_to_markdown(text: str) -> str:
+    """Slack mrkdwn → Markdown: `*bold*` → `**bold**`, `<url|label>` → `[label](url)`."""
+    import re
+    text = re.sub(r"<(https?://[^|>]+)\|([^>]+)>", r"[\2](\1)", text)
+    return re.sub(r"(?<![*\w])\*([^*\n]+)\*(?![*\w])", r"**\1**", text)
 
 
 def _ago(iso: str) -> str:
