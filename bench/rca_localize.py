@@ -37,7 +37,7 @@ import json
 import re
 import sys
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -46,6 +46,7 @@ if str(ROOT) not in sys.path:
 
 from integrations.sentry_event import parse_event  # noqa: E402
 from skills.rca.evidence import Git, analyse  # noqa: E402
+from skills.rca.git import first_release  # noqa: E402
 from skills.rca.paths import RepoFiles, is_test_path  # noqa: E402
 
 KS = (1, 3)
@@ -165,13 +166,28 @@ def commit_cases(repo: Path, max_cases: int) -> list[dict]:
                         hunks.append((path, code[0]))
         if not faulty:
             continue
-        first_seen = datetime.fromtimestamp(int(ct) - 60, tz=UTC)
         info = git.commit(bic)
-        if info is None or info.commit_time > first_seen:
+        if info is None:
+            continue
+        first_seen, how = realistic_first_seen(git, bic, info.commit_time, int(ct))
+        if info.commit_time > first_seen:
             continue
         cases.append({"repo": str(repo), "fix": fix, "bic": bic, "parent": parent,
-                      "first_seen": first_seen, "faulty": faulty, "hunks": hunks[:8]})
+                      "first_seen": first_seen, "first_seen_from": how, "faulty": faulty,
+                      "hunks": hunks[:8]})
     return cases
+
+
+def realistic_first_seen(git: Git, bic: str, bic_time: datetime, fix_ct: int,
+                         ) -> tuple[datetime, str]:
+    """When users would first have hit the bug: a day after the first release (tag) that
+    shipped the bug-inducing commit, if that came before the fix; else a day after the commit
+    itself (a development-branch deploy); never later than a minute before the fix."""
+    fix = datetime.fromtimestamp(fix_ct - 60, tz=UTC)
+    release = first_release(git, bic)
+    if release and release[1] < fix:
+        return min(fix, release[1] + timedelta(days=1)), f"release {release[0]} + 1 day"
+    return min(fix, bic_time + timedelta(days=1)), "commit + 1 day (no release before the fix)"
 
 
 def _is_code(text: str) -> bool:
@@ -237,11 +253,13 @@ def case_event(git: Git, case: dict) -> dict:
                                       "stacktrace": {"frames": frames}}]}}
 
 
-def commit_eval(repos: list[Path], max_cases: int) -> dict:
+def commit_eval(repos: list[Path], max_cases: int, split: str = "both") -> dict:
     rows = []
     for repo in repos:
         git = Git(repo)
         for case in commit_cases(repo, max_cases):
+            if split != "both" and split_of(case["fix"]) != split:
+                continue
             frame_lines: dict[str, list[int]] = {}
             for path, line in case["hunks"]:
                 frame_lines.setdefault(path, []).append(line)
@@ -265,9 +283,14 @@ def commit_eval(repos: list[Path], max_cases: int) -> dict:
                 "most_recent_blamed@1": int(recent[:1] == [case["bic"]]),
                 "frame_lines_blame_by_lines@1": int(f_by_lines[:1] == [case["bic"]]),
                 "frame_lines_most_recent_blamed@1": int(f_recent[:1] == [case["bic"]]),
+                "label": ev.hypotheses[0].label if ev.hypotheses else "NONE",
+                "first_seen_from": case["first_seen_from"],
+                "days_bic_to_first_seen": round((case["first_seen"] - git.commit(
+                    case["bic"]).commit_time).total_seconds() / 86400, 1),
                 "droid_top3": [s[:12] for s in droid[:3]],
                 "seconds": round(seconds, 2),
             })
+    rows = [r for r in rows if split == "both" or r["split"] == split]
     result = summarise_commits(rows)
     result["splits"] = {name: summarise_commits([r for r in rows if r["split"] == name])
                         for name in ("tuning", "held_out")}
@@ -293,10 +316,29 @@ def summarise_commits(rows: list[dict]) -> dict:
         "cases_where_a_frame_line_blames_the_bic": sum(r["bic_blamed_by_frame_line"]
                                                        for r in rows),
         "top1_all": {k: acc(k, rows) for k in COMMIT_KEYS},
+        "calibration": {label: {"n": len(sub), "top1_right": acc("droid@1", sub)}
+                        for label in ("CONFIRMED", "LIKELY", "INCONCLUSIVE", "NONE")
+                        if (sub := [r for r in rows if r["label"] == label])},
         "top1_bic_blamed": {k: acc(k, blamed) for k in COMMIT_KEYS},
         "seconds": {"mean": round(sum(r["seconds"] for r in rows) / max(1, n), 2),
                     "max": max((r["seconds"] for r in rows), default=0.0)},
     }
+
+
+def commit_table(res: dict) -> str:
+    """Suspect commits side by side: droid vs the baselines, and the calibration per label."""
+    out = [f"{'suspect commits':34} {'n':>3}  droid@1 droid@3 by_lines@1 most_recent@1 "
+           "frame_by_lines@1 frame_most_recent@1"]
+    for name, s in [("all", res)] + [(f"split {k}", v) for k, v in res["splits"].items()] + [
+            (f"repo {k}", v) for k, v in res["repos"].items()]:
+        if not s["cases"]:
+            continue
+        a = s["top1_all"]
+        out.append(f"{name:34} {s['cases']:>3}  " + " ".join(
+            f"{a[k] * 100:6.1f}" for k in COMMIT_KEYS))
+    out.append("calibration (top suspect right, per label of the top hypothesis): " + ", ".join(
+        f"{k} {v['top1_right'] * 100:.0f}% of {v['n']}" for k, v in res["calibration"].items()))
+    return "\n".join(out)
 
 
 def table(subsets: dict) -> str:
@@ -322,6 +364,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--commit-eval", nargs="*", type=Path, default=[],
                     help="repositories for the suspect-commit evaluation")
     ap.add_argument("--max-cases", type=int, default=60, help="per repository")
+    ap.add_argument("--only-commits", action="store_true",
+                    help="run only the suspect-commit evaluation")
     ap.add_argument("--split", choices=("dev", "held_out", "both"), default="both",
                     help="which half of the bugs to run (tune on dev only)")
     args = ap.parse_args(argv)
@@ -330,7 +374,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     rows: list[dict] = []
     skipped: list[dict] = []
-    for path in sorted(args.data.glob("*.json")):
+    for path in sorted(args.data.glob("*.json")) if not args.only_commits else []:
         if path.name.startswith("_"):
             continue
         item = json.loads(path.read_text("utf-8"))
@@ -392,7 +436,9 @@ def main(argv: list[str] | None = None) -> int:
         "per_bug": rows,
     }
     if args.commit_eval:
-        result["suspect_commits"] = commit_eval(args.commit_eval, args.max_cases)
+        half = {"dev": "tuning", "held_out": "held_out"}.get(args.split, "both")
+        result["suspect_commits"] = commit_eval(args.commit_eval, args.max_cases, half)
+        print(commit_table(result["suspect_commits"]), file=sys.stderr)
     text = json.dumps(result, indent=2)
     print(table(result["subsets"]), file=sys.stderr)
     print(text)

@@ -379,3 +379,37 @@ def test_a_recent_change_on_the_innermost_frame_beats_an_old_sum_over_frames(tmp
     ranked = [c.sha for c in ev.suspect_commits]
     assert ranked[0] == bob, [(c.subject, round(c.score, 2)) for c in ev.suspect_commits]
     assert ann in ranked
+
+
+# ---------------------------------------------------------------------------------------------
+# a widely used helper failing on its arguments
+
+
+def test_a_widely_used_helper_failing_on_its_argument_points_at_the_caller(tmp_path):
+    repo = _repo(tmp_path, "texts")
+    util = textwrap.dedent('''\
+        def to_text(value, encoding="utf-8"):
+            if isinstance(value, bytes):
+                return value.decode(encoding)
+            if not isinstance(value, str):
+                raise TypeError("to_text needs bytes or str, got %s" % type(value).__name__)
+            return value
+        ''')
+    users = [f"def label_{i}(x):\n    return to_text(x)\n" for i in range(6)]
+    commit(repo, "Ann", "2023-01-01", "Text helpers", {
+        "app/__init__.py": "", "app/util.py": util,
+        "app/labels.py": "from app.util import to_text\n\n\n" + "\n\n".join(users),
+        "app/mail.py": "from app.util import to_text\n\n\ndef greeting(user):\n"
+                       "    name = user.get('first_name')\n"
+                       "    return 'Hello ' + to_text(name)\n"})
+    raise_line, rtext = _line_of(repo, "app/util.py", "raise TypeError")
+    call, ctext = _line_of(repo, "app/mail.py", "to_text(name)")
+    raw = _event([_frame("app/mail.py", "greeting", call, ctext, module="app.mail"),
+                  _frame("app/util.py", "to_text", raise_line, rtext, module="app.util")],
+                 "2024-02-01T00:00:00Z", "TypeError", "to_text needs bytes or str, got NoneType")
+    ev = analyse(parse_event(raw), repo)
+    top = ev.suspect_locations[0]
+    assert (top.file, top.function) == ("app/mail.py", "greeting"), [
+        (s.function, s.signals) for s in ev.suspect_locations]
+    assert "caller_of_helper" in top.signals
+    assert any("widely used helpers" in n for n in ev.notes)

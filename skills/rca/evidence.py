@@ -31,6 +31,7 @@ from typing import Any
 
 from integrations.sentry_event import ParsedEvent
 from skills.rca.blame import BlameHistory
+from skills.rca.callers import CallerBlame
 from skills.rca.chains import ExceptionChains
 from skills.rca.commits import CommitRanking
 from skills.rca.frames import FrameMapping
@@ -59,8 +60,8 @@ __all__ = [
 ]
 
 
-class _Analysis(FrameMapping, LocationRanking, LocationSignals, ExceptionChains, BlameHistory,
-                CommitRanking):
+class _Analysis(FrameMapping, LocationRanking, LocationSignals, ExceptionChains, CallerBlame,
+                BlameHistory, CommitRanking):
     """One analysis: the shared state the mixins of each concept work on."""
 
     def __init__(self, git: Git, event: ParsedEvent, commit: str, files: RepoFiles,
@@ -174,6 +175,7 @@ def _run(a: _Analysis, event: ParsedEvent, t0: float, max_locations: int,
     a.add_value_sources()
     a.add_hidden_cause()
     a.add_provenance()
+    a.shift_to_caller()
     a.add_attribute()
     a.add_literals()
     a.apply_listed()

@@ -36,3 +36,8 @@ COMMIT_SIZE_FILES = 30.0  # x (1 + files changed / this) ** -COMMIT_SIZE_POWER: 
 COMMIT_SIZE_POWER = 0.5  # commits (renames, reformatting, copyright years) explain one line less
 NON_APP_DIRS = ("examples", "example", "docs", "doc", "benchmarks", "bench", "scripts",
                 "tools", "contrib/examples", ".meta", "samples", "demo")
+# A widely used helper (at least HELPER_FANIN call sites) failing on its own arguments keeps
+# HELPER_FACTOR of its stack weight; the first caller that made the value gets the points.
+HELPER_FANIN = 5
+HELPER_FACTOR = 0.4
+W_CALLER_OF_HELPER = 3.0
