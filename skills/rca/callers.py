@@ -16,20 +16,21 @@ import textwrap
 from skills.rca.weights import HELPER_FACTOR, HELPER_FANIN, W_CALLER_OF_HELPER
 
 
-def fails_on_arguments(lines: list[str], start: int, end: int, line: int) -> bool:
-    """True when the statement at `line` of the function spanning `start..end` uses one of the
-    function's parameters and no variable the function assigned itself."""
+def statement_names(lines: list[str], start: int, end: int, line: int,
+                    ) -> tuple[set[str], set[str], set[str]] | None:
+    """(names the statement at `line` uses, the function's parameters, variables it assigned
+    before that line) for the function spanning `start..end`, or None."""
     text = textwrap.dedent("\n".join(lines[start - 1:end]))
     try:
         tree = ast.parse(text)
     except (SyntaxError, ValueError, RecursionError):
-        return False
+        return None
     fn = next((n for n in tree.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)),
               None)
     if fn is None:
-        return False
+        return None
     a = fn.args
-    params = {x.arg for x in a.posonlyargs + a.args + a.kwonlyargs} - {"self", "cls"}
+    params = {x.arg for x in a.posonlyargs + a.args + a.kwonlyargs}
     params |= {x.arg for x in (a.vararg, a.kwarg) if x is not None}
     rel = line - start + 1
     stmt = None
@@ -40,15 +41,35 @@ def fails_on_arguments(lines: list[str], start: int, end: int, line: int) -> boo
             if stmt is None or node.lineno >= stmt.lineno:
                 stmt = node
     if stmt is None:
-        return False
+        return None
     used = {n.id for n in ast.walk(stmt) if isinstance(n, ast.Name)}
-    assigned: set[str] = set()
-    for node in ast.walk(fn):
-        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store) and node.lineno < rel:
-            assigned.add(node.id)
+    assigned = {n.id for n in ast.walk(fn) if isinstance(n, ast.Name)
+                and isinstance(n.ctx, ast.Store) and n.lineno < rel}
+    return used, params, assigned
+
+
+def fails_on_arguments(lines: list[str], start: int, end: int, line: int) -> bool:
+    """True when the statement at `line` of the function spanning `start..end` uses one of the
+    function's parameters (other than self/cls) and no variable the function computed."""
+    got = statement_names(lines, start, end, line)
+    if got is None:
+        return False
+    used, params, assigned = got
+    params -= {"self", "cls"}
     # a parameter normalised in place (`if encoding is None: encoding = "utf-8"`) is still
     # the argument; any other local variable means the function computed the value itself
     return bool(used & params) and not (used & assigned) - params
+
+
+def forwards_object_state(lines: list[str], start: int, end: int, line: int) -> bool:
+    """True when the statement only passes on the object's state (`self.f(**self.opts)`):
+    the value was made wherever that state was set, which the stack does not show."""
+    got = statement_names(lines, start, end, line)
+    if got is None:
+        return False
+    used, params, assigned = got
+    local = used & (params | assigned)
+    return bool(local & {"self", "cls"}) and not (local - {"self", "cls"})
 
 
 class CallerBlame:
@@ -86,6 +107,11 @@ class CallerBlame:
         if not helpers:
             return
         caller = frames[len(helpers)]
+        csrc = self.git.source(self.commit, caller.file)
+        cd = csrc.scope(caller.line) if csrc else None
+        if cd is None or cd.kind == "function" and forwards_object_state(
+                csrc.lines, cd.start, cd.end, caller.line):
+            return  # the caller passed on object state: who made it is not on the stack
         names = ", ".join(f"{d.qualname} ({n} call sites)" for _, d, n in helpers)
         for fe, d, _ in helpers:
             fe.weight *= HELPER_FACTOR
