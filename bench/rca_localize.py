@@ -169,7 +169,9 @@ def commit_cases(repo: Path, max_cases: int) -> list[dict]:
         info = git.commit(bic)
         if info is None:
             continue
-        first_seen, how = realistic_first_seen(git, bic, info.commit_time, int(ct))
+        if len((git.try_run("rev-list", "--parents", "-n1", bic, record=False) or "").split()) > 2:
+            continue  # a merge commit: blame never names one (it names the merged commits)
+        first_seen, how = realistic_first_seen(git, bic, fix, int(ct))
         if info.commit_time > first_seen:
             continue
         cases.append({"repo": str(repo), "fix": fix, "bic": bic, "parent": parent,
@@ -178,16 +180,21 @@ def commit_cases(repo: Path, max_cases: int) -> list[dict]:
     return cases
 
 
-def realistic_first_seen(git: Git, bic: str, bic_time: datetime, fix_ct: int,
+def realistic_first_seen(git: Git, bic: str, fix_sha: str, fix_ct: int,
                          ) -> tuple[datetime, str]:
     """When users would first have hit the bug: a day after the first release (tag) that
-    shipped the bug-inducing commit, if that came before the fix; else a day after the commit
-    itself (a development-branch deploy); never later than a minute before the fix."""
+    shipped the bug-inducing commit, if that came before the fix; else a day after it landed on
+    the fix's mainline (a development deploy); never later than a minute before the fix."""
     fix = datetime.fromtimestamp(fix_ct - 60, tz=UTC)
     release = first_release(git, bic)
     if release and release[1] < fix:
         return min(fix, release[1] + timedelta(days=1)), f"release {release[0]} + 1 day"
-    return min(fix, bic_time + timedelta(days=1)), "commit + 1 day (no release before the fix)"
+    out = git.try_run("rev-list", "--first-parent", "--ancestry-path", "--reverse",
+                      f"{bic}..{fix_sha}", record=False) or ""
+    first = out.split()[0] if out.split() else bic
+    landed = max(git.commit(bic).commit_time, git.commit(first).commit_time
+                 if first != fix_sha else git.commit(bic).commit_time)
+    return min(fix, landed + timedelta(days=1)), "landed + 1 day (no release before the fix)"
 
 
 def _is_code(text: str) -> bool:

@@ -26,8 +26,9 @@ class BlameHistory:
         info = self.git.commit(self.commit)
         if self.first_seen is None or info is None or info.commit_time <= self.first_seen:
             return
-        out = self.git.try_run("rev-list", "-1", f"--before={int(self.first_seen.timestamp())}",
-                               self.commit)
+        # the mainline as of first-seen (a side branch's commit dated earlier was not deployed)
+        out = self.git.try_run("rev-list", "-1", "--first-parent",
+                               f"--before={int(self.first_seen.timestamp())}", self.commit)
         if out and out.strip():
             self.blame_base = out.strip()
             self.notes.append(f"the code that ran ({self.commit[:10]}) is newer than first seen; "

@@ -26,7 +26,7 @@ def resolve_commit(git: Git, event: ParsedEvent) -> tuple[str | None, str]:
     branch = _default_branch(git)
     if branch:
         if when is not None:
-            out = git.try_run("rev-list", "-1", f"--before={int(when.timestamp())}", branch)
+            out = git.try_run("rev-list", "-1", "--first-parent", f"--before={int(when.timestamp())}", branch)
             if out and out.strip():
                 return out.strip(), (f"no release commit found; {branch} as of the event time "
                                      f"{when.isoformat()}")
