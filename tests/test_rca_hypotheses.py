@@ -21,11 +21,11 @@ def shop_evidence(tmp_path_factory):
     shas = build_repo(repo, {"alice": "2024-01-02", "bob": "2024-02-01", "carol": "2024-02-20",
                              "dave": "2024-03-10", "erin": "2024-03-12"})
     raw = capture_event(repo, "v1.2.0", "shop@1.2.0", tmp_path_factory.mktemp("run") / "work")
-    return analyse(parse_event(raw), repo, FIRST_SEEN), shas
+    return analyse(parse_event(raw), repo, FIRST_SEEN), shas, raw
 
 
 def test_ranked_labelled_hypotheses(shop_evidence):
-    ev, shas = shop_evidence
+    ev, shas, _ = shop_evidence
     hyps = ev.hypotheses
     assert 2 <= len(hyps) <= 3
     assert hyps[0].commit == shas["dave"] and hyps[0].label == CONFIRMED
@@ -41,7 +41,7 @@ def test_ranked_labelled_hypotheses(shop_evidence):
 
 
 def test_uploaded_report_has_everything_the_slack_message_has(shop_evidence):
-    ev, shas = shop_evidence
+    ev, shas, _ = shop_evidence
     slack = report.summary(ev, narrative="The code change broke it [E1].")
     full = report.full_markdown(ev, "AttributeError", "https://sentry.example/1",
                                 narrative="The code change broke it [E1].")
@@ -72,3 +72,18 @@ def test_nothing_qualifies_says_inconclusive_and_what_to_check(tmp_path):
     assert "inconclusive" in slack and "*What to check*" in slack
     assert "app/calc.py:2" in slack  # the values recorded there are the first thing to check
     assert "What to check:" in ev.to_markdown()
+
+
+def test_suspects_first_release_and_the_timeline(shop_evidence):
+    from integrations.redact import Redactor
+    from skills.rca.skill import _timeline
+    from skills.rca.timeline import drawn_texts
+
+    ev, shas, raw = shop_evidence
+    dave = ev.suspect_commits[0]
+    assert dave.sha == shas["dave"] and dave.release and dave.release[0] == "v1.2.0"
+    assert any("first released in v1.2.0" in r for r in dave.reasons)
+    counts = [(FIRST_SEEN.replace(hour=h), 3 * h) for h in range(10, 20)]
+    png = _timeline(ev, counts, parse_event(raw), Redactor())
+    texts = drawn_texts(png)
+    assert f"#1 {shas['dave'][:7]} Dave" in texts and "v1.2.0" in texts

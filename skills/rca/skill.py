@@ -123,7 +123,10 @@ def _timeline(evidence, counts, event, redact) -> bytes | None:
         from skills.rca.timeline import render_timeline
     except ImportError:
         return None
-    marks = [(c.date, "commit", f"{c.sha[:7]} {c.author}") for c in evidence.suspect_commits[:3] if c.date]
+    marks = [(c.date, "commit", f"#{i} {c.sha[:7]} {c.author}")
+             for i, c in enumerate(evidence.suspect_commits[:3], 1) if c.date]
+    releases = {c.release for c in evidence.suspect_commits[:3] if getattr(c, "release", None)}
+    marks += [(when, "release", name) for name, when in sorted(releases, key=lambda r: r[1])]
     if evidence.first_seen:
         marks.append((evidence.first_seen, "first_seen", "first seen"))
     if not counts and event.timestamp:
