@@ -25,17 +25,19 @@ of first-seen), `commits` (commit ranking), `model` (result types) and `render` 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from integrations.redact import Redactor
 from integrations.sentry_event import ParsedEvent
 from skills.rca.blame import BlameHistory
 from skills.rca.callers import CallerBlame
 from skills.rca.chains import ExceptionChains
 from skills.rca.commits import CommitRanking
 from skills.rca.frames import FrameMapping
-from skills.rca.git import BlameLine, CommitInfo, Git, GitError
+from skills.rca.git import BlameLine, CommitInfo, Git, GitError, command_redactor
 from skills.rca.locations import LocationRanking, _Cand
 from skills.rca.model import Evidence, FrameEvidence, SuspectCommit, SuspectLocation
 from skills.rca.paths import RepoFiles
@@ -55,6 +57,7 @@ __all__ = [
     "SuspectCommit",
     "SuspectLocation",
     "analyse",
+    "command_redactor",
     "extract_definitions",
     "resolve_commit",
 ]
@@ -135,14 +138,15 @@ def _exception_json(event: ParsedEvent) -> dict[str, Any]:
 
 
 def analyse(event: ParsedEvent, repo: Path | str, first_seen: datetime | None = None,
-            *, max_locations: int = 10, max_commits: int = 5) -> Evidence:
+            *, max_locations: int = 10, max_commits: int = 5,
+            redact: Callable[[str], str] | None = None) -> Evidence:
     """Gather the deterministic root-cause evidence for `event` in the git repository `repo`.
 
     `first_seen` is when the issue was first seen (commits after it cannot be the cause);
     default: the event's issue first-seen, else the event's own time.
     """
     t0 = time.monotonic()
-    git = Git(repo)
+    git = Git(repo, redact=command_redactor(event, redact or Redactor()))
     first_seen = first_seen or event.first_seen or event.timestamp
     if first_seen is not None and first_seen.tzinfo is None:
         first_seen = first_seen.replace(tzinfo=UTC)

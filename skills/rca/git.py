@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
+from integrations.redact import MASK, Redactor
+from integrations.sentry_event import ParsedEvent
 from skills.rca.source import Source
 
 BLAME_FOLLOW = ("-M", "-C")
@@ -35,12 +40,43 @@ class BlameLine:
     boundary: bool = False  # history not walked further (older than `since`)
 
 
+_WORD = re.compile(r"[A-Za-z0-9_]+")
+
+
+def command_redactor(event: ParsedEvent, redact: Callable[[str], str]) -> Callable[[str], str]:
+    """`redact`, and also every word of the event that `redact` masks there: a grep pattern
+    quotes the words of a secret without the context that shows it is one."""
+    hidden: set[str] = set()
+    stack: list[Any] = [dataclasses.asdict(event)]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, dict):
+            stack.extend(value.values())
+        elif isinstance(value, list | tuple):
+            stack.extend(value)
+        elif isinstance(value, str) and (masked := redact(value)) != value:
+            kept = set(_WORD.findall(masked))
+            hidden.update(w for w in _WORD.findall(value) if w not in kept)
+    if not hidden:
+        return redact
+
+    def secret(word: str) -> bool:
+        return word in hidden or (len(word) >= 6 and any(word in h for h in hidden))
+
+    def run(text: str) -> str:
+        return _WORD.sub(lambda m: MASK if secret(m.group()) else m.group(), redact(text))
+    return run
+
+
 class Git:
     """Read-only git access to one repository (bare or not); every command is recorded."""
 
-    def __init__(self, repo: Path | str, timeout: float = 30.0):
+    def __init__(self, repo: Path | str, timeout: float = 30.0,
+                 redact: Callable[[str], str] | None = None):
         self.repo = Path(repo)
         self.timeout = timeout
+        # the commands quote the event (grep patterns): they are recorded redacted
+        self.redact = redact or Redactor()
         self.commands: list[str] = []
         self._files: dict[tuple[str, str], list[str] | None] = {}
         self._sources: dict[tuple[str, str], Source | None] = {}
@@ -51,13 +87,14 @@ class Git:
     def run(self, *args: str, record: bool = True) -> str:
         cmd = ["git", "-C", str(self.repo), *args]
         if record:
-            self.commands.append("git " + " ".join(args))
+            self.commands.append(self.redact("git " + " ".join(args)))
         try:
             proc = subprocess.run(cmd, capture_output=True, timeout=self.timeout)
         except subprocess.TimeoutExpired as e:
-            raise GitError(f"git {' '.join(args)}: timed out") from e
+            raise GitError(self.redact(f"git {' '.join(args)}: timed out")) from e
         if proc.returncode != 0:
-            raise GitError(f"git {' '.join(args)}: {proc.stderr.decode('utf-8', 'replace')[:300]}")
+            raise GitError(self.redact(
+                f"git {' '.join(args)}: {proc.stderr.decode('utf-8', 'replace')[:300]}"))
         return proc.stdout.decode("utf-8", "replace")
 
     def try_run(self, *args: str, record: bool = True) -> str | None:

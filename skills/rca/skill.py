@@ -43,7 +43,7 @@ def execute(services, run, plan: Plan) -> Outcome:
         return Outcome("RCA: no repository", f"{report_title(event)}\nNo git repository is mapped to this channel, "
                        "so droid cannot map the stack to code. Map one in DROID_CONFIG.", ok=False)
     from skills.rca.evidence import analyse
-    evidence = analyse(event, repo, event.first_seen)
+    evidence = analyse(event, repo, event.first_seen, redact=services.redact)
     services.record("rca_evidence", commit=evidence.commit, top_locations=[s.to_json() for s in evidence.suspect_locations[:3]],
                     top_commits=[c.sha for c in evidence.suspect_commits[:3]], seconds=round(evidence.seconds, 3))
     narrative = _narrative(services, evidence, repo)
