@@ -413,3 +413,28 @@ def test_a_widely_used_helper_failing_on_its_argument_points_at_the_caller(tmp_p
         (s.function, s.signals) for s in ev.suspect_locations]
     assert "caller_of_helper" in top.signals
     assert any("widely used helpers" in n for n in ev.notes)
+
+
+def test_what_counts_as_failing_on_the_arguments():
+    from skills.rca.callers import fails_on_arguments, forwards_object_state
+
+    src = textwrap.dedent('''\
+        def to_text(value, encoding=None):
+            if encoding is None:
+                encoding = "utf-8"
+            return value.decode(encoding)
+
+
+        def total(items):
+            n = len(items)
+            return sum(items) / n
+
+
+        class Bar:
+            def show(self):
+                return self.render(**self.opts)
+        ''').splitlines()
+    assert fails_on_arguments(src, 1, 4, 4)  # a normalised parameter is still the argument
+    assert not fails_on_arguments(src, 7, 9, 9)  # `n` was computed here
+    assert forwards_object_state(src, 13, 14, 14)
+    assert not forwards_object_state(src, 1, 4, 4)
