@@ -1,7 +1,8 @@
 """The RCA report: a short Slack summary, and the full Markdown report as a file.
 
-Everything here is derived from the deterministic evidence; possible root causes are labelled as
-hypotheses with a confidence taken from the evidence scores, never stated as fact.
+Everything here is derived from the deterministic evidence; possible root causes are ranked
+hypotheses labelled CONFIRMED / LIKELY / INCONCLUSIVE by the rules of skills/rca/hypotheses.py,
+never stated as fact. The uploaded Markdown report holds the whole Slack summary and more.
 """
 
 from __future__ import annotations
