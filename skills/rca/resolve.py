@@ -21,12 +21,15 @@ import shutil
 import subprocess
 import tarfile
 import tempfile
+import time
 from pathlib import Path
 
 log = logging.getLogger("droid.rca")
 
 MAX_ARCHIVE_BYTES = 400_000_000
 TIMEOUT = 60.0
+MAX_CALLS = 60  # name lookups per analysis
+BUDGET_SECONDS = 20.0  # jedi time per analysis; past it, names fall back to matching
 
 
 class PythonResolver:
@@ -41,6 +44,7 @@ class PythonResolver:
         self._project = None
         self._scripts: dict[str, object] = {}
         self.calls = 0
+        self.seconds = 0.0
 
     def _snapshot(self) -> Path | None:
         if self._dir is not None or self._failed:
@@ -85,8 +89,15 @@ class PythonResolver:
 
     def goto(self, path: str, line: int, name: str) -> list[tuple[str, int]] | None:
         """Definitions of `name` (its last dotted part) as used on `line` of `path`."""
-        if not path.endswith(".py"):
+        if not path.endswith(".py") or self.calls >= MAX_CALLS or self.seconds > BUDGET_SECONDS:
             return None
+        t0 = time.monotonic()
+        try:
+            return self._goto(path, line, name)
+        finally:
+            self.seconds += time.monotonic() - t0
+
+    def _goto(self, path: str, line: int, name: str) -> list[tuple[str, int]] | None:
         script = self._script(path)
         root = self._dir
         if script is None or root is None:
