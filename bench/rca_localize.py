@@ -37,7 +37,7 @@ import json
 import re
 import sys
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -46,6 +46,7 @@ if str(ROOT) not in sys.path:
 
 from integrations.sentry_event import parse_event  # noqa: E402
 from skills.rca.evidence import Git, analyse  # noqa: E402
+from skills.rca.git import first_release  # noqa: E402
 from skills.rca.paths import RepoFiles, is_test_path  # noqa: E402
 
 KS = (1, 3)
@@ -53,11 +54,18 @@ KS = (1, 3)
 
 def find_repo(repos_dir: Path, full_name: str) -> Path | None:
     owner, _, name = full_name.partition("/")
+    moved = sorted(repos_dir.glob(f"*+{name}"))  # a repository that changed owner
     for cand in (repos_dir / f"{owner}+{name}" / "repo", repos_dir / f"{owner}+{name}",
-                 repos_dir / owner / name, repos_dir / name, repos_dir / f"{name}.git"):
+                 repos_dir / owner / name, repos_dir / name, repos_dir / f"{name}.git",
+                 *[m / "repo" for m in moved], *moved):
         if (cand / "HEAD").exists() or (cand / ".git").exists():
             return cand
     return None
+
+
+def bug_split(bug: str) -> str:
+    """Fixed half of a bug, decided before any tuning: "dev" or "held_out" (hash of its id)."""
+    return "dev" if hashlib.sha256(bug.encode()).digest()[0] % 2 == 0 else "held_out"
 
 
 def baseline(event, repo: Path, commit: str) -> list[tuple[str, str]]:
@@ -158,13 +166,35 @@ def commit_cases(repo: Path, max_cases: int) -> list[dict]:
                         hunks.append((path, code[0]))
         if not faulty:
             continue
-        first_seen = datetime.fromtimestamp(int(ct) - 60, tz=UTC)
         info = git.commit(bic)
-        if info is None or info.commit_time > first_seen:
+        if info is None:
+            continue
+        if len((git.try_run("rev-list", "--parents", "-n1", bic, record=False) or "").split()) > 2:
+            continue  # a merge commit: blame never names one (it names the merged commits)
+        first_seen, how = realistic_first_seen(git, bic, fix, int(ct))
+        if info.commit_time > first_seen:
             continue
         cases.append({"repo": str(repo), "fix": fix, "bic": bic, "parent": parent,
-                      "first_seen": first_seen, "faulty": faulty, "hunks": hunks[:8]})
+                      "first_seen": first_seen, "first_seen_from": how, "faulty": faulty,
+                      "hunks": hunks[:8]})
     return cases
+
+
+def realistic_first_seen(git: Git, bic: str, fix_sha: str, fix_ct: int,
+                         ) -> tuple[datetime, str]:
+    """When users would first have hit the bug: a day after the first release (tag) that
+    shipped the bug-inducing commit, if that came before the fix; else a day after it landed on
+    the fix's mainline (a development deploy); never later than a minute before the fix."""
+    fix = datetime.fromtimestamp(fix_ct - 60, tz=UTC)
+    release = first_release(git, bic)
+    if release and release[1] < fix:
+        return min(fix, release[1] + timedelta(days=1)), f"release {release[0]} + 1 day"
+    out = git.try_run("rev-list", "--first-parent", "--ancestry-path", "--reverse",
+                      f"{bic}..{fix_sha}", record=False) or ""
+    first = out.split()[0] if out.split() else bic
+    landed = max(git.commit(bic).commit_time, git.commit(first).commit_time
+                 if first != fix_sha else git.commit(bic).commit_time)
+    return min(fix, landed + timedelta(days=1)), "landed + 1 day (no release before the fix)"
 
 
 def _is_code(text: str) -> bool:
@@ -230,11 +260,13 @@ def case_event(git: Git, case: dict) -> dict:
                                       "stacktrace": {"frames": frames}}]}}
 
 
-def commit_eval(repos: list[Path], max_cases: int) -> dict:
+def commit_eval(repos: list[Path], max_cases: int, split: str = "both") -> dict:
     rows = []
     for repo in repos:
         git = Git(repo)
         for case in commit_cases(repo, max_cases):
+            if split != "both" and split_of(case["fix"]) != split:
+                continue
             frame_lines: dict[str, list[int]] = {}
             for path, line in case["hunks"]:
                 frame_lines.setdefault(path, []).append(line)
@@ -258,9 +290,14 @@ def commit_eval(repos: list[Path], max_cases: int) -> dict:
                 "most_recent_blamed@1": int(recent[:1] == [case["bic"]]),
                 "frame_lines_blame_by_lines@1": int(f_by_lines[:1] == [case["bic"]]),
                 "frame_lines_most_recent_blamed@1": int(f_recent[:1] == [case["bic"]]),
+                "label": ev.hypotheses[0].label if ev.hypotheses else "NONE",
+                "first_seen_from": case["first_seen_from"],
+                "days_bic_to_first_seen": round((case["first_seen"] - git.commit(
+                    case["bic"]).commit_time).total_seconds() / 86400, 1),
                 "droid_top3": [s[:12] for s in droid[:3]],
                 "seconds": round(seconds, 2),
             })
+    rows = [r for r in rows if split == "both" or r["split"] == split]
     result = summarise_commits(rows)
     result["splits"] = {name: summarise_commits([r for r in rows if r["split"] == name])
                         for name in ("tuning", "held_out")}
@@ -286,10 +323,42 @@ def summarise_commits(rows: list[dict]) -> dict:
         "cases_where_a_frame_line_blames_the_bic": sum(r["bic_blamed_by_frame_line"]
                                                        for r in rows),
         "top1_all": {k: acc(k, rows) for k in COMMIT_KEYS},
+        "calibration": {label: {"n": len(sub), "top1_right": acc("droid@1", sub)}
+                        for label in ("CONFIRMED", "LIKELY", "INCONCLUSIVE", "NONE")
+                        if (sub := [r for r in rows if r["label"] == label])},
         "top1_bic_blamed": {k: acc(k, blamed) for k in COMMIT_KEYS},
         "seconds": {"mean": round(sum(r["seconds"] for r in rows) / max(1, n), 2),
                     "max": max((r["seconds"] for r in rows), default=0.0)},
     }
+
+
+def commit_table(res: dict) -> str:
+    """Suspect commits side by side: droid vs the baselines, and the calibration per label."""
+    out = [f"{'suspect commits':34} {'n':>3}  droid@1 droid@3 by_lines@1 most_recent@1 "
+           "frame_by_lines@1 frame_most_recent@1"]
+    for name, s in [("all", res)] + [(f"split {k}", v) for k, v in res["splits"].items()] + [
+            (f"repo {k}", v) for k, v in res["repos"].items()]:
+        if not s["cases"]:
+            continue
+        a = s["top1_all"]
+        out.append(f"{name:34} {s['cases']:>3}  " + " ".join(
+            f"{a[k] * 100:6.1f}" for k in COMMIT_KEYS))
+    out.append("calibration (top suspect right, per label of the top hypothesis): " + ", ".join(
+        f"{k} {v['top1_right'] * 100:.0f}% of {v['n']}" for k, v in res["calibration"].items()))
+    return "\n".join(out)
+
+
+def table(subsets: dict) -> str:
+    """The figures side by side: droid vs the stack trace, file and function Acc@1/@3."""
+    head = (f"{'subset':34} {'n':>3}  {'file@1':>13} {'file@3':>13} {'func@1':>13} "
+            f"{'func@3':>13}   (droid / stack trace)")
+    out = [head]
+    for name, s in subsets.items():
+        d, b = s["droid"], s["stack_baseline"]
+        cells = [f"{d[f'{lv}_acc@{k}'] * 100:5.1f}/{b[f'{lv}_acc@{k}'] * 100:5.1f}"
+                 for lv in ("file", "function") for k in KS]
+        out.append(f"{name:34} {s['n']:>3}  " + " ".join(f"{c:>13}" for c in cells))
+    return "\n".join(out)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -302,16 +371,22 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--commit-eval", nargs="*", type=Path, default=[],
                     help="repositories for the suspect-commit evaluation")
     ap.add_argument("--max-cases", type=int, default=60, help="per repository")
+    ap.add_argument("--only-commits", action="store_true",
+                    help="run only the suspect-commit evaluation")
+    ap.add_argument("--split", choices=("dev", "held_out", "both"), default="both",
+                    help="which half of the bugs to run (tune on dev only)")
     args = ap.parse_args(argv)
     if not args.data.is_dir():
         print(f"no data at {args.data}", file=sys.stderr)
         return 2
     rows: list[dict] = []
     skipped: list[dict] = []
-    for path in sorted(args.data.glob("*.json")):
+    for path in sorted(args.data.glob("*.json")) if not args.only_commits else []:
         if path.name.startswith("_"):
             continue
         item = json.loads(path.read_text("utf-8"))
+        if args.split != "both" and bug_split(item["bug"]) != args.split:
+            continue
         repo = find_repo(args.repos_dir, item["repo"])
         if repo is None:
             skipped.append({"bug": item["bug"], "reason": f"repository {item['repo']} not found"})
@@ -326,7 +401,8 @@ def main(argv: list[str] | None = None) -> int:
         ranking = [(s.file, s.function) for s in ev.suspect_locations]
         base = baseline(event, repo, ev.commit or item["buggy_commit"])
         row = {
-            "bug": item["bug"],
+            "bug": item["bug"], "project": item.get("project") or item["repo"],
+            "split": bug_split(item["bug"]),
             "crashing": bool(item["exception"].get("crashing")),
             "commit_resolved": ev.commit == item["buggy_commit"],
             "droid": hits(ranking, truth_files, truth_funcs),
@@ -342,7 +418,16 @@ def main(argv: list[str] | None = None) -> int:
                   file=sys.stderr)
             for s in ev.suspect_locations[:5]:
                 print(f"  {s.score:5.2f} {s.file}::{s.qualname}  {s.signals}", file=sys.stderr)
-    subsets = {"crashing": [r for r in rows if r["crashing"]], "all": rows}
+    subsets: dict[str, list[dict]] = {}
+    for half in ("dev", "held_out", "both") if args.split == "both" else (args.split,):
+        part = [r for r in rows if half == "both" or r["split"] == half]
+        subsets[f"{half}/crashing"] = [r for r in part if r["crashing"]]
+        subsets[f"{half}/all"] = part
+        for project in sorted({r["project"] for r in part}):
+            mine = [r for r in part if r["project"] == project]
+            subsets[f"{half}/{project}/crashing"] = [r for r in mine if r["crashing"]]
+            subsets[f"{half}/{project}/all"] = mine
+    subsets = {k: v for k, v in subsets.items() if v}
     result = {
         "benchmark": "rca_localize",
         "data": str(args.data),
@@ -358,8 +443,11 @@ def main(argv: list[str] | None = None) -> int:
         "per_bug": rows,
     }
     if args.commit_eval:
-        result["suspect_commits"] = commit_eval(args.commit_eval, args.max_cases)
+        half = {"dev": "tuning", "held_out": "held_out"}.get(args.split, "both")
+        result["suspect_commits"] = commit_eval(args.commit_eval, args.max_cases, half)
+        print(commit_table(result["suspect_commits"]), file=sys.stderr)
     text = json.dumps(result, indent=2)
+    print(table(result["subsets"]), file=sys.stderr)
     print(text)
     if args.out:
         args.out.write_text(text + "\n", "utf-8")

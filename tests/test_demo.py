@@ -31,6 +31,10 @@ def test_demo_names_the_guilty_commit_and_runs_again_in_the_same_folder(tmp_path
         first = re.search(r"\*Suspect commits\*\n1\. `([0-9a-f]+)`", out)
         assert first and guilty.startswith(first.group(1)), attempt
         assert "droid's top suspect is that commit" in out
+        labels = re.findall(r"\*Hypothesis (\d) — (CONFIRMED|LIKELY|INCONCLUSIVE):\* commit `([0-9a-f]+)`", out)
+        assert [n for n, _, _ in labels] == ["1", "2", "3"][:len(labels)] and len(labels) >= 2
+        assert labels[0][1] == "CONFIRMED" and guilty.startswith(labels[0][2])
+        assert all(label != "CONFIRMED" for _, label, _ in labels[1:])
         assert "Full RCA report" in out and "Timeline" in out
         assert (tmp_path / "rca-4711-timeline.png").read_bytes().startswith(b"\x89PNG")
 

@@ -175,7 +175,25 @@ def candidate_paths(frame: FrameLike) -> list[tuple[str, str]]:
 
 
 def frame_is_library(frame: FrameLike) -> bool:
+    """True when the frame's file is installed third-party or standard-library code."""
     return any(is_library_path(raw) for raw in (frame.abs_path, frame.filename) if raw)
+
+
+def frame_is_generated(frame: FrameLike) -> bool:
+    """True for code with no file: `exec`/`eval`'d strings (`<string>`), `<stdin>`, templates
+    compiled at run time. Such a frame never maps onto a file, not even by its module name."""
+    raws = [r.strip() for r in (frame.abs_path, frame.filename) if r and r.strip()]
+    return bool(raws) and all(_PSEUDO_PATHS.match(r) or r.startswith("<") for r in raws)
+
+
+def _full_enough(path: str, via: str, m: MappedPath) -> bool:
+    """A module-derived path (`pkg.sub` → `pkg/sub/__init__.py`) matches only in full, and any
+    `__init__.py` needs at least its package directory in common: the basename alone says
+    nothing."""
+    n = len(path.split("/"))
+    if via == "module" and m.matched_segments < n:
+        return False
+    return not (path.endswith("__init__.py") and m.matched_segments < min(2, n))
 
 
 class RepoFiles:
@@ -219,7 +237,7 @@ class RepoFiles:
 
     def match(self, frame: FrameLike) -> MappedPath | None:
         """Map a frame to a repository file, or None (library code, or not in the repo)."""
-        if frame_is_library(frame):
+        if frame_is_library(frame) or frame_is_generated(frame):
             return None
         found: MappedPath | None = None
         for path, via in candidate_paths(frame):
@@ -228,7 +246,7 @@ class RepoFiles:
                 if path not in self._set:
                     continue
             m = self.match_path(path, via)
-            if m is None:
+            if m is None or not _full_enough(path, via, m):
                 continue
             if found is None or (m.matched_segments, not m.ambiguous) > (
                 found.matched_segments, not found.ambiguous

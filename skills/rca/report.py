@@ -1,7 +1,8 @@
 """The RCA report: a short Slack summary, and the full Markdown report as a file.
 
-Everything here is derived from the deterministic evidence; possible root causes are labelled as
-hypotheses with a confidence taken from the evidence scores, never stated as fact.
+Everything here is derived from the deterministic evidence; possible root causes are ranked
+hypotheses labelled CONFIRMED / LIKELY / INCONCLUSIVE by the rules of skills/rca/hypotheses.py,
+never stated as fact. The uploaded Markdown report holds the whole Slack summary and more.
 
 The summary is raw text for bot/blocks.py, which escapes it for Slack; names from the event and
 the repository (exception types, functions, files, code) are quoted with `mrkdwn.code` /
@@ -14,7 +15,7 @@ import dataclasses
 import re
 from datetime import UTC, datetime
 
-from bot.mrkdwn import clean, code, code_block, one_line
+from bot.mrkdwn import clean, code, code_block, one_line, plain
 
 MAX_FRAMES, MAX_COMMITS = 3, 3
 
@@ -70,30 +71,26 @@ def commits_text(ev, pulls: dict[str, str] | None = None) -> str:
 
 
 def hypotheses(ev) -> list[str]:
-    """Possible root causes, labelled, each with a confidence from the evidence."""
-    out = []
-    if ev.suspect_commits and ev.suspect_locations:
-        top, loc = ev.suspect_commits[0], ev.suspect_locations[0]
-        runner_up = ev.suspect_commits[1].score if len(ev.suspect_commits) > 1 else 0.0
-        confidence = _confidence(top.score, runner_up)
-        out.append(f"*Hypothesis ({confidence} confidence):* commit {code(top.sha[:10])} ({_line(top.subject[:60])}) "
-                   f"changed {code(loc.function)} in {code(loc.file)} in a way that raises "
-                   f"{code((ev.exception or {}).get('type'))} — {_line('; '.join(top.reasons[:1]))}.")
-    elif ev.suspect_locations:
-        loc = ev.suspect_locations[0]
-        out.append(f"*Hypothesis (low confidence):* the fault is in {code(loc.function)} ({code(f'{loc.file}:{loc.line}')})"
-                   f" — {_line('; '.join(loc.reasons[:1]))}; no recent commit explains it, so it may be older code "
-                   "meeting new input.")
+    """Ranked possible root causes, each labelled CONFIRMED / LIKELY / INCONCLUSIVE by the
+    rules in skills/rca/hypotheses.py, with its first pieces of evidence."""
+    from skills.rca.hypotheses import INCONCLUSIVE, verdict, what_to_check
+
+    hyps = list(getattr(ev, "hypotheses", []) or [])
+    block = [f"*Hypotheses* — {_line(verdict(hyps))}"]
+    for i, h in enumerate(hyps, 1):
+        block.append(f"*Hypothesis {i} — {h.label}:* {_line(h.statement)}.\n"
+                     f"      _{_line('; '.join(h.evidence[:2]))}_")
+    out = ["\n".join(block)]
+    if all(h.label == INCONCLUSIVE for h in hyps):
+        out.append("*What to check*\n" + "\n".join(f"• {_line(c)}" for c in what_to_check(ev, hyps)))
     return out
 
 
 def next_steps(ev) -> list[str]:
-    """Concrete things to do next."""
-    steps = []
-    if ev.suspect_commits:
-        steps.append(f"Read the diff of {code(ev.suspect_commits[0].sha[:10])} around "
-                     f"{code(ev.suspect_locations[0].file if ev.suspect_locations else 'the top frame')}.")
-    if ev.suspect_locations:
+    """Concrete things to do next: the top hypothesis's checks, then the buttons."""
+    hyps = list(getattr(ev, "hypotheses", []) or [])
+    steps = [_line(c[:1].upper() + c[1:]) + "." for c in (hyps[0].checks if hyps else [])]
+    if not steps and ev.suspect_locations:
         loc = ev.suspect_locations[0]
         steps.append(f"Reproduce with a test calling {code(loc.function)} with the event's inputs.")
     steps.append("Click *Draft a fix* for a code-change plan with this analysis as context, "
@@ -112,10 +109,14 @@ def summary(ev, *, pulls=None, narrative: str = "") -> str:
     return "\n\n".join(parts)
 
 
-def full_markdown(ev, title: str, issue_url: str | None) -> str:
-    """The full report (evidence table, all frames, commands run) for the file in the thread."""
+def full_markdown(ev, title: str, issue_url: str | None, *, pulls=None,
+                  narrative: str = "") -> str:
+    """The full report for the file in the thread: everything the Slack message says
+    (hypotheses, next steps, the model's reading) and more — discarded theories, the evidence
+    tables, every frame and every command run. Nothing quoted can break out of its fences."""
     head = f"# Root-cause analysis: {_line(title)}\n\n" + (f"Sentry issue: {_line(issue_url)}\n\n" if issue_url else "")
-    return clean(head + _fence_safe(ev).to_markdown())
+    body = slack_to_markdown(plain(summary(ev, pulls=pulls, narrative=narrative)))
+    return clean(head + "## Summary\n\n" + body + "\n\n" + _fence_safe(ev).to_markdown())
 
 
 def _line(text) -> str:
@@ -143,10 +144,10 @@ def _fence_safe(value):
     return value
 
 
-def _confidence(top: float, runner_up: float) -> str:
-    if top >= 0.6 and top >= 1.5 * max(runner_up, 1e-9):
-        return "high"
-    return "medium" if top >= 0.3 else "low"
+def slack_to_markdown(text: str) -> str:
+    """Slack mrkdwn → Markdown: `*bold*` → `**bold**`, `<url|label>` → `[label](url)`."""
+    text = re.sub(r"<(https?://[^|>]+)\|([^>]+)>", r"[\2](\1)", text)
+    return re.sub(r"(?<![*\w])\*([^*\n]+)\*(?![*\w])", r"**\1**", text)
 
 
 def _ago(iso: str) -> str:

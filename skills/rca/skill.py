@@ -48,12 +48,13 @@ def execute(services, run, plan: Plan) -> Outcome:
                     top_commits=[c.sha for c in evidence.suspect_commits[:3]], seconds=round(evidence.seconds, 3))
     narrative = _narrative(services, evidence, repo)
     title = report_title(event)
-    body = report.summary(evidence, pulls=_pull_requests(services, run, evidence), narrative=narrative)
+    pulls = _pull_requests(services, run, evidence)
+    body = report.summary(evidence, pulls=pulls, narrative=narrative)
     body += "\n\n_" + ("Evidence gathered deterministically; the narrative above is the model's, checked for citations."
                        if narrative else "Evidence gathered deterministically (git, Sentry); no model was used"
                        + ("" if services.llm else " — set ANTHROPIC_API_KEY for a written investigation") + ".") + "_"
     files = [(f"rca-{ctx.get('sentry_issue') or run.run_id}.md", report.full_markdown(
-        evidence, title, event.permalink), "Full RCA report")]
+        evidence, title, event.permalink, pulls=pulls, narrative=narrative), "Full RCA report")]
     picture = _timeline(evidence, counts, event, services.redact)
     if picture:
         files.append((f"rca-{ctx.get('sentry_issue') or run.run_id}-timeline.png", picture, "Timeline"))
@@ -122,7 +123,10 @@ def _timeline(evidence, counts, event, redact) -> bytes | None:
         from skills.rca.timeline import render_timeline
     except ImportError:
         return None
-    marks = [(c.date, "commit", f"{c.sha[:7]} {c.author}") for c in evidence.suspect_commits[:3] if c.date]
+    marks = [(c.date, "commit", f"#{i} {c.sha[:7]} {c.author}")
+             for i, c in enumerate(evidence.suspect_commits[:3], 1) if c.date]
+    releases = {c.release for c in evidence.suspect_commits[:3] if getattr(c, "release", None)}
+    marks += [(when, "release", name) for name, when in sorted(releases, key=lambda r: r[1])]
     if evidence.first_seen:
         marks.append((evidence.first_seen, "first_seen", "first seen"))
     if not counts and event.timestamp:
