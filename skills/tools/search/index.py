@@ -1,0 +1,142 @@
+"""`CodeIndex`: open (build or reuse) the index of a repository state and search it."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import math
+import os
+import sqlite3
+import threading
+from collections import Counter, defaultdict
+from pathlib import Path
+
+from skills.tools.search.build import INDEX_VERSION, _build, _prune
+from skills.tools.search.files import MAX_FILE_BYTES, _ext
+from skills.tools.search.ranking import FileHit, rank
+from skills.tools.search.snapshot import _snapshot, default_cache_dir
+from skills.tools.search.tokens import _Tokenizer, normalize_ident
+
+
+class CodeIndex:
+    """A BM25 index (SQLite FTS5) of one repository state; `open` builds it or reuses the cache."""
+
+    def __init__(self, db_path: Path, root: Path, commit: str | None, key: str, reused: bool,
+                 stats: dict) -> None:
+        self.db_path = db_path
+        self.root = root
+        self.commit = commit
+        self.key = key
+        self.reused = reused          # True when an existing index was opened, False when built now
+        self.stats = stats
+        self._conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, check_same_thread=False)
+        self._lock = threading.Lock()
+        self._files: dict[int, tuple[str, str, int]] | None = None
+        self._chunks: dict[int, tuple[int, int, int]] | None = None
+        self._n_chunks = 0
+        self._by_name: dict[str, list[int]] = {}
+        self._modules: dict[tuple[str, ...], list[int]] = {}
+        self.last_explain: dict[str, dict[str, float]] = {}   # score components of the last search
+        self._path_tokens: dict[int, tuple[set[str], set[str], str]] = {}
+        self._path_idf: dict[str, float] = {}
+        self._dir_names: set[str] = set()
+        self._tok = _Tokenizer()
+
+    @classmethod
+    def open(cls, repo: str | Path, cache_dir: str | Path | None = None) -> CodeIndex:
+        """Open the index of `repo`'s current state (HEAD commit when clean), building it if needed."""
+        repo = Path(repo).expanduser()
+        if not repo.is_dir():
+            raise FileNotFoundError(f"no directory {str(repo)!r}")
+        snap = _snapshot(repo)
+        base = Path(cache_dir).expanduser() if cache_dir else default_cache_dir()
+        repo_dir = base / hashlib.sha1(str(snap.root).encode("utf-8", "surrogateescape")).hexdigest()[:16]
+        db_path = repo_dir / f"{snap.key}.v{INDEX_VERSION}.sqlite"
+        reused = db_path.is_file()
+        stats: dict = {}
+        if reused:
+            try:
+                conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+                meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
+                conn.close()
+                reused = meta.get("version") == INDEX_VERSION
+                stats = {k: float(meta[k]) for k in ("files", "chunks", "symbols", "build_seconds") if k in meta}
+            except sqlite3.DatabaseError:
+                reused = False
+            if reused:
+                with contextlib.suppress(OSError):
+                    os.utime(db_path)
+        if not reused:
+            stats = _build(snap, db_path)
+            _prune(repo_dir, db_path)
+        return cls(db_path, snap.root, snap.commit, snap.key, reused, stats)
+
+    def close(self) -> None:
+        self._conn.close()
+
+    # -- lazily loaded tables ------------------------------------------------------------------
+
+    def _load(self) -> None:
+        if self._files is not None:
+            return
+        conn = self._conn
+        self._files = {fid: (path, kind, n) for fid, path, kind, n in
+                       conn.execute("SELECT id, path, kind, n_lines FROM files")}
+        self._chunks = {cid: (fid, s, e) for cid, fid, s, e in
+                        conn.execute('SELECT id, file_id, start, "end" FROM chunks')}
+        self._n_chunks = max(1, len(self._chunks))
+        by_name: dict[str, list[int]] = defaultdict(list)
+        modules: dict[tuple[str, ...], list[int]] = defaultdict(list)
+        for fid, (path, _, _) in self._files.items():
+            by_name[path.rsplit("/", 1)[-1].lower()].append(fid)
+            if _ext(path) in ("py", "pyi", "pyx"):
+                comps = [c.strip("_").lower() for c in path[: path.rfind(".")].split("/")]
+                if comps and comps[-1] == "init" and len(comps) > 1:
+                    comps.pop()
+                for k in range(1, len(comps) + 1):
+                    modules[tuple(comps[-k:])].append(fid)
+        self._by_name = dict(by_name)
+        self._modules = dict(modules)
+        tok = _Tokenizer()
+        path_df: Counter = Counter()
+        for fid, (path, _, _) in self._files.items():
+            comps = path.split("/")
+            stem = comps[-1].split(".", 1)[0]
+            if stem == "__init__" and len(comps) > 1:   # a package's __init__ is named by its directory
+                stem = comps[-2]
+                comps = comps[:-1]
+            stem_toks = set(tok.ident(stem))
+            dir_toks = {t for c in comps[:-1] for t in tok.ident(c)} - stem_toks
+            self._path_tokens[fid] = (stem_toks, dir_toks, normalize_ident(stem))
+            path_df.update(stem_toks | dir_toks)
+        n_files = max(2, len(self._files))
+        self._path_idf = {t: max(0.0, math.log(n_files / d) / math.log(n_files)) for t, d in path_df.items()}
+        self._dir_names = {normalize_ident(c) for path, _, _ in self._files.values() for c in path.split("/")[:-1]}
+
+    # -- search ----------------------------------------------------------------------------------
+
+    def search(self, query: str, top: int = 10) -> list[FileHit]:
+        """The `top` files most relevant to `query`, best first."""
+        if top <= 0 or not query or not query.strip():
+            return []
+        with self._lock:
+            return rank(self, query, top)
+
+    def _df(self, terms: list[str]) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for i in range(0, len(terms), 400):
+            batch = terms[i:i + 400]
+            marks = ",".join("?" * len(batch))
+            out.update(self._conn.execute(f"SELECT term, doc FROM chunks_vocab WHERE term IN ({marks})", batch))
+        return out
+
+    def _file_lines(self, fid: int) -> list[str]:
+        """The file's lines from the work tree (the index is contentless); [] when unreadable."""
+        assert self._files is not None
+        try:
+            path = self.root / self._files[fid][0]
+            if path.stat().st_size > MAX_FILE_BYTES:
+                return []
+            return path.read_text(encoding="utf-8", errors="replace").split("\n")
+        except OSError:
+            return []
