@@ -2,36 +2,38 @@
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import math
-import os
 import sqlite3
 import threading
 from collections import Counter, defaultdict
 from pathlib import Path
 
-from skills.tools.search.build import INDEX_VERSION, _build, _prune
-from skills.tools.search.files import MAX_FILE_BYTES, _ext
+from skills.tools.search.build import INDEX_VERSION, drop_old_formats, open_store, update
+from skills.tools.search.files import MAX_FILE_BYTES, _ext, _vendored, file_kind
 from skills.tools.search.ranking import FileHit, rank
-from skills.tools.search.snapshot import _snapshot, default_cache_dir
+from skills.tools.search.snapshot import _Snapshot, _snapshot, default_cache_dir
 from skills.tools.search.tokens import _Tokenizer, normalize_ident
 
 
 class CodeIndex:
-    """A BM25 index (SQLite FTS5) of one repository state; `open` builds it or reuses the cache."""
+    """A BM25 index (SQLite FTS5) of one repository state; `open` indexes what the store lacks."""
 
-    def __init__(self, db_path: Path, root: Path, commit: str | None, key: str, reused: bool,
-                 stats: dict) -> None:
+    def __init__(self, conn: sqlite3.Connection, db_path: Path, snap: _Snapshot,
+                 files: dict[str, tuple[int, int]], stats: dict) -> None:
+        self._conn = conn
         self.db_path = db_path
-        self.root = root
-        self.commit = commit
-        self.key = key
-        self.reused = reused          # True when an existing index was opened, False when built now
+        self.root = snap.root
+        self.commit = snap.commit
+        self.key = snap.key
+        self.indexed: list[str] = stats.pop("indexed", [])   # paths whose content was indexed by this open
+        self.reused = not self.indexed   # True when every blob of the state was in the store already
         self.stats = stats
-        self._conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, check_same_thread=False)
+        self._state = files               # path -> (blob row id, line count; -1: not text)
         self._lock = threading.Lock()
         self._files: dict[int, tuple[str, str, int]] | None = None
+        self._blob_of: dict[int, int] = {}
+        self._fids_of_blob: dict[int, list[int]] = {}
         self._chunks: dict[int, tuple[int, int, int]] | None = None
         self._n_chunks = 0
         self._by_name: dict[str, list[int]] = {}
@@ -44,32 +46,28 @@ class CodeIndex:
 
     @classmethod
     def open(cls, repo: str | Path, cache_dir: str | Path | None = None) -> CodeIndex:
-        """Open the index of `repo`'s current state (HEAD commit when clean), building it if needed."""
+        """Open the index of `repo`'s current state, indexing only file contents not indexed before."""
         repo = Path(repo).expanduser()
         if not repo.is_dir():
             raise FileNotFoundError(f"no directory {str(repo)!r}")
         snap = _snapshot(repo)
         base = Path(cache_dir).expanduser() if cache_dir else default_cache_dir()
         repo_dir = base / hashlib.sha1(str(snap.root).encode("utf-8", "surrogateescape")).hexdigest()[:16]
-        db_path = repo_dir / f"{snap.key}.v{INDEX_VERSION}.sqlite"
-        reused = db_path.is_file()
-        stats: dict = {}
-        if reused:
-            try:
-                conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
-                meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
-                conn.close()
-                reused = meta.get("version") == INDEX_VERSION
-                stats = {k: float(meta[k]) for k in ("files", "chunks", "symbols", "build_seconds") if k in meta}
-            except sqlite3.DatabaseError:
-                reused = False
-            if reused:
-                with contextlib.suppress(OSError):
-                    os.utime(db_path)
-        if not reused:
-            stats = _build(snap, db_path)
-            _prune(repo_dir, db_path)
-        return cls(db_path, snap.root, snap.commit, snap.key, reused, stats)
+        db_path = repo_dir / f"index.v{INDEX_VERSION}.sqlite"
+        conn = open_store(db_path)
+        try:
+            files, stats = update(conn, snap)
+        except BaseException:
+            conn.close()
+            raise
+        drop_old_formats(repo_dir, db_path)
+        return cls(conn, db_path, snap, files, stats)
+
+    def files(self) -> dict[str, str]:
+        """Indexed path -> kind (`code`, `test`, `doc`, `example`, `vendored`) of this state."""
+        self._load()
+        assert self._files is not None
+        return {path: kind for path, kind, _ in self._files.values()}
 
     def close(self) -> None:
         self._conn.close()
@@ -79,11 +77,23 @@ class CodeIndex:
     def _load(self) -> None:
         if self._files is not None:
             return
-        conn = self._conn
-        self._files = {fid: (path, kind, n) for fid, path, kind, n in
-                       conn.execute("SELECT id, path, kind, n_lines FROM files")}
-        self._chunks = {cid: (fid, s, e) for cid, fid, s, e in
-                        conn.execute('SELECT id, file_id, start, "end" FROM chunks')}
+        listed = set(self._state)
+        self._files = {}
+        fids_of_blob: dict[int, list[int]] = defaultdict(list)
+        for path, (bid, n_lines) in sorted(self._state.items()):
+            if n_lines < 0:
+                continue
+            fid = len(self._files) + 1
+            kind = "vendored" if _vendored(path, listed) else file_kind(path)
+            self._files[fid] = (path, kind, n_lines)
+            self._blob_of[fid] = bid
+            fids_of_blob[bid].append(fid)
+        self._fids_of_blob = dict(fids_of_blob)
+        self._chunks = {}
+        for cid, bid, s, e in self._conn.execute('SELECT id, blob_id, start, "end" FROM chunks'):
+            fids = fids_of_blob.get(bid)
+            if fids:
+                self._chunks[cid] = (fids[0], s, e)
         self._n_chunks = max(1, len(self._chunks))
         by_name: dict[str, list[int]] = defaultdict(list)
         modules: dict[tuple[str, ...], list[int]] = defaultdict(list)

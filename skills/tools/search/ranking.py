@@ -105,9 +105,10 @@ def rank(self, query: str, top: int) -> list[FileHit]:
     for i in range(0, len(names), 400):
         batch = names[i:i + 400]
         marks = ",".join("?" * len(batch))
-        for fid, qual, lname in self._conn.execute(
-                f"SELECT file_id, qualname, lname FROM symbols WHERE lname IN ({marks})", batch):
-            defs[lname].append((fid, qual))
+        for bid, qual, lname in self._conn.execute(
+                f"SELECT blob_id, qualname, lname FROM symbols WHERE lname IN ({marks})", batch):
+            for fid in self._fids_of_blob.get(bid, ()):
+                defs[lname].append((fid, qual))
     per_file: dict[int, dict[str, float]] = defaultdict(dict)    # file -> identifier -> best score
     for name, entries in defs.items():
         specificity = 1.0 / math.sqrt(len({fid for fid, _ in entries}))
@@ -172,8 +173,8 @@ def symbols_for(self, fid: int, qterms: dict[str, float], exact: dict[str, float
     A symbol scores by an exact match of its name with a query identifier, by the query terms
     in its name, and by the query terms in its own lines within the file's best chunks (nested
     definitions excluded)."""
-    rows = self._conn.execute('SELECT qualname, start, "end" FROM symbols WHERE file_id = ? ORDER BY start',
-                              (fid,)).fetchall()
+    rows = self._conn.execute('SELECT qualname, start, "end" FROM symbols WHERE blob_id = ? ORDER BY start',
+                              (self._blob_of[fid],)).fetchall()
     if not rows:
         return []
     tok = self._tok
