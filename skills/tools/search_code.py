@@ -61,7 +61,7 @@ from skills.tools.base import Tool, ToolContext, ToolResult
 from skills.tools.search.index import CodeIndex
 from skills.tools.search.output import format_hits
 from skills.tools.search.query import analyse_query, clean_query
-from skills.tools.search.ranking import FileHit
+from skills.tools.search.ranking import MODES, FileHit
 from skills.tools.search.snapshot import default_cache_dir
 from skills.tools.search.tokens import split_identifier, tokenize
 
@@ -97,6 +97,9 @@ def cli_main(argv: list[str]) -> int:
     group.add_argument("--query-file", help="a file holding the query ('-' for stdin)")
     parser.add_argument("--top", type=int, default=10, help="how many files (default 10)")
     parser.add_argument("--format", choices=("json", "text"), default="text")
+    parser.add_argument("--mode", choices=MODES, default="fixsite",
+                        help="fixsite: favour files that define what the query describes (default); "
+                             "mention: files that talk about it most")
     parser.add_argument("--cache-dir", default=None, help="index cache (default $DROID_CACHE_DIR or ~/.cache/droid/index)")
     args = parser.parse_args(argv)
     if args.query is not None:
@@ -115,7 +118,7 @@ def cli_main(argv: list[str]) -> int:
         print(f"droid locate: {exc}", file=sys.stderr)
         return 2
     try:
-        hits = index.search(query, top=args.top)
+        hits = index.search(query, top=args.top, mode=args.mode)
     finally:
         index.close()
     if args.format == "json":

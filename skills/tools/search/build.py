@@ -20,7 +20,7 @@ from skills.tools.search.files import _read_text
 from skills.tools.search.snapshot import _Snapshot
 from skills.tools.search.tokens import _Tokenizer, normalize_ident
 
-INDEX_VERSION = "6"
+INDEX_VERSION = "7"
 KEEP_STATES = 8            # per repository
 LOCK_TIMEOUT = 900         # seconds to wait for another process that is indexing the same repository
 

@@ -53,12 +53,25 @@ def _skip_path(path: str) -> bool:
     return _ext(path) in _SKIP_EXTS
 
 
+_BUILD_NAMES = frozenset({"makefile", "gnumakefile", "dockerfile", "containerfile", "jenkinsfile", "vagrantfile",
+                          "rakefile", "gemfile", "procfile", "justfile", "build", "workspace", "snakefile",
+                          "sconstruct", "sconscript", "brewfile", "podfile", "fastfile", "guardfile"})
+_SCRIPT_DIRS = frozenset({"bin", "scripts", "script", "tools", "libexec", "hooks"})
+
+
 def file_kind(path: str) -> str:
-    """`code`, `test`, `doc` or `example`, from the path alone."""
+    """`code`, `test`, `doc`, `example` or `template` (issue / PR templates), from the path alone.
+
+    An extension-less file is a document (README-like text) unless it is a build file
+    (`Makefile`, `Dockerfile`, ...) or sits in a script directory (`bin/`, `scripts/`)."""
     low = path.lower()
     parts = low.split("/")
     name = parts[-1]
     stem = name.split(".", 1)[0]
+    if ("issue_template" in parts[:-1] or "issue_templates" in parts[:-1] or "discussion_template" in parts[:-1]
+            or stem in ("issue_template", "pull_request_template", "bug_report", "feature_request")
+            or "pull_request_template" in parts[:-1]):
+        return "template"
     if (any(p in _TEST_DIRS for p in parts[:-1]) or name.startswith("test_") or name == "conftest.py"
             or re.search(r"(?:_test|_tests|\.test|\.spec|_spec)\.\w+$", name)
             or re.match(r"tests?\.\w+$", name)):
@@ -67,6 +80,8 @@ def file_kind(path: str) -> str:
         return "doc"
     if any(p in _EXAMPLE_DIRS for p in parts[:-1]):
         return "example"
+    if "." not in name.lstrip(".") and name not in _BUILD_NAMES and not any(p in _SCRIPT_DIRS for p in parts[:-1]):
+        return "doc"
     return "code"
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from skills.tools.search.build import INDEX_VERSION, drop_old_formats, open_store, update
 from skills.tools.search.files import MAX_FILE_BYTES, _ext, _vendored, file_kind
-from skills.tools.search.ranking import FileHit, rank
+from skills.tools.search.ranking import MODES, FileHit, rank
 from skills.tools.search.snapshot import _Snapshot, _snapshot, default_cache_dir
 from skills.tools.search.tokens import _Tokenizer, normalize_ident
 
@@ -34,6 +34,7 @@ class CodeIndex:
         self._files: dict[int, tuple[str, str, int]] | None = None
         self._blob_of: dict[int, int] = {}
         self._fids_of_blob: dict[int, list[int]] = {}
+        self._n_chunks_of: dict[int, int] = {}
         self._chunks: dict[int, tuple[int, int, int]] | None = None
         self._n_chunks = 0
         self._by_name: dict[str, list[int]] = {}
@@ -90,10 +91,13 @@ class CodeIndex:
             fids_of_blob[bid].append(fid)
         self._fids_of_blob = dict(fids_of_blob)
         self._chunks = {}
+        n_chunks_of: dict[int, int] = defaultdict(int)
         for cid, bid, s, e in self._conn.execute('SELECT id, blob_id, start, "end" FROM chunks'):
             fids = fids_of_blob.get(bid)
             if fids:
                 self._chunks[cid] = (fids[0], s, e)
+                n_chunks_of[fids[0]] += 1
+        self._n_chunks_of = dict(n_chunks_of)
         self._n_chunks = max(1, len(self._chunks))
         by_name: dict[str, list[int]] = defaultdict(list)
         modules: dict[tuple[str, ...], list[int]] = defaultdict(list)
@@ -125,12 +129,14 @@ class CodeIndex:
 
     # -- search ----------------------------------------------------------------------------------
 
-    def search(self, query: str, top: int = 10) -> list[FileHit]:
-        """The `top` files most relevant to `query`, best first."""
+    def search(self, query: str, top: int = 10, mode: str = "fixsite") -> list[FileHit]:
+        """The `top` files most relevant to `query`, best first (`mode`: `fixsite` or `mention`)."""
+        if mode not in MODES:
+            raise ValueError(f"unknown search mode {mode!r}; one of {', '.join(MODES)}")
         if top <= 0 or not query or not query.strip():
             return []
         with self._lock:
-            return rank(self, query, top)
+            return rank(self, query, top, mode)
 
     def _df(self, terms: list[str]) -> dict[str, int]:
         out: dict[str, int] = {}

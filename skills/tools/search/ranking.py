@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 
@@ -15,7 +16,14 @@ RANGES_PER_HIT = 3
 
 # weights of the file score (see skills/tools/search_code.py's docstring)
 W_LEX, W_PATH, W_MODULE, W_SYMBOL, W_PATHTOK = 1.0, 1.2, 0.5, 0.6, 0.3
-PENALTY = {"code": 1.0, "test": 0.6, "doc": 0.5, "example": 0.75, "vendored": 0.5}
+PENALTY = {"code": 1.0, "test": 0.6, "doc": 0.5, "example": 0.75, "vendored": 0.5, "template": 0.2}
+NAMED_LIFT = {"test": 0.75, "template": 0.5}   # a named file's penalty rises to this (0.9 for the others)
+# fix-site mode: definitions whose names carry the query's terms, and very large files normalised
+W_DEF = 0.5
+LEN_PIVOT, LEN_EXP = 40, 0.3   # files of more than LEN_PIVOT chunks: lexical/symbol evidence x (pivot/n)^exp
+MODES = ("fixsite", "mention")
+SUBJECT_SHARE = 0.8   # a named test file passes this share of its path evidence to the file it tests
+_TEST_AFFIX_RE = re.compile(r"^tests?_|_tests?(?=\.\w+$)|(?<=\w)\.(?:test|spec)(?=\.\w+$)")
 BM25_COLUMNS = (3.0, 1.0)  # symbol names, body
 LEX_DECAY = (1.0, 0.5, 0.25)  # weights of the best, 2nd, 3rd chunk of a file
 
@@ -34,8 +42,26 @@ class FileHit:
                 "ranges": [list(r) for r in self.ranges]}
 
 
-def rank(self, query: str, top: int) -> list[FileHit]:
-    """The `top` files of the index `self` (a CodeIndex) most relevant to `query`, best first."""
+def _definitions(self, chosen: list[str], weights: dict[str, float]) -> dict[int, float]:
+    """file -> BM25 of its best chunk over the *names defined* in it (the `sym` column only), normalised."""
+    phrases = []
+    for t in chosen:
+        phrases.extend([f'"{t}"'] * max(1, min(4, round(weights[t]))))
+    best: dict[int, float] = {}
+    sql = "SELECT rowid, bm25(chunks_fts, 1.0, 0.0) FROM chunks_fts WHERE chunks_fts MATCH ?"
+    for cid, score in self._conn.execute(sql, ("sym : (" + " OR ".join(phrases) + ")",)):
+        meta = self._chunks.get(cid)
+        if meta and -score > best.get(meta[0], 0.0):
+            best[meta[0]] = -score
+    top = max(best.values(), default=0.0) or 1.0
+    return {fid: v / top for fid, v in best.items()}
+
+
+def rank(self, query: str, top: int, mode: str = "fixsite") -> list[FileHit]:
+    """The `top` files of the index `self` (a CodeIndex) most relevant to `query`, best first.
+
+    `mention` ranks files by how much they talk about the query; `fixsite` (the default) also
+    credits files that *define* what the query describes and normalises very large files."""
     self._load()
     assert self._files is not None and self._chunks is not None
     if not self._files:
@@ -84,6 +110,19 @@ def rank(self, query: str, top: int) -> list[FileHit]:
             else:
                 strength = 0.3 / len(cands)
             path_boost[fid] = max(path_boost[fid], strength * weight)
+
+    # 2b. a test file named in the query points at its subject: `tests/test_slugify.py` -> `slugify.py`
+    for fid, boost in list(path_boost.items()):
+        path, kind, _ = files[fid]
+        if kind != "test":
+            continue
+        name = path.rsplit("/", 1)[-1]
+        subject = _TEST_AFFIX_RE.sub("", name)
+        if subject == name:
+            continue
+        for other in self._by_name.get(subject.lower(), []):
+            if files[other][1] == "code":
+                path_boost[other] = max(path_boost[other], SUBJECT_SHARE * boost)
 
     # 3. dotted module names (`sphinx.ext.autodoc`, `_pytest.logging.LogCaptureHandler`)
     module_boost: dict[int, float] = defaultdict(float)
@@ -140,6 +179,9 @@ def rank(self, query: str, top: int) -> list[FileHit]:
             if score > 0:
                 pathtok_boost[fid] = min(1.0, score)
 
+    fixsite = mode == "fixsite"
+    defs_boost = _definitions(self, chosen, weights) if fixsite and chosen else {}
+
     # combine
     candidates = set(lex) | set(path_boost) | set(module_boost) | set(symbol_boost)
     ranked: list[tuple[float, int]] = []
@@ -148,15 +190,20 @@ def rank(self, query: str, top: int) -> list[FileHit]:
         path, kind, _ = files[fid]
         named = path_boost.get(fid, 0.0) >= 0.9 or module_boost.get(fid, 0.0) >= 0.5
         penalty = PENALTY.get(kind, 1.0)
-        if named or (kind == "test" and q.test_intent) or (kind == "doc" and q.doc_intent):
+        if (kind == "test" and q.test_intent) or (kind == "doc" and q.doc_intent):
             penalty = max(penalty, 0.9)
-        score = (W_LEX * lex.get(fid, 0.0) / max_lex + W_PATH * path_boost.get(fid, 0.0)
-                 + W_MODULE * module_boost.get(fid, 0.0) + W_SYMBOL * symbol_boost.get(fid, 0.0)
+        elif named:
+            penalty = max(penalty, NAMED_LIFT.get(kind, 0.9))
+        size = min(1.0, (LEN_PIVOT / self._n_chunks_of.get(fid, 1)) ** LEN_EXP) if fixsite else 1.0
+        score = ((W_LEX * lex.get(fid, 0.0) / max_lex + W_SYMBOL * symbol_boost.get(fid, 0.0)
+                  + W_DEF * defs_boost.get(fid, 0.0)) * size
+                 + W_PATH * path_boost.get(fid, 0.0) + W_MODULE * module_boost.get(fid, 0.0)
                  + W_PATHTOK * pathtok_boost.get(fid, 0.0)) * penalty
         ranked.append((score, fid))
         explain[path] = {"lex": lex.get(fid, 0.0) / max_lex, "path": path_boost.get(fid, 0.0),
                          "module": module_boost.get(fid, 0.0), "symbol": symbol_boost.get(fid, 0.0),
-                         "pathtok": pathtok_boost.get(fid, 0.0), "penalty": penalty}
+                         "pathtok": pathtok_boost.get(fid, 0.0), "defs": defs_boost.get(fid, 0.0),
+                         "size": size, "penalty": penalty}
     ranked.sort(key=lambda x: (-x[0], files[x[1]][0]))
     self.last_explain = explain
     hits = []

@@ -27,8 +27,17 @@ _IDENT_RE = re.compile(r"[^\W\d]\w*")
 _CAMEL_RE = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
 
 
+try:    # Snowball (Porter 2) in C: `intersection` and `intersects` both give `intersect`
+    import Stemmer as _pystemmer
+    _SNOWBALL = _pystemmer.Stemmer("english").stemWord
+except ImportError:  # pragma: no cover - the light stemmer below keeps search working
+    _SNOWBALL = None
+
+
 def _stem(token: str) -> str:
-    """A light plural stemmer, the same at index and query time."""
+    """Snowball English stem of a lower-case ASCII token (a light plural stemmer without PyStemmer)."""
+    if _SNOWBALL is not None and len(token) > 3 and token.isascii():
+        return _SNOWBALL(token)
     if len(token) > 4 and token.endswith("ies"):
         return token[:-3] + "y"
     if len(token) > 3 and token.endswith("s") and not token.endswith(("ss", "us", "is", "ys")):
@@ -58,7 +67,7 @@ def split_identifier(ident: str) -> list[str]:
     """Index tokens of one identifier: its parts and the whole identifier, stemmed, stop words out.
 
     >>> split_identifier("getHTTPResponse_code")
-    ['get', 'http', 'response', 'code', 'gethttpresponsecode']
+    ['get', 'http', 'respons', 'code', 'gethttpresponsecod']
     """
     parts = [p for p in _parts(ident) if len(p) > 1 and not p.isdigit()]
     toks = [_stem(p) for p in parts if p not in _STOP]
