@@ -54,6 +54,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from skills.tools.search.build import KEEP_STATES  # noqa: E402
 from skills.tools.search_code import CodeIndex, analyse_query, tokenize  # noqa: E402
 
 KS = (1, 5, 10)
@@ -289,6 +290,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="keep work trees here (same paths across runs, so --cache-dir indexes are reused)")
     parser.add_argument("--no-baselines", action="store_true", help="droid only (faster, for iterating)")
     parser.add_argument("--no-timing", action="store_true", help="skip the cold/moved-HEAD timing runs")
+    parser.add_argument("--keep-states", type=int, default=KEEP_STATES,
+                        help="states the index store keeps (default: the product's; larger re-runs faster)")
     args = parser.parse_args(argv)
 
     dev_ids = {json.loads(x)["instance_id"] for x in DEFAULT_DATA.read_text().splitlines() if x.strip()} \
@@ -338,7 +341,7 @@ def main(argv: list[str] | None = None) -> int:
                     skipped[repo] = skipped.get(repo, 0) + 1
                     continue
                 started = time.perf_counter()
-                index = CodeIndex.open(worktree, cache_dir=cache)
+                index = CodeIndex.open(worktree, cache_dir=cache, keep_states=args.keep_states)
                 opens.append(time.perf_counter() - started)
                 indexed.append(len(index.indexed))
                 started = time.perf_counter()

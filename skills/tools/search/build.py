@@ -85,7 +85,8 @@ def _add_blob(conn: sqlite3.Connection, root: Path, rel: str, key: str,
     return bid, n_lines, len(chunks), len(symbols)
 
 
-def update(conn: sqlite3.Connection, snap: _Snapshot) -> tuple[dict[str, tuple[int, int]], dict]:
+def update(conn: sqlite3.Connection, snap: _Snapshot,
+           keep_states: int = KEEP_STATES) -> tuple[dict[str, tuple[int, int]], dict]:
     """Index the blobs of `snap` the store lacks and record the state.
 
     Returns (path -> (blob row id, line count; -1 when not text), statistics with `indexed`:
@@ -112,21 +113,21 @@ def update(conn: sqlite3.Connection, snap: _Snapshot) -> tuple[dict[str, tuple[i
             conn.execute("ROLLBACK")
             raise
     files = {path: known[key] for path, key in keys.items()}
-    _record_state(conn, snap.key, sorted({bid for bid, _ in files.values()}))
+    _record_state(conn, snap.key, sorted({bid for bid, _ in files.values()}), keep_states)
     stats = {"files": sum(1 for _, n in files.values() if n >= 0), "indexed": indexed,
              "indexed_chunks": n_chunks, "indexed_symbols": n_symbols,
              "build_seconds": round(time.monotonic() - started, 3)}
     return files, stats
 
 
-def _record_state(conn: sqlite3.Connection, key: str, blob_ids: list[int]) -> None:
-    """Remember the state's blobs; forget the oldest states beyond KEEP_STATES and the blobs only they used."""
+def _record_state(conn: sqlite3.Connection, key: str, blob_ids: list[int], keep_states: int) -> None:
+    """Remember the state's blobs; forget the oldest states beyond `keep_states` and the blobs only they used."""
     with contextlib.suppress(sqlite3.OperationalError):     # busy: another process records; skip this time
         conn.execute("BEGIN IMMEDIATE")
         try:
             conn.execute("INSERT OR REPLACE INTO states VALUES (?, ?, ?)", (key, time.time(), json.dumps(blob_ids)))
             old = [k for (k,) in conn.execute("SELECT key FROM states ORDER BY used DESC LIMIT -1 OFFSET ?",
-                                              (KEEP_STATES,))]
+                                              (keep_states,))]
             if old:
                 conn.executemany("DELETE FROM states WHERE key = ?", [(k,) for k in old])
                 live: set[int] = set()

@@ -9,7 +9,13 @@ import threading
 from collections import Counter, defaultdict
 from pathlib import Path
 
-from skills.tools.search.build import INDEX_VERSION, drop_old_formats, open_store, update
+from skills.tools.search.build import (
+    INDEX_VERSION,
+    KEEP_STATES,
+    drop_old_formats,
+    open_store,
+    update,
+)
 from skills.tools.search.files import MAX_FILE_BYTES, _ext, _vendored, file_kind
 from skills.tools.search.ranking import MODES, FileHit, rank
 from skills.tools.search.snapshot import _Snapshot, _snapshot, default_cache_dir
@@ -46,8 +52,11 @@ class CodeIndex:
         self._tok = _Tokenizer()
 
     @classmethod
-    def open(cls, repo: str | Path, cache_dir: str | Path | None = None) -> CodeIndex:
-        """Open the index of `repo`'s current state, indexing only file contents not indexed before."""
+    def open(cls, repo: str | Path, cache_dir: str | Path | None = None,
+             keep_states: int = KEEP_STATES) -> CodeIndex:
+        """Open the index of `repo`'s current state, indexing only file contents not indexed before.
+
+        The store keeps the blobs of the `keep_states` most recently opened states."""
         repo = Path(repo).expanduser()
         if not repo.is_dir():
             raise FileNotFoundError(f"no directory {str(repo)!r}")
@@ -57,7 +66,7 @@ class CodeIndex:
         db_path = repo_dir / f"index.v{INDEX_VERSION}.sqlite"
         conn = open_store(db_path)
         try:
-            files, stats = update(conn, snap)
+            files, stats = update(conn, snap, keep_states)
         except BaseException:
             conn.close()
             raise
