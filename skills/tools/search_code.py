@@ -14,22 +14,25 @@ How it works
   minified files, translation catalogs, lock files, media/archives and vendored directories
   (`node_modules/`, `vendor/`, `third_party/`, ...) are skipped. A directory that is not a git
   repository is walked instead (hidden and vendored directories pruned).
-* **Cache key.** One SQLite file per (repository path, state): a clean checkout is keyed by its
-  HEAD commit, so every clone state at that commit reuses one index; a dirty working tree (or a
-  repository without commits) is keyed by HEAD plus a fingerprint of `git status` and the size
-  and mtime of each changed file, so edits trigger a rebuild; a non-git directory is keyed by a
-  fingerprint of every file's path, size and mtime. Cache dir: `cache_dir` argument, else
-  `$DROID_CACHE_DIR`, else `$XDG_CACHE_HOME/droid/index`, else `~/.cache/droid/index`; inside it
-  `<sha1(realpath)[:16]>/<key>.v<INDEX_VERSION>.sqlite`, built in a temporary file and renamed
-  into place (atomic), the 8 most recently used kept per repository.
+* **Incremental index, keyed by content.** One SQLite store per repository path (`build`):
+  every file content is indexed once, keyed by its git blob id and file name, whatever commit
+  or path it appears at. Opening a state reads `git ls-files -s` (blob ids without reading
+  files) and `git status` (changed and untracked files are hashed from the working tree the
+  way git does), then indexes only the blobs the store lacks: a new commit costs what it
+  changed. A non-git directory is walked and every file hashed. The store keeps the 8 most
+  recently opened states and deletes blobs only older states used. Writers take SQLite's
+  write lock (WAL mode: readers never wait). `CodeIndex.indexed` lists what an open indexed.
+  Cache dir: `cache_dir` argument, else `$DROID_CACHE_DIR`, else
+  `$XDG_CACHE_HOME/droid/index`, else `~/.cache/droid/index`; the store is
+  `<sha1(realpath)[:16]>/index.v<INDEX_VERSION>.sqlite`.
 * **Chunks and symbols.** Python files are parsed with `ast` (functions, classes, methods as
   `Class.method`, nested definitions); other languages use a regex fallback (and Python that
   does not parse, e.g. Python 2, uses an indentation-aware regex). Files are cut into chunks at
   top-level definitions and methods (small neighbours merged, long ones windowed at 60 lines).
 * **Tokens.** Identifiers are split on snake_case and camelCase, lower-cased, and the whole
   identifier is kept too (underscores removed, so `resolve_redirects` and `resolveRedirects`
-  both give `resolve`, `redirect`, `resolveredirect`); a light plural stemmer and a stop-word
-  list apply. Chunks go into an FTS5 table with two columns, the names of the symbols defined in
+  both give `resolv`, `redirect`, `resolveredirect`); the Snowball English stemmer (PyStemmer)
+  and a stop-word list apply, so `intersection` meets `intersect`. Chunks go into an FTS5 table with two columns, the names of the symbols defined in
   the chunk (weighted 3) and the chunk text.
 * **Query analysis.** The query may be a long GitHub issue: template comments and environment
   dumps (`numpy: 1.17.3`, `pip list` tables) are dropped; paths named in it (tracebacks above
@@ -42,9 +45,16 @@ How it works
   best file) + 1.2 x (a path named in the query: a traceback frame or `a/b/c.py`, matched by
   path suffix) + 0.5 x (dotted module name) + 0.6 x (definitions of identifiers named in the
   query, weighted by 1/sqrt(number of files defining them)) + 0.3 x (query terms in the file
-  name / directories, by rarity among paths), times a mild penalty for tests (0.6), docs (0.5),
-  examples (0.75) and vendored copies (0.5) unless the query names the file or asks about tests
-  / docs. `CodeIndex.last_explain` keeps the components of the last search.
+  name / directories, by rarity among paths), times a penalty for tests (0.6), docs and
+  extension-less text files (0.5), examples (0.75), vendored copies (0.5) and issue / PR
+  templates (0.2), raised when the query names the file (tests to 0.75, templates to 0.5, others
+  to 0.9) or asks about tests / docs. A test file named in the query passes 0.8 of its path
+  evidence to its subject (`tests/test_x.py` -> `x.py`).
+* **Modes.** `fixsite` (the default) ranks by the likely fix site: it adds 0.5 x (BM25 of the
+  file's best chunk over the *names it defines* only) and scales the lexical, symbol and
+  definition evidence of files longer than 40 chunks by (40 / chunks)^0.3, so a huge module that
+  defines many common names does not win by size. `mention` ranks by how much a file talks
+  about the query. `CodeIndex.last_explain` keeps the components of the last search.
 * **Hits** carry the matching symbols (exact name matches first, then by query terms in their
   name and in their own lines) and the line ranges of the best chunks, best first.
 """
@@ -89,7 +99,7 @@ def search_code_tool(ctx: ToolContext) -> Tool:
 
 
 def cli_main(argv: list[str]) -> int:
-    """`droid locate --repo PATH (--query TEXT | --query-file FILE) [--top N] [--format json|text]`."""
+    """`droid locate --repo PATH (--query TEXT | --query-file FILE) [--top N] [--format json|text] [--mode M]`."""
     parser = argparse.ArgumentParser(prog="droid locate", description="Rank the files of a repository for a query.")
     parser.add_argument("--repo", required=True, help="the repository (or any directory)")
     group = parser.add_mutually_exclusive_group(required=True)
