@@ -103,3 +103,17 @@ def test_two_processes_worth_of_opens_at_once_share_one_store(tmp_path):
     assert sum(len(r.indexed) for r in results) == 41      # every blob indexed exactly once
     for r in results:
         assert paths(r.search("reconcile_ledger"))[0] == "pkg/ledger.py"
+
+
+def test_a_listed_but_absent_file_is_not_remembered_as_unreadable(tmp_path):
+    repo = _repo(tmp_path, n=1)
+    git(repo, "update-index", "--skip-worktree", "pkg/ledger.py")       # sparse: listed, not on disk
+    text = (repo / "pkg/ledger.py").read_text()
+    (repo / "pkg/ledger.py").unlink()
+    cache = tmp_path / "cache"
+    absent = CodeIndex.open(repo, cache_dir=cache)
+    assert "pkg/ledger.py" not in absent.indexed and "pkg/ledger.py" not in absent.files()
+    (repo / "pkg/ledger.py").write_text(text)
+    present = CodeIndex.open(repo, cache_dir=cache)
+    assert present.indexed == ["pkg/ledger.py"]
+    assert paths(present.search("reconcile_ledger"))[0] == "pkg/ledger.py"

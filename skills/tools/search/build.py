@@ -103,6 +103,8 @@ def update(conn: sqlite3.Connection, snap: _Snapshot,
             known = _known(conn, sorted(set(keys.values())))      # another process may have added some
             for path, key in keys.items():
                 if key not in known:
+                    if not (snap.root / path).is_file():    # listed but absent (sparse checkout): not now
+                        continue
                     bid, n_lines, c, s = _add_blob(conn, snap.root, path, key, tok)
                     known[key] = (bid, n_lines)
                     indexed.append(path)
@@ -112,7 +114,7 @@ def update(conn: sqlite3.Connection, snap: _Snapshot,
         except BaseException:
             conn.execute("ROLLBACK")
             raise
-    files = {path: known[key] for path, key in keys.items()}
+    files = {path: known[key] for path, key in keys.items() if key in known}
     _record_state(conn, snap.key, sorted({bid for bid, _ in files.values()}), keep_states)
     stats = {"files": sum(1 for _, n in files.values() if n >= 0), "indexed": indexed,
              "indexed_chunks": n_chunks, "indexed_symbols": n_symbols,
