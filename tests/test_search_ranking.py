@@ -128,3 +128,14 @@ def test_cli_mode_flag(tmp_path, capsys):
         assert cli_main(["--repo", str(repo), "--query", "retry backoff delay", "--mode", mode,
                          "--cache-dir", str(tmp_path / "c")]) == 0
         assert capsys.readouterr().out.startswith("a/retry.py (")
+
+
+def test_the_heading_of_an_environment_dump_goes_with_the_dump(tmp_path):
+    issue = ("DataArray.quantile drops attrs\n```python\nda.quantile(0.9)\n```\n\n#### Output of ``xr.show_versions()``\n"
+             "<details>\n# Paste the output here xr.show_versions() here\nINSTALLED VERSIONS\n------------------\n"
+             "python: 3.6.8\nxarray: 0.12.3\npandas: 0.23.4\nnumpy: 1.16.1\n</details>\n")
+    index = _open(tmp_path, {
+        "xarray/util/print_versions.py": "def show_versions(file=None):\n    print('INSTALLED VERSIONS')\n",
+        "xarray/core/dataarray.py": "class DataArray:\n    def quantile(self, q):\n        return q\n",
+    })
+    assert paths(index.search(issue)) == ["xarray/core/dataarray.py"]

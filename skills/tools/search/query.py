@@ -83,8 +83,25 @@ _VERSION_LINE_RE = re.compile(
 _SOFT_LINE_RE = re.compile(r"^\s*(?:[\w.\-]{1,30}\s*:\s*\S.{0,60}|[-=*#\s]*|\[.{0,80}\]|[A-Z][A-Z ]{3,40})\s*$")
 
 
+_DUMP_HEADING_RE = re.compile(r"^\s*(?:#|<details|<summary|</?\w+>\s*$)|version|environment|output of", re.I)
+
+
+def _drop_dump_heading(lines: list[str], keep: list[bool], start: int) -> None:
+    """Drop the heading lines just above an environment dump (`#### Output of xr.show_versions()`)."""
+    k, dropped = start - 1, 0
+    while k >= 0 and dropped < 4:
+        if not lines[k].strip():
+            k -= 1
+            continue
+        if not _DUMP_HEADING_RE.search(lines[k]):
+            return
+        keep[k] = False
+        dropped += 1
+        k -= 1
+
+
 def clean_query(query: str) -> str:
-    """The query without issue-template comments and environment dumps (runs of `name: version`)."""
+    """The query without issue-template comments and environment dumps (runs of `name: version`, and their headings)."""
     text = _HTML_COMMENT_RE.sub(" ", query[:MAX_QUERY_CHARS])
     lines = text.split("\n")
     keep = [True] * len(lines)
@@ -99,6 +116,7 @@ def clean_query(query: str) -> str:
             j += 1
         if hard >= 3:
             keep[i:j] = [False] * (j - i)
+            _drop_dump_heading(lines, keep, i)
         i = max(j, i + 1)
     return "\n".join(line for line, k in zip(lines, keep, strict=True) if k)
 
