@@ -16,7 +16,7 @@ temporary shared clone, index it with `CodeIndex.open` (fresh cache unless --cac
 with the problem statement, and score file-level Acc@1/5/10 (a hit when any gold file is in the
 top k). Side by side, in the same run and over the same files (the files droid indexed):
 
-* `droid`       — `CodeIndex.search` in its default mode (`fixsite`); `droid_mention` the `mention` mode;
+* `droid`       — `CodeIndex.search` in its default mode (`mention`); `droid_fixsite` the `fixsite` mode;
 * `bm25_plain`  — classic Okapi BM25 (k1=1.2, b=0.75) over whole files, tokens = lower-cased
                   `[A-Za-z0-9_]+` words minus English stop words, query = the problem statement's
                   distinct tokens; no identifier splitting, no symbol/path boosts;
@@ -312,7 +312,7 @@ def main(argv: list[str] | None = None) -> int:
     for inst in instances:
         by_repo[inst["repo"]].append(inst)
 
-    ranks: dict[str, dict[str, int | None]] = {"droid": {}, "droid_mention": {}, "bm25_plain": {},
+    ranks: dict[str, dict[str, int | None]] = {"droid": {}, "droid_fixsite": {}, "bm25_plain": {},
                                                "bm25_split": {}, "bm25_plain_code_only": {}}
     per_instance: list[dict] = []
     repo_stats: dict[str, dict] = {}
@@ -347,7 +347,7 @@ def main(argv: list[str] | None = None) -> int:
                 started = time.perf_counter()
                 hits = index.search(inst["problem_statement"], top=max(KS))
                 queries.append(time.perf_counter() - started)
-                mention = index.search(inst["problem_statement"], top=max(KS), mode="mention")
+                fixsite = index.search(inst["problem_statement"], top=max(KS), mode="fixsite")
                 kinds = index.files()
                 index.close()
                 n_files.append(len(kinds))
@@ -365,7 +365,7 @@ def main(argv: list[str] | None = None) -> int:
                 gold = inst["gold_files"]
                 row = {"instance_id": iid, "gold": gold,
                        "droid": rank_of([h.path for h in hits], gold),
-                       "droid_mention": rank_of([h.path for h in mention], gold),
+                       "droid_fixsite": rank_of([h.path for h in fixsite], gold),
                        "bm25_plain": rank_of(plain, gold), "bm25_split": rank_of(split, gold),
                        "bm25_plain_code_only": rank_of(code_only, gold)}
                 for system in ranks:
@@ -375,7 +375,7 @@ def main(argv: list[str] | None = None) -> int:
                 row["droid_top3"] = [h.path for h in hits[:3]]
                 per_instance.append(row)
                 if args.verbose:
-                    log(f"{iid:32} droid={row['droid']} mention={row['droid_mention']} plain={row['bm25_plain']} split={row['bm25_split']} "
+                    log(f"{iid:32} droid={row['droid']} fixsite={row['droid_fixsite']} plain={row['bm25_plain']} split={row['bm25_split']} "
                         f"gold={gold} top3={row['droid_top3']} open={opens[-1]:.2f}s indexed={indexed[-1]}")
             med = lambda xs, nd=3: round(statistics.median(xs), nd) if xs else None  # noqa: E731
             repo_stats[repo] = {
@@ -405,8 +405,8 @@ def main(argv: list[str] | None = None) -> int:
         "per_repo": {r: {k: v for k, v in st.items() if k != "acc"} | {"droid": st["acc"]["droid"],
                                                                       "bm25_plain": st["acc"]["bm25_plain"]}
                      for r, st in repo_stats.items()},
-        "ranks": {row["instance_id"]: [row["droid"], row["droid_mention"], row["bm25_plain"]] for row in per_instance},
-        "note": ("ranks = [droid, droid_mention, bm25_plain] rank of the first gold file (null: not in the top 10); "
+        "ranks": {row["instance_id"]: [row["droid"], row["droid_fixsite"], row["bm25_plain"]] for row in per_instance},
+        "note": ("ranks = [droid, droid_fixsite, bm25_plain] rank of the first gold file (null: not in the top 10); "
                  "later_open = opening the index after HEAD moved to the next instance's base commit "
                  "(incremental); git grep = `git grep -n -I -e TERM...` with up to 20 query terms"),
     }

@@ -22,7 +22,7 @@ _SKIP_NAMES = frozenset({"package-lock.json", "yarn.lock", "pnpm-lock.yaml", "po
                          "Cargo.lock", "Gemfile.lock", "composer.lock", "go.sum", "uv.lock"})
 _TEST_DIRS = frozenset({"test", "tests", "testing", "spec", "specs", "__tests__", "__test__",
                         "e2e", "testdata", "test_data", "testcases"})
-_DOC_EXTS = frozenset({"md", "rst", "txt", "adoc", "rdoc", "markdown", "textile", "org", "tex"})
+_DOC_EXTS = frozenset({"md", "rst", "txt", "adoc", "rdoc", "markdown", "textile", "org", "tex", "ipynb"})
 _DOC_DIRS = frozenset({"doc", "docs", "documentation", "changelog", "changes", "newsfragments",
                        "news", "changelog.d"})
 _DOC_NAMES = frozenset({"changelog", "changes", "history", "news", "authors", "contributors",

@@ -138,8 +138,8 @@ class CodeIndex:
 
     # -- search ----------------------------------------------------------------------------------
 
-    def search(self, query: str, top: int = 10, mode: str = "fixsite") -> list[FileHit]:
-        """The `top` files most relevant to `query`, best first (`mode`: `fixsite` or `mention`)."""
+    def search(self, query: str, top: int = 10, mode: str = MODES[0]) -> list[FileHit]:
+        """The `top` files most relevant to `query`, best first (`mode`: `mention` or `fixsite`)."""
         if mode not in MODES:
             raise ValueError(f"unknown search mode {mode!r}; one of {', '.join(MODES)}")
         if top <= 0 or not query or not query.strip():
