@@ -117,3 +117,19 @@ def test_a_listed_but_absent_file_is_not_remembered_as_unreadable(tmp_path):
     present = CodeIndex.open(repo, cache_dir=cache)
     assert present.indexed == ["pkg/ledger.py"]
     assert paths(present.search("reconcile_ledger"))[0] == "pkg/ledger.py"
+
+
+def test_a_known_state_opens_while_another_process_is_indexing(tmp_path):
+    repo = _repo(tmp_path, n=3)
+    cache = tmp_path / "cache"
+    first = CodeIndex.open(repo, cache_dir=cache)
+    writer = build.open_store(first.db_path)
+    writer.execute("BEGIN IMMEDIATE")          # another process holds the write lock (a long cold build)
+    opened: list[CodeIndex] = []
+    thread = threading.Thread(target=lambda: opened.append(CodeIndex.open(repo, cache_dir=cache)), daemon=True)
+    thread.start()
+    thread.join(timeout=30)                     # it would wait LOCK_TIMEOUT (15 min) if it needed the lock
+    writer.execute("ROLLBACK")
+    writer.close()
+    assert not thread.is_alive() and opened
+    assert opened[0].reused and paths(opened[0].search("reconcile_ledger"))[0] == "pkg/ledger.py"

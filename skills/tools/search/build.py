@@ -23,6 +23,7 @@ from skills.tools.search.tokens import _Tokenizer, normalize_ident
 INDEX_VERSION = "7"
 KEEP_STATES = 8            # per repository
 LOCK_TIMEOUT = 900         # seconds to wait for another process that is indexing the same repository
+STATE_LOCK_MS = 2000       # recording which state was opened is bookkeeping: wait at most this long
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);
@@ -50,10 +51,11 @@ def open_store(db_path: Path) -> sqlite3.Connection:
     """The store at `db_path`, created when missing (WAL: readers never wait for the indexer)."""
     db_path.parent.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(db_path, timeout=LOCK_TIMEOUT, check_same_thread=False, isolation_level=None)
-    conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
-    conn.executescript(_SCHEMA)
-    conn.execute("INSERT OR IGNORE INTO meta VALUES ('version', ?)", (INDEX_VERSION,))
+    if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'states'").fetchone() is None:
+        conn.execute("PRAGMA journal_mode=WAL")       # only a new store is written to here
+        conn.executescript(_SCHEMA)
+        conn.execute("INSERT OR IGNORE INTO meta VALUES ('version', ?)", (INDEX_VERSION,))
     return conn
 
 
@@ -124,23 +126,33 @@ def update(conn: sqlite3.Connection, snap: _Snapshot,
 
 def _record_state(conn: sqlite3.Connection, key: str, blob_ids: list[int], keep_states: int) -> None:
     """Remember the state's blobs; forget the oldest states beyond `keep_states` and the blobs only they used."""
-    with contextlib.suppress(sqlite3.OperationalError):     # busy: another process records; skip this time
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            conn.execute("INSERT OR REPLACE INTO states VALUES (?, ?, ?)", (key, time.time(), json.dumps(blob_ids)))
-            old = [k for (k,) in conn.execute("SELECT key FROM states ORDER BY used DESC LIMIT -1 OFFSET ?",
-                                              (keep_states,))]
-            if old:
-                conn.executemany("DELETE FROM states WHERE key = ?", [(k,) for k in old])
-                live: set[int] = set()
-                for (blobs,) in conn.execute("SELECT blobs FROM states"):
-                    live.update(json.loads(blobs))
-                dead = [bid for (bid,) in conn.execute("SELECT id FROM blobs") if bid not in live]
-                _delete_blobs(conn, dead)
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
+    conn.execute(f"PRAGMA busy_timeout = {STATE_LOCK_MS}")   # never wait long behind another indexer
+    try:
+        _record_state_locked(conn, key, blob_ids, keep_states)
+    except sqlite3.OperationalError:     # busy: the state is recorded by a later open
+        pass
+    finally:
+        conn.execute(f"PRAGMA busy_timeout = {LOCK_TIMEOUT * 1000}")
+
+
+def _record_state_locked(conn: sqlite3.Connection, key: str, blob_ids: list[int], keep_states: int) -> None:
+    """Record the state and prune, in one write transaction (raises when the store stays busy)."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        conn.execute("INSERT OR REPLACE INTO states VALUES (?, ?, ?)", (key, time.time(), json.dumps(blob_ids)))
+        old = [k for (k,) in conn.execute("SELECT key FROM states ORDER BY used DESC LIMIT -1 OFFSET ?",
+                                          (keep_states,))]
+        if old:
+            conn.executemany("DELETE FROM states WHERE key = ?", [(k,) for k in old])
+            live: set[int] = set()
+            for (blobs,) in conn.execute("SELECT blobs FROM states"):
+                live.update(json.loads(blobs))
+            dead = [bid for (bid,) in conn.execute("SELECT id FROM blobs") if bid not in live]
+            _delete_blobs(conn, dead)
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
 
 
 def _delete_blobs(conn: sqlite3.Connection, dead: list[int]) -> None:
