@@ -21,6 +21,7 @@ import shutil
 import subprocess
 import tarfile
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -29,6 +30,7 @@ log = logging.getLogger("droid.rca")
 MAX_ARCHIVE_BYTES = 400_000_000
 TIMEOUT = 60.0
 MAX_CALLS = 60  # name lookups per analysis
+_JEDI = threading.Lock()
 BUDGET_SECONDS = 20.0  # jedi time per analysis; past it, names fall back to matching
 
 
@@ -84,18 +86,21 @@ class PythonResolver:
             self._project = jedi.Project(root, added_sys_path=extra, smart_sys_path=True,
                                          load_unsafe_extensions=False)
         if path not in self._scripts:
-            self._scripts[path] = jedi.Script(path=str(root / path), project=self._project)
+            # In-process inference: no helper subprocess to block on, nothing to leak between threads.
+            self._scripts[path] = jedi.Script(path=str(root / path), project=self._project,
+                                              environment=jedi.InterpreterEnvironment())
         return self._scripts[path]
 
     def goto(self, path: str, line: int, name: str) -> list[tuple[str, int]] | None:
         """Definitions of `name` (its last dotted part) as used on `line` of `path`."""
         if not path.endswith(".py") or self.calls >= MAX_CALLS or self.seconds > BUDGET_SECONDS:
             return None
-        t0 = time.monotonic()
-        try:
-            return self._goto(path, line, name)
-        finally:
-            self.seconds += time.monotonic() - t0
+        with _JEDI:   # jedi is not thread-safe (RCAs run on several threads): one resolution at a time
+            t0 = time.monotonic()
+            try:
+                return self._goto(path, line, name)
+            finally:
+                self.seconds += time.monotonic() - t0
 
     def _goto(self, path: str, line: int, name: str) -> list[tuple[str, int]] | None:
         script = self._script(path)
