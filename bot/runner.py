@@ -54,6 +54,10 @@ class Runner:
         self._lock = threading.Lock()
         self._busy = 0
         self.deliverer = Deliverer(store, poster.client, redact).start()
+        self.remote = None    # with DROID_BROKER_URL: executions run on `droid worker` processes
+        if settings.broker_url:
+            from bot.executors import RemoteExecution
+            self.remote = RemoteExecution(self, settings).start()
 
     # -- entry points (called from listeners; return at once) --------------------------------
     def submit(self, job, run_id: str, *args) -> Future:
@@ -70,6 +74,8 @@ class Runner:
     def shutdown(self, wait: bool = True) -> None:
         """Stop taking work; wait for what is running (and, briefly, for the outbox to empty)."""
         self.executor.shutdown(wait=wait, cancel_futures=not wait)
+        if self.remote is not None:
+            self.remote.close()
         self.deliverer.stop(drain=2.0 if wait else 0.0)
 
     def _guarded(self, job, run_id: str, *args) -> None:
@@ -188,6 +194,8 @@ class Runner:
         plan = self._plan(run)
         skill = self.skills[run.skill]
         status = StatusMessage(self.poster, run.channel, self._post_status(run, plan), self.settings.status_interval)
+        if self.remote is not None:
+            return self.remote.dispatch(run, plan, status)
         if skill.execute is not None:
             outcome = skill.execute(self._services(run_id), run, plan)
             for step in plan.steps:
