@@ -16,7 +16,7 @@ import redis
 STREAM = "droid:events"
 GROUP = "control"
 HEARTBEAT_SECONDS = 1.0
-HEARTBEAT_TTL = 6          # an attempt whose heartbeat is older than this is lost
+HEARTBEAT_TTL = 5          # an attempt whose heartbeat is older than this is lost
 KEY_TTL = 7 * 24 * 3600
 
 

@@ -8,9 +8,11 @@ import shutil
 import subprocess
 import sys
 import threading
+import time
 
 import pytest
 
+from bot import events_channel
 from integrations.llm import AnthropicLLM
 from tests.harness import BOT_TOKEN, SECRET, Droid, wait_for
 from tests.repos import SERVICE_FILES, make_repo
@@ -161,21 +163,22 @@ def test_a_lost_attempt_past_the_limit_fails_the_run_and_says_so(tmp_path, broke
 
 
 def test_stop_and_steering_reach_the_worker(tmp_path, broker, workers, stub):
-    gate, asked = threading.Event(), threading.Event()
-    steered = []
+    first, second, asked, steered = threading.Event(), threading.Event(), threading.Event(), []
 
     def hold(body):
         asked.set()
-        gate.wait(30)
+        first.wait(30)
 
     def sees_steering(body):
         steered.append(json.dumps(body["messages"]))
+        second.wait(30)
 
     stub.add(Turn.tool_use("submit_plan", PLAN),
              Turn.tool_use("view_file", {"path": "webhooks/sender.py"}, expect=hold),
              Turn.tool_use("view_file", {"path": "webhooks/sender.py"}, expect=sees_steering))
     one = workers("one")
     droid = model_droid(tmp_path, stub, broker)
+    remote = droid.deps.runner.remote
     try:
         ready(one)
         _, ts = droid.mention("where are webhook retries handled?")
@@ -183,15 +186,19 @@ def test_stop_and_steering_reach_the_worker(tmp_path, broker, workers, stub):
         approve(droid, run.run_id)
         wait_for(asked.is_set, 20, what="the worker asks the model")
         droid.store.events.append(run.run_id, "follow_up", text="look at the backoff constant too")
-        wait_for(lambda: droid.deps.runner.remote.forwarded.get(run.run_id), what="steering forwarded")
-        gate.set()
+        wait_for(lambda: remote.forwarded.get(run.run_id), what="steering forwarded")
+        first.set()
         wait_for(lambda: steered, what="second model call")
         assert "look at the backoff constant too" in steered[0]
         status = wait_for(lambda: next((p for p in droid.posts() if "droid_stop" in droid.buttons(p)), None),
                           what="status with Stop")
         droid.click("droid_stop", droid.buttons(status)["droid_stop"])
-        wait_for(lambda: [p for p in droid.posts() if "stopped" in p["text"].lower()], 10, what="stopped notice")
-        assert droid.store.runs.get(run.run_id).state == "cancelled"
+        droid.wait_state(run.run_id, "cancelled")
+        stopped = time.monotonic()
+        wait_for(lambda: remote.client.get(events_channel.key(run.run_id, "stop")), 2, what="Stop reaches Redis")
+        assert time.monotonic() - stopped < 2
+        second.set()
+        wait_for(lambda: run.run_id not in remote.inflight, 5, what="the worker's end of the stopped attempt")
         assert len(stub.requests) == 3   # the worker made no model call after the Stop
         stub.assert_done()
     finally:
@@ -200,7 +207,9 @@ def test_stop_and_steering_reach_the_worker(tmp_path, broker, workers, stub):
 
 def test_serve_without_redis_says_so_and_doctor_reports_workers(tmp_path, broker, workers):
     env = {**os.environ, "SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SECRET, "PYTHONPATH": str(ROOT),
-           "DROID_DB": str(tmp_path / "d.db"), "DROID_BROKER_URL": f"redis://127.0.0.1:{free_port()}/0"}
+           "DROID_DB": str(tmp_path / "d.db"), "DROID_BROKER_URL": f"redis://127.0.0.1:{free_port()}/0",
+           "SLACK_API_URL": f"http://127.0.0.1:{free_port()}/api/"}
+    env.pop("ANTHROPIC_API_KEY", None)
     serve = subprocess.run([sys.executable, "-m", "bot.cli", "serve", "--port", "0"], cwd=ROOT, env=env,
                            capture_output=True, text=True, timeout=30)
     assert serve.returncode == 2
