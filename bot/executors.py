@@ -34,11 +34,11 @@ def check_broker(url: str) -> None:
         raise BrokerUnavailable(f"cannot reach the broker at {url}: {type(exc).__name__}: {exc}") from None
 
 
-def workers(settings, timeout: float = 2.0) -> list[str]:
-    """The names of the `droid worker` processes that answer a ping (celery inspect ping)."""
+def workers(settings, timeout: float = 1.0) -> list[str]:
+    """The names of the `droid worker` processes that answer a ping within `timeout` (celery control ping)."""
     from bot.worker import celery_app
-    replies = celery_app(settings).control.inspect(timeout=timeout).ping() or {}
-    return sorted(replies)
+    replies = celery_app(settings).control.ping(timeout=timeout) or []
+    return sorted(name for reply in replies for name in reply)
 
 
 class RemoteExecution:
