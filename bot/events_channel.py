@@ -50,6 +50,14 @@ class WorkerSide:
             self.client.set(key(self.run_id, f"beat:{self.attempt}"), "1", ex=HEARTBEAT_TTL)
             self._last_beat = now
 
+    def started(self) -> None:
+        """Mark the attempt as taken off the queue: from now on a lapsed heartbeat means it is lost."""
+        pipe = self.client.pipeline()
+        pipe.set(key(self.run_id, f"started:{self.attempt}"), "1", ex=KEY_TTL)
+        pipe.set(key(self.run_id, f"beat:{self.attempt}"), "1", ex=HEARTBEAT_TTL)
+        pipe.execute()
+        self._last_beat = time.monotonic()
+
     def current(self) -> bool:
         """True while this attempt is the one the control plane claimed and no stop was asked."""
         self.beat()
@@ -89,11 +97,11 @@ class ControlSide:
         """Attempt `attempt` is now the only one that may run (older ones stop at their next poll)."""
         self.client.delete(key(run_id, "stop"))
         self.client.set(key(run_id, "attempt"), str(attempt), ex=KEY_TTL)
-        self.client.set(key(run_id, f"beat:{attempt}"), "1", ex=HEARTBEAT_TTL * 5)   # time to be picked up
 
     def alive(self, run_id: str, attempt: int) -> bool:
-        """True while the attempt's heartbeat is fresh."""
-        return bool(self.client.exists(key(run_id, f"beat:{attempt}")))
+        """True while the attempt waits in the queue (however long a backlog is) or its heartbeat is fresh."""
+        started, beat = self.client.mget(key(run_id, f"started:{attempt}"), key(run_id, f"beat:{attempt}"))
+        return not started or bool(beat)
 
     def stop(self, run_id: str) -> None:
         """Ask the worker running the run to stop at its next poll."""

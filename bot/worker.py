@@ -75,6 +75,7 @@ def _execute_task(task, job: dict) -> None:
     if not side.current():   # superseded (e.g. redelivered after the control plane moved on): drop it
         log.info("run %s attempt %s is superseded; skipped", job["run"]["run_id"], job["attempt"])
         return
+    side.started()
     side.send("event", event_kind="attempt_started", event={"attempt": job["attempt"],
                                                              "worker": task.request.hostname})
     WorkerRunner(settings, job, side).run()

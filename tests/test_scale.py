@@ -13,6 +13,7 @@ import time
 import pytest
 
 from bot import events_channel
+from bot.recovery import recover
 from integrations.llm import AnthropicLLM
 from tests.harness import BOT_TOKEN, SECRET, Droid, wait_for
 from tests.repos import SERVICE_FILES, make_repo
@@ -70,7 +71,7 @@ def test_runs_across_two_workers_all_finish_and_are_told(tmp_path, broker, worke
     try:
         ready(one, two)
         runs = []
-        for i in range(8):
+        for i in range(20):
             _, ts = droid.mention(f"where is the retry logic for webhooks? ({i})")
             runs.append(droid.wait_state(droid.run_for("CDEV", ts).run_id, "awaiting_approval"))
         for run in runs:
@@ -80,8 +81,8 @@ def test_runs_across_two_workers_all_finish_and_are_told(tmp_path, broker, worke
             assert done.state == "succeeded", done.result
             assert "webhooks/sender.py" in done.result
             assert [a for a, _ in started_on(droid, run.run_id)] == [1]
-        told = wait_for(lambda: len([p for p in droid.posts() if "Search results" in p["text"]]) == 8 or None,
-                        what="8 results posted")
+        told = wait_for(lambda: len([p for p in droid.posts() if "Search results" in p["text"]]) == 20 or None,
+                        what="20 results posted")
         assert told
         assert not droid.store.outbox.pending() or wait_for(lambda: not droid.store.outbox.pending())
     finally:
@@ -223,3 +224,48 @@ def test_serve_without_redis_says_so_and_doctor_reports_workers(tmp_path, broker
     doctor = subprocess.run([sys.executable, "-m", "bot.cli", "doctor"], cwd=ROOT, env=env, capture_output=True,
                             text=True, timeout=30)
     assert f"✓ Broker: {broker.url}; 1 worker(s): {one.name}" in doctor.stdout, doctor.stdout
+
+
+def test_control_plane_restart_mid_run_loses_no_worker_event(tmp_path, broker, workers, stub):
+    gate, asked = threading.Event(), threading.Event()
+
+    def hold(body):
+        asked.set()
+        gate.wait(30)
+
+    stub.add(Turn.tool_use("submit_plan", PLAN),
+             Turn.tool_use("view_file", {"path": "webhooks/sender.py"}, expect=hold),
+             Turn.tool_use("final_answer", {"text": "Retries live in `webhooks/sender.py`."}))
+    one = workers("one")
+    first = model_droid(tmp_path, stub, broker)
+    ready(one)
+    _, ts = first.mention("where are webhook retries handled?")
+    run = first.wait_state(first.run_for("CDEV", ts).run_id, "awaiting_approval")
+    approve(first, run.run_id)
+    wait_for(asked.is_set, 20, what="the worker asks the model")
+    first.deps.runner.shutdown(wait=False)          # serve goes away mid-run (its Slack stays up)
+    first.store.database.close()
+    gate.set()                                      # the worker carries on and reports to nobody
+    wait_for(lambda: broker_backlog(first.deps.runner.remote) >= 3, 20, what="worker messages waiting in Redis")
+    llm = AnthropicLLM(api_key=KEY, model="claude-sonnet-4-5", base_url=stub.url, max_retries=0)
+    second = Droid(tmp_path, llm=llm, anthropic_url=stub.url, broker_url=broker.url, standin=first.slack,
+                   db=tmp_path / "droid.db", routing=first.settings.routing)
+    try:
+        recover(second.deps)
+        done = second.wait_state(run.run_id, "succeeded", "failed", timeout=20)
+        assert done.state == "succeeded", done.result
+        events = second.store.events.for_run(run.run_id)
+        assert [e.data["name"] for e in events if e.kind == "tool_call"] == ["view_file", "final_answer"]
+        assert "recovered" not in [e.kind for e in events]
+        answers = wait_for(lambda: [p for p in second.posts() if "webhooks/sender.py`" in p["text"]],
+                           what="answer posted")
+        assert len(answers) == 1
+        stub.assert_done()
+    finally:
+        second.close()
+
+
+def broker_backlog(remote) -> int:
+    """Messages in the event stream the control plane has not read yet."""
+    groups = remote.client.xinfo_groups(events_channel.STREAM)
+    return sum(int(g.get("lag") or 0) + int(g.get("pending") or 0) for g in groups)
