@@ -69,7 +69,7 @@ def settings_from_job(values: dict) -> Settings:
 
 def _execute_task(task, job: dict) -> None:
     """Celery task: run one attempt of one run's execution."""
-    settings = settings_from_job(job["settings"])
+    settings = dataclasses.replace(settings_from_job(job["settings"]), broker_url=task.app.conf.broker_url)
     side = events_channel.WorkerSide(events_channel.connect(settings.broker_url), job["run"]["run_id"],
                                      job["attempt"])
     if not side.current():   # superseded (e.g. redelivered after the control plane moved on): drop it
