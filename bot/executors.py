@@ -19,6 +19,7 @@ from skills.plan import Plan
 from skills.skill import Outcome
 
 log = logging.getLogger("droid.executors")
+POISON_TRIES = 3
 PAST_EVENTS = ("model_reply", "usage", "step_done", "tool_call")   # what a job needs of earlier executions
 
 
@@ -53,6 +54,7 @@ class RemoteExecution:
         self.celery = celery_app(settings)
         self.statuses: dict[str, StatusMessage] = {}
         self.forwarded: dict[str, int] = {}
+        self._failures: dict[str, int] = {}
         self.inflight: dict[str, int] = {}   # run id -> the attempt the control plane waits for
         for run in runner.store.runs.in_states("executing"):   # adopted after a control-plane restart
             if run.context.get("attempt"):
@@ -111,7 +113,7 @@ class RemoteExecution:
         while not self._stop.is_set():
             try:
                 for message_id, message in self.control.read(block_ms=300, pending=pending):
-                    self._record(message)
+                    self._record_once(message_id, message)
                     self.control.ack(message_id)
                 pending = False
                 if time.monotonic() - last_watch >= 0.5:
@@ -121,6 +123,18 @@ class RemoteExecution:
                 log.warning("control loop: %s: %s", type(exc).__name__, exc)
                 pending = True
                 self._stop.wait(1.0)
+
+    def _record_once(self, message_id: str, message: dict) -> None:
+        """Record a message; one that fails to record three times is logged and dropped, not retried forever."""
+        try:
+            self._record(message)
+        except Exception:
+            self._failures[message_id] = self._failures.get(message_id, 0) + 1
+            if self._failures[message_id] < POISON_TRIES:
+                raise
+            log.exception("run %s: dropped worker message %s after %d failures", message.get("run_id"), message_id,
+                          POISON_TRIES)
+        self._failures.pop(message_id, None)
 
     def _record(self, message: dict) -> None:
         """Record one worker message, unless it comes from a superseded attempt."""

@@ -269,3 +269,17 @@ def broker_backlog(remote) -> int:
     """Messages in the event stream the control plane has not read yet."""
     groups = remote.client.xinfo_groups(events_channel.STREAM)
     return sum(int(g.get("lag") or 0) + int(g.get("pending") or 0) for g in groups)
+
+
+def test_a_message_that_cannot_be_recorded_does_not_block_the_rest(tmp_path, broker):
+    droid = Droid(tmp_path, broker_url=broker.url)
+    try:
+        run, _ = droid.store.runs.create(channel="CDEV", trigger_ts="1.1", thread_ts="1.1", requester="UALICE",
+                                         skill="question", task="t")
+        side = events_channel.WorkerSide(events_channel.connect(broker.url), run.run_id, 0)
+        side.send("event", broken=True)                                   # no event kind: cannot be recorded
+        side.send("event", event_kind="note", event={"text": "after"})
+        wait_for(lambda: droid.store.events.for_run(run.run_id, "note"), 10, what="the later message recorded")
+        wait_for(lambda: broker_backlog(droid.deps.runner.remote) == 0 or None, 5, what="both acknowledged")
+    finally:
+        droid.close()
