@@ -95,10 +95,10 @@ def stub():
         yield s
 
 
-def model_droid(tmp_path, stub, broker) -> Droid:
+def model_droid(tmp_path, stub, broker, **overrides) -> Droid:
     repo = make_repo(tmp_path / "service", SERVICE_FILES)
     llm = AnthropicLLM(api_key=KEY, model="claude-sonnet-4-5", base_url=stub.url, max_retries=0)
-    return Droid(tmp_path, repo=repo, llm=llm, anthropic_url=stub.url, broker_url=broker.url)
+    return Droid(tmp_path, repo=repo, llm=llm, anthropic_url=stub.url, broker_url=broker.url, **overrides)
 
 
 def test_killed_worker_run_restarts_on_the_other_worker(tmp_path, broker, workers, stub):
@@ -145,10 +145,8 @@ def test_a_lost_attempt_past_the_limit_fails_the_run_and_says_so(tmp_path, broke
 
     stub.add(Turn.tool_use("submit_plan", PLAN), Turn.tool_use("view_file", {"path": "x"}, expect=hold))
     one = workers("one")
-    droid = model_droid(tmp_path, stub, broker)
-    droid.settings = droid.deps.runner.settings
+    droid = model_droid(tmp_path, stub, broker, max_attempts=1)
     try:
-        object.__setattr__(droid.settings, "max_attempts", 1)
         ready(one)
         _, ts = droid.mention("where are webhook retries handled?")
         run = droid.wait_state(droid.run_for("CDEV", ts).run_id, "awaiting_approval")
