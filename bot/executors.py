@@ -55,10 +55,10 @@ class RemoteExecution:
         self.statuses: dict[str, StatusMessage] = {}
         self.forwarded: dict[str, int] = {}
         self._failures: dict[str, int] = {}
-        self.inflight: dict[str, int] = {}   # run id -> the attempt the control plane waits for
+        self.inflight: dict[str, tuple] = {}   # run id -> (attempt, kind, state, feedback) awaited from workers
         for run in runner.store.runs.in_states("executing"):   # adopted after a control-plane restart
             if run.context.get("attempt"):
-                self.inflight[run.run_id] = int(run.context["attempt"])
+                self.inflight[run.run_id] = (int(run.context["attempt"]), "execute", "executing", None)
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="droid-control", daemon=True)
@@ -76,24 +76,33 @@ class RemoteExecution:
 
     # -- dispatch ---------------------------------------------------------------------------
     def dispatch(self, run, plan: Plan, status: StatusMessage | None) -> None:
-        """Claim the next attempt of the run and send it to the workers."""
-        run = self.runner.store.runs.get(run.run_id)
-        previous = int(run.context.get("attempt") or 0)
-        tries = int(run.context.get("tries") or 0) if run.context.get("attempt_version") == plan.version else 0
-        if tries >= self.settings.max_attempts:
-            return self.runner.fail(run.run_id, f"Run {run.run_id} was lost by its worker {tries} times "
-                                                f"(DROID_MAX_ATTEMPTS), so droid stopped it. Its history is kept.")
-        attempt = previous + 1
-        if not self.runner.store.runs.claim_attempt(run.run_id, previous, attempt, plan.version):
-            return   # another dispatch won, or the run left `executing`
-        self.runner.store.runs.set_context_key(run.run_id, "tries", tries + 1)
-        self.runner.store.events.append(run.run_id, "attempt", attempt=attempt, version=plan.version, try_number=tries + 1)
-        with self._lock:
-            self.inflight[run.run_id] = attempt
-            if status is not None:
+        """Claim the next attempt at executing the run's approved plan and send it to the workers."""
+        if status is not None:
+            with self._lock:
                 self.statuses[run.run_id] = status
-        self.control.claim(run.run_id, attempt)
-        self.celery.send_task("droid.execute", args=[self._job(run.run_id, attempt)])
+        self._send(run.run_id, "execute", "executing", f"execute:{plan.version}")
+
+    def dispatch_plan(self, run, feedback: str | None) -> None:
+        """Claim the next attempt at drafting the run's plan and send it to the workers."""
+        self._send(run.run_id, "plan", "planning", f"plan:{run.plan_version + 1}", feedback)
+
+    def _send(self, run_id: str, kind: str, state: str, what: str, feedback: str | None = None) -> None:
+        run = self.runner.store.runs.get(run_id)
+        previous = int(run.context.get("attempt") or 0)
+        tries = int(run.context.get("tries") or 0) if run.context.get("attempt_of") == what else 0
+        if tries >= self.settings.max_attempts:
+            return self.runner.fail(run_id, f"Run {run_id} was lost by its worker {tries} times "
+                                            f"(DROID_MAX_ATTEMPTS), so droid stopped it. Its history is kept.")
+        attempt = previous + 1
+        if not self.runner.store.runs.claim_attempt(run_id, previous, attempt, what, state):
+            return   # another dispatch won, or the run left `state`
+        self.runner.store.runs.set_context_key(run_id, "tries", tries + 1)
+        self.runner.store.events.append(run_id, "attempt", attempt=attempt, of=what, try_number=tries + 1)
+        with self._lock:
+            self.inflight[run_id] = (attempt, kind, state, feedback)
+        self.control.claim(run_id, attempt)
+        self.celery.send_task("droid.execute", args=[{**self._job(run_id, attempt), "kind": kind,
+                                                      "feedback": feedback}])
 
     def _job(self, run_id: str, attempt: int) -> dict:
         from bot.worker import job_settings
@@ -152,7 +161,7 @@ class RemoteExecution:
                 log.warning("run %s: worker numbered plan v%s, stored as v%s", run_id, data["version"], version)
         elif kind == "run_update":
             if "context" in data:
-                keep = {k: run.context[k] for k in ("attempt", "attempt_version", "tries") if k in run.context}
+                keep = {k: run.context[k] for k in ("attempt", "attempt_of", "tries") if k in run.context}
                 data = {**data, "context": {**data["context"], **keep}}
             store.runs.update(run_id, **data)
         elif kind == "status":
@@ -176,6 +185,11 @@ class RemoteExecution:
         with self._lock:
             self.statuses.pop(run.run_id, None)
             self.inflight.pop(run.run_id, None)
+        if data["how"] == "planned":
+            plan = Plan.from_dict(data["plan"])
+            return self.runner.submit(self.runner.planned, run.run_id, plan, data.get("feedback"))
+        if data["how"] == "plan_failed":
+            return self.runner.planning_failed(run.run_id, data["message"])
         if data["how"] == "error":
             return self.runner.fail(run.run_id, f"droid hit an internal error on a worker ({data['error']}) and "
                                                 "stopped this run. The run's history is kept.")
@@ -192,20 +206,23 @@ class RemoteExecution:
         store = self.runner.store
         with self._lock:
             inflight = dict(self.inflight)
-        for run_id, attempt in inflight.items():
+        for run_id, (attempt, kind, state, feedback) in inflight.items():
             run = store.runs.get(run_id)
-            if run.state != "executing":
+            if run.state != state:
                 self.control.stop(run_id)
-            else:
+            elif kind == "execute":
                 self._forward_steering(run)
             if self.control.alive(run_id, attempt):
                 continue
             with self._lock:
                 self.inflight.pop(run_id, None)
-            if run.state == "executing" and int(run.context.get("attempt") or 0) == attempt:
+            if run.state == state and int(run.context.get("attempt") or 0) == attempt:
                 store.events.append(run_id, "attempt_lost", attempt=attempt)
                 log.warning("run %s: attempt %s lost its worker", run_id, attempt)
-                self.dispatch(run, self.runner._plan(run), self.statuses.get(run_id))
+                if kind == "plan":
+                    self.dispatch_plan(run, feedback)
+                else:
+                    self.dispatch(run, self.runner._plan(run), self.statuses.get(run_id))
 
     def _forward_steering(self, run) -> None:
         seen = self.forwarded.get(run.run_id, 0)

@@ -99,15 +99,30 @@ class Runner:
             self.poster.react(run.channel, run.trigger_ts, "eyes")
         elif run.state != "planning":
             return
+        if self.remote is not None:
+            return self.remote.dispatch_plan(run, feedback)
+        try:
+            plan = self.draft(run, feedback)
+        except (PlanError, LLMError) as exc:
+            return self.planning_failed(run_id, exc.message if isinstance(exc, LLMError) else str(exc))
+        self.planned(run_id, plan, feedback)
+
+    def draft(self, run: Run, feedback: str | None) -> Plan:
+        """The plan for a run (model or template); raises PlanError / LLMError."""
         skill = self.skills[run.skill]
         previous = self._plan(run) if run.plan_version else None
         budget = Budget(min(skill.max_steps, self.settings.max_steps), self.settings.max_tokens)
-        try:
-            plan = self._draft(run, skill, budget, feedback, previous)
-        except (PlanError, LLMError) as exc:
-            message = exc.message if isinstance(exc, LLMError) else str(exc)
-            self.store.events.append(run_id, "error", phase="planning", message=message)
-            return self._finish_failed(run_id, "planning", f"Planning failed: {message}")
+        return self._draft(run, skill, budget, feedback, previous)
+
+    def planning_failed(self, run_id: str, message: str) -> None:
+        """Planning could not produce a plan: the run fails and the thread is told why."""
+        self.store.events.append(run_id, "error", phase="planning", message=message)
+        self._finish_failed(run_id, "planning", f"Planning failed: {message}")
+
+    def planned(self, run_id: str, plan: Plan, feedback: str | None) -> None:
+        """Store a drafted plan as the next version; post it for approval, or execute it at once (auto)."""
+        run = self.store.runs.get(run_id)
+        skill = self.skills[run.skill]
         banner = f"*Revised* after feedback: _{mrkdwn.one_line(feedback)}_" if feedback else ""
         auto = not (skill.needs_approval or (skill.name == "rca" and self.settings.rca_needs_approval))
         with self.store.database.transaction():   # the version, the closing of the old one and the new post: together

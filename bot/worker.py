@@ -19,9 +19,10 @@ from celery import Celery
 
 from bot import events_channel
 from bot.agent_loop import LoopResult
+from bot.planner import PlanError
 from bot.runner import Runner
 from bot.settings import Routing, Settings, SettingsError
-from integrations.llm import RedactingLLM, Usage
+from integrations.llm import LLMError, RedactingLLM, Usage
 from integrations.redact import Redactor
 from skills.plan import Plan
 from skills.registry import all_skills
@@ -178,6 +179,8 @@ class WorkerRunner(Runner):
             self.side.beat(force=True)
 
     def _run(self, run: Run) -> None:
+        if self.job.get("kind") == "plan":
+            return self._draft_plan(run)
         plan, skill, status = self._plan(run), self.skills[run.skill], RemoteStatus(self.side)
         if skill.execute is not None:
             outcome = skill.execute(self._services(run.run_id), run, plan)
@@ -206,6 +209,15 @@ class WorkerRunner(Runner):
         control = {k: v for k, v in result.control.items() if k != "plan"}
         self.side.send("end", how="loop", outcome=result.outcome, text=result.text, control=control,
                        plan=worked.to_dict(), version=worked.version)
+
+    def _draft_plan(self, run: Run) -> None:
+        feedback = self.job.get("feedback")
+        try:
+            plan = self.draft(run, feedback)
+        except (PlanError, LLMError) as exc:
+            message = exc.message if isinstance(exc, LLMError) else str(exc)
+            return self.side.send("end", how="plan_failed", message=message)
+        self.side.send("end", how="planned", plan=plan.to_dict(), feedback=feedback)
 
     def _send_outcome(self, outcome: Outcome, plan: Plan) -> None:
         files = [(name, content.decode("utf-8", "replace") if isinstance(content, bytes) else content, title)

@@ -80,7 +80,8 @@ def test_runs_across_two_workers_all_finish_and_are_told(tmp_path, broker, worke
             done = droid.wait_state(run.run_id, "succeeded", "failed", timeout=30)
             assert done.state == "succeeded", done.result
             assert "webhooks/sender.py" in done.result
-            assert [a for a, _ in started_on(droid, run.run_id)] == [1]
+            assert [a for a, _ in started_on(droid, run.run_id)] == [1, 2]   # planned, then executed
+            assert done.context["attempt_of"] == "execute:1"
         told = wait_for(lambda: len([p for p in droid.posts() if "Search results" in p["text"]]) == 20 or None,
                         what="20 results posted")
         assert told
@@ -120,16 +121,16 @@ def test_killed_worker_run_restarts_on_the_other_worker(tmp_path, broker, worker
         approve(droid, run.run_id)
         wait_for(asked.is_set, 20, what="attempt 1 asks the model")
         first = started_on(droid, run.run_id)
-        assert [a for a, _ in first] == [1]
-        victim, survivor = (one, two) if first[0][1] == one.name else (two, one)
+        assert [a for a, _ in first] == [1, 2]    # attempt 1 drafted the plan; 2 executes
+        victim, survivor = (one, two) if first[1][1] == one.name else (two, one)
         victim.kill()
         gate.set()
         done = droid.wait_state(run.run_id, "succeeded", "failed", timeout=30)
         assert done.state == "succeeded", done.result
-        assert started_on(droid, run.run_id) == [(1, victim.name), (2, survivor.name)]
+        assert started_on(droid, run.run_id)[1:] == [(2, victim.name), (3, survivor.name)]
         kinds = [e.kind for e in droid.store.events.for_run(run.run_id)]
         assert "attempt_lost" in kinds
-        assert kinds.index("attempt_lost") < [i for i, k in enumerate(kinds) if k == "attempt_started"][1]
+        assert kinds.index("attempt_lost") < [i for i, k in enumerate(kinds) if k == "attempt_started"][2]
         wait_for(lambda: [p for p in droid.posts() if "webhooks/sender.py" in p["text"]], what="answer posted")
         stub.assert_done()
     finally:
