@@ -171,10 +171,26 @@ def check_port(settings: Settings, port: int | None = None) -> tuple[str, str]:
     return OK, f"{settings.host}:{port} is free"
 
 
+def check_broker(settings: Settings) -> tuple[str, str]:
+    """With DROID_BROKER_URL: Redis answers, and which `droid worker` processes answer a ping."""
+    if not settings.broker_url:
+        return OFF, "DROID_BROKER_URL not set: runs execute inside `droid serve` (set it to scale out to workers)"
+    from bot.executors import BrokerUnavailable, workers
+    from bot.executors import check_broker as ping_broker
+    try:
+        ping_broker(settings.broker_url)
+    except BrokerUnavailable as exc:
+        return BAD, f"{exc} — start Redis or fix DROID_BROKER_URL"
+    seen = workers(settings)
+    if not seen:
+        return BAD, f"{settings.broker_url} answers, but no worker does — start `droid worker`"
+    return OK, f"{settings.broker_url}; {len(seen)} worker(s): {', '.join(seen)}"
+
+
 CHECKS: list[tuple[str, Callable[[Settings], tuple[str, str]]]] = [
     ("Slack tokens", check_tokens), ("Repositories", check_repos), ("Database", check_database),
     ("Port", check_port), ("Slack", check_slack), ("Model", check_model), ("GitHub", check_github),
-    ("Jira", check_jira), ("Sentry", check_sentry),
+    ("Jira", check_jira), ("Sentry", check_sentry), ("Broker", check_broker),
 ]
 
 

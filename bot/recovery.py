@@ -25,6 +25,8 @@ def recover(deps) -> list[str]:
         deps.runner.submit(deps.runner.plan, run.run_id)
         touched.append(run.run_id)
     for run in deps.store.runs.in_states("executing"):
+        if deps.runner.remote is not None and run.context.get("attempt"):
+            continue   # on a worker: its messages wait in Redis, and a lost attempt is restarted
         deps.store.events.append(run.run_id, "recovered", action="failed")
         deps.runner.fail(run.run_id, f"droid restarted while run {run.run_id} was executing, so it was stopped "
                                      "part-way. Its history is kept; mention @droid again to start over.")

@@ -54,6 +54,10 @@ class Runner:
         self._lock = threading.Lock()
         self._busy = 0
         self.deliverer = Deliverer(store, poster.client, redact).start()
+        self.remote = None    # with DROID_BROKER_URL: executions run on `droid worker` processes
+        if settings.broker_url:
+            from bot.executors import RemoteExecution
+            self.remote = RemoteExecution(self, settings).start()
 
     # -- entry points (called from listeners; return at once) --------------------------------
     def submit(self, job, run_id: str, *args) -> Future:
@@ -70,6 +74,8 @@ class Runner:
     def shutdown(self, wait: bool = True) -> None:
         """Stop taking work; wait for what is running (and, briefly, for the outbox to empty)."""
         self.executor.shutdown(wait=wait, cancel_futures=not wait)
+        if self.remote is not None:
+            self.remote.close()
         self.deliverer.stop(drain=2.0 if wait else 0.0)
 
     def _guarded(self, job, run_id: str, *args) -> None:
@@ -93,15 +99,30 @@ class Runner:
             self.poster.react(run.channel, run.trigger_ts, "eyes")
         elif run.state != "planning":
             return
+        if self.remote is not None:
+            return self.remote.dispatch_plan(run, feedback)
+        try:
+            plan = self.draft(run, feedback)
+        except (PlanError, LLMError) as exc:
+            return self.planning_failed(run_id, exc.message if isinstance(exc, LLMError) else str(exc))
+        self.planned(run_id, plan, feedback)
+
+    def draft(self, run: Run, feedback: str | None) -> Plan:
+        """The plan for a run (model or template); raises PlanError / LLMError."""
         skill = self.skills[run.skill]
         previous = self._plan(run) if run.plan_version else None
         budget = Budget(min(skill.max_steps, self.settings.max_steps), self.settings.max_tokens)
-        try:
-            plan = self._draft(run, skill, budget, feedback, previous)
-        except (PlanError, LLMError) as exc:
-            message = exc.message if isinstance(exc, LLMError) else str(exc)
-            self.store.events.append(run_id, "error", phase="planning", message=message)
-            return self._finish_failed(run_id, "planning", f"Planning failed: {message}")
+        return self._draft(run, skill, budget, feedback, previous)
+
+    def planning_failed(self, run_id: str, message: str) -> None:
+        """Planning could not produce a plan: the run fails and the thread is told why."""
+        self.store.events.append(run_id, "error", phase="planning", message=message)
+        self._finish_failed(run_id, "planning", f"Planning failed: {message}")
+
+    def planned(self, run_id: str, plan: Plan, feedback: str | None) -> None:
+        """Store a drafted plan as the next version; post it for approval, or execute it at once (auto)."""
+        run = self.store.runs.get(run_id)
+        skill = self.skills[run.skill]
         banner = f"*Revised* after feedback: _{mrkdwn.one_line(feedback)}_" if feedback else ""
         auto = not (skill.needs_approval or (skill.name == "rca" and self.settings.rca_needs_approval))
         with self.store.database.transaction():   # the version, the closing of the old one and the new post: together
@@ -188,6 +209,8 @@ class Runner:
         plan = self._plan(run)
         skill = self.skills[run.skill]
         status = StatusMessage(self.poster, run.channel, self._post_status(run, plan), self.settings.status_interval)
+        if self.remote is not None:
+            return self.remote.dispatch(run, plan, status)
         if skill.execute is not None:
             outcome = skill.execute(self._services(run_id), run, plan)
             for step in plan.steps:

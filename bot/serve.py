@@ -54,6 +54,12 @@ def _serve(args) -> int:
         raise StartupError(f"--port {port} is not a TCP port (0-65535; 0 picks a free one)")
     sys.setswitchinterval(SWITCH_INTERVAL)
     signal.signal(signal.SIGTERM, _interrupt)   # a stop from systemd/docker shuts down like Ctrl-C
+    if settings.broker_url:   # workers execute the runs: without Redis nothing could run
+        from bot.executors import BrokerUnavailable, check_broker
+        try:
+            check_broker(settings.broker_url)
+        except BrokerUnavailable as exc:
+            raise StartupError(f"{exc} (start Redis, or unset DROID_BROKER_URL to run everything in-process)") from None
     deps = _step("cannot open the database", build_deps, settings)
     configure(deps.redact)
     app = build_app(settings, deps)

@@ -98,6 +98,8 @@ class Settings:
     max_cost_usd: float = 5.0
     max_wall_seconds: int = 1800
     max_tool_errors: int = 5
+    broker_url: str = ""              # redis://… : execution on `droid worker` processes instead of in-process
+    max_attempts: int = 3             # executions of one approved plan before the run fails (worker lost)
     status_interval: float = 2.0
     plan_expiry_hours: float = 24.0
     rca_cooldown_minutes: float = 30.0
@@ -165,7 +167,9 @@ class Settings:
             problems.append("JIRA_URL is set but JIRA_USER / JIRA_API_TOKEN are not")
         if self.sentry_token and not self.sentry_org:
             problems.append("SENTRY_AUTH_TOKEN is set but SENTRY_ORG is not")
-        for name in ("workers", "max_steps", "max_tokens", "max_wall_seconds", "max_tool_errors"):
+        if self.broker_url and not self.broker_url.startswith(("redis://", "rediss://")):
+            problems.append(f"DROID_BROKER_URL must be a redis:// URL, got {self.broker_url!r}")
+        for name in ("workers", "max_steps", "max_tokens", "max_wall_seconds", "max_tool_errors", "max_attempts"):
             if getattr(self, name) <= 0:
                 problems.append(f"{_var(name)} must be positive")
         if not 0 <= self.port <= 65535:
@@ -238,6 +242,8 @@ ENV_VARS: dict[str, tuple[str, object]] = {
     "max_cost_usd": ("DROID_MAX_COST_USD", float),
     "max_wall_seconds": ("DROID_MAX_WALL_SECONDS", int),
     "max_tool_errors": ("DROID_MAX_TOOL_ERRORS", int),
+    "broker_url": ("DROID_BROKER_URL", str),
+    "max_attempts": ("DROID_MAX_ATTEMPTS", int),
     "status_interval": ("DROID_STATUS_INTERVAL", float),
     "plan_expiry_hours": ("DROID_PLAN_EXPIRY_HOURS", float),
     "rca_cooldown_minutes": ("DROID_RCA_COOLDOWN_MINUTES", float),

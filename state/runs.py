@@ -138,6 +138,16 @@ class RunStore:
                                 [f"$.{key}", json.dumps(value), time.time(), run_id, f"$.{key}"])
             return cursor.rowcount == 1
 
+    def claim_attempt(self, run_id: str, expected: int, attempt: int, of: str, state: str) -> bool:
+        """Compare-and-set on the run's worker attempt: `expected` → `attempt` (at `of`, e.g. "execute:2"),
+        only while the run is in `state`; True if this call won."""
+        with self.database.transaction() as db:
+            cursor = db.execute(
+                "UPDATE runs SET context=json_set(context, '$.attempt', ?, '$.attempt_of', ?), updated_at=? "
+                "WHERE run_id=? AND state=? AND COALESCE(json_extract(context, '$.attempt'), 0)=?",
+                [attempt, of, time.time(), run_id, state, expected])
+            return cursor.rowcount == 1
+
     def set_context_key(self, run_id: str, key: str, value) -> None:
         """Set (or, with None, remove) one context key in place, leaving the others as they are."""
         with self.database.transaction() as db:
