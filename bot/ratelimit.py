@@ -28,8 +28,8 @@ METHOD_TIERS = {
     "reactions.add": 3, "reactions.remove": 3, "conversations.replies": 3, "views.open": 4,
     "files.getUploadURLExternal": 4, "files.completeUploadExternal": 4, "users.info": 4, "auth.test": 4,
 }
-# Methods that put a message into a channel and so count against its posting rate.
-CHANNEL_POSTS = {"chat.postMessage", "files.completeUploadExternal"}
+# Methods that count against a channel's posting rate (Slack names chat.postMessage; a file share is Tier 4).
+CHANNEL_POSTS = {"chat.postMessage"}
 
 
 @dataclass(frozen=True)
