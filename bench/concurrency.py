@@ -94,6 +94,19 @@ def time_acks(droid: Droid, n: int, gap: float, tag: str) -> list[float]:
     return out
 
 
+def executor_settings(workers: int) -> dict:
+    """Settings overrides for the executor under test: {} runs in-process (the embedded default).
+
+    THE HOOK for the Celery executor: with `workers` > 0, start that many `droid worker` processes on
+    DROID_BROKER_URL here (and stop them at exit) and return the overrides that make the control
+    plane hand runs to them; everything else in this benchmark stays as it is.
+    """
+    if not workers:
+        return {}
+    raise SystemExit("--workers needs the Celery executor (DROID_BROKER_URL), which this build does not have "
+                     "yet; run without --workers for the in-process figures.")
+
+
 def main() -> int:
     """Run the benchmark and print JSON."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -105,10 +118,7 @@ def main() -> int:
     ap.add_argument("--acks", type=int, default=40)
     ap.add_argument("--workers", type=int, default=0, help="Celery worker processes (needs DROID_BROKER_URL)")
     args = ap.parse_args()
-    if args.workers:
-        print("--workers needs the Celery executor (DROID_BROKER_URL), which this build does not have yet; "
-              "run without it for the in-process figures.", file=sys.stderr)
-        return 2
+    overrides = executor_settings(args.workers)
     tmp = Path(tempfile.mkdtemp(prefix="droid-bench-concurrency-"))
     limits = Limits().scaled(args.slack_scale)
     standin = SlackStandIn(team=TEAM).start().enforce_limits(limits)
@@ -116,7 +126,7 @@ def main() -> int:
     stub = AnthropicStub(latency=args.latency, responder=respond).start()
     llm = AnthropicLLM(api_key=KEY, model="claude-sonnet-4-5", base_url=stub.url, max_retries=2)
     droid = Droid(tmp, repo=make_repo(tmp / "service", SERVICE_FILES), llm=llm, anthropic_url=stub.url,
-                  standin=standin, workers=args.threads, status_interval=2.0)
+                  standin=standin, workers=args.threads, status_interval=2.0, **overrides)
     approved_at, delivered_at, mentioned_at = {}, {}, {}
     clicks: list[tuple[str, str]] = []
     lock = threading.Condition()
@@ -162,7 +172,7 @@ def main() -> int:
                          for ts in mentioned_at if ts in approved_at]
         report = {
             "command": " ".join(["python", "bench/concurrency.py", *sys.argv[1:]]),
-            "mode": "in-process", "runs": args.runs, "succeeded": sum(1 for r in runs if r and r.state == "succeeded"),
+            "mode": f"{args.workers} Celery workers" if args.workers else "in-process", "runs": args.runs, "succeeded": sum(1 for r in runs if r and r.state == "succeeded"),
             "threads": args.threads, "model_latency_s": args.latency, "slack_scale": args.slack_scale,
             "throughput_runs_per_min": round(args.runs / wall * 60, 1),
             "run_ms": {"p50": pct(e2e, 0.5), "p99": pct(e2e, 0.99)},
