@@ -5,7 +5,9 @@ Callers queue messages inside the transaction of the state change they report (`
 exactly-once for the reader: every post carries Slack message metadata naming its outbox row, and
 a row that may already have been sent (a counted attempt, no mark) is first looked for in the
 thread (`conversations.replies` with `include_all_metadata`). Edits and reactions are idempotent.
-429s pause all delivery for their Retry-After; other failures back off per run.
+Every call first takes a token from the workspace's rate limiter (bot/ratelimit.py) in the RESULT
+lane, so a storm waits there instead of meeting 429s. 429s that still come pause all delivery (and
+the limiter's bucket) for their Retry-After; other failures back off per run.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import time
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from bot import ratelimit
 from bot.blocks import Message
 from state.outbox import OutboxItem
 from state.store import Store
@@ -31,17 +34,20 @@ PERMANENT = {"channel_not_found", "not_in_channel", "is_archived", "invalid_bloc
              "no_text", "invalid_arguments", "invalid_metadata_format", "invalid_metadata_schema",
              "metadata_too_large", "file_not_found", "invalid_name", "no_reaction", "too_many_reactions"}
 FINE = {"already_reacted"}
+METHODS = {"post": "chat.postMessage", "update": "chat.update", "react": "reactions.add",
+           "upload": "files.completeUploadExternal"}
 
 
 class Deliverer:
     """Queues messages in the outbox and delivers them from one background thread."""
 
     def __init__(self, store: Store, client: WebClient, redact=None, *, base_delay: float = 0.5, max_delay: float = 30.0,
-                 timeout: int = 15):
+                 timeout: int = 15, limiter: ratelimit.SlackLimiter | None = None):
         self.store = store
         self.redact = redact or _Plain()
         # Our own backoff replaces the SDK's retry handlers: a failing call returns at once.
         self.client = WebClient(token=client.token, base_url=client.base_url, timeout=timeout, retry_handlers=[])
+        self.limiter = limiter or ratelimit.limiter_for(client.base_url, client.token)
         self.base_delay, self.max_delay = base_delay, max_delay
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -181,15 +187,18 @@ class Deliverer:
             if earlier and (found := self._find_sent(item)):
                 log.info("outbox %s was delivered before a restart (ts %s); not posting again", item.id, found)
                 return found
+            self._token("chat.postMessage", item)
             return self.client.chat_postMessage(
                 channel=item.channel, thread_ts=item.thread_ts, text=p["text"], blocks=p["blocks"],
                 unfurl_links=False, metadata=metadata(item))["ts"]
         if item.kind == "update":
             ts = p.get("ts") or self._ts_of(p.get("ts_of"))
             if ts:
+                self._token("chat.update", item)
                 self.client.chat_update(channel=item.channel, ts=ts, text=p["text"], blocks=p["blocks"])
             return ts
         if item.kind == "react":
+            self._token("reactions.add", item)
             try:
                 self.client.reactions_add(channel=item.channel, timestamp=p["ts"], name=p["name"])
             except SlackApiError as exc:
@@ -199,9 +208,16 @@ class Deliverer:
         if earlier and (found := self._find_sent(item)):
             return found
         content = base64.b64decode(p["content_b64"]) if "content_b64" in p else p["content"]
+        self._token("files.getUploadURLExternal", item)
+        self._token("files.completeUploadExternal", item)
         self.client.files_upload_v2(channel=item.channel, thread_ts=item.thread_ts, filename=p["filename"],
                                     content=content, title=p["title"])
         return None
+
+    def _token(self, method: str, item: OutboxItem) -> None:
+        """Wait for the limiter (bounded: after that, call anyway and let a 429 pause us)."""
+        if not self.limiter.acquire(method, item.channel, timeout=30.0):
+            log.warning("outbox %s: no %s token within 30s; sending anyway", item.id, method)
 
     def _ts_of(self, item_id: int | None) -> str | None:
         earlier = self.store.outbox.get(item_id) if item_id else None
@@ -213,6 +229,7 @@ class Deliverer:
             return None
         cursor = None
         while True:
+            self._token("conversations.replies", item)
             try:
                 page = self.client.conversations_replies(channel=item.channel, ts=item.thread_ts, cursor=cursor,
                                                          include_all_metadata=True, limit=200)
@@ -232,6 +249,7 @@ class Deliverer:
         error = _error(exc)
         if status == 429 or error == "ratelimited":
             wait = _retry_after(exc)
+            self.limiter.throttled_by_slack(METHODS.get(item.kind, "chat.postMessage"), item.channel, wait)
             self._paused_until = max(self._paused_until, time.time() + wait)
             log.warning("Slack rate-limited delivery; pausing %.1fs", wait)
             self.store.outbox.retry_later(item.id, f"ratelimited (Retry-After {wait:g}s)", time.time() + wait)

@@ -5,12 +5,17 @@ call droid makes and to script failures (429 with Retry-After, 5xx, `ok: false` 
 at a time (`fail_next`) or for a while (`outage`). Like Slack, it keeps message `metadata` and
 returns it from `conversations.replies` only when `include_all_metadata` is set, and a file shared
 into a thread appears there as a message carrying `files`.
+
+`enforce_limits()` makes it hold droid to Slack's rate limits: each method's tier and about one post
+a second per channel (bot/ratelimit.py `Limits`), answering 429 with Retry-After beyond them and
+counting what it refused in `served_429`. Off by default.
 """
 
 from __future__ import annotations
 
 import itertools
 import json
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -19,6 +24,7 @@ from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qsl
 
 from bot.loopback import LoopbackServer
+from bot.ratelimit import SPECIAL, Bucket, Limits
 
 BOT_USER = "UDROIDBOT"
 BOT_ID = "BDROIDBOT"
@@ -60,6 +66,9 @@ class SlackStandIn(LoopbackServer):
         self._outage: tuple[float, Failure, tuple[str, ...] | None] | None = None
         self._lock = threading.RLock()
         self._ts = itertools.count(1)
+        self.limits: Limits | None = None
+        self.served_429: dict[str, int] = {}
+        self._buckets: dict[tuple, Bucket] = {}
 
     @property
     def api_url(self) -> str:
@@ -80,6 +89,32 @@ class SlackStandIn(LoopbackServer):
                                            else "ratelimited"}, headers or {}, 0)
         with self._lock:
             self._outage = (time.monotonic() + seconds, failure, methods) if seconds > 0 else None
+
+    def enforce_limits(self, limits: Limits | None = None) -> SlackStandIn:
+        """Answer 429 + Retry-After to calls beyond Slack's tier limits and per-channel posting rate."""
+        with self._lock:
+            self.limits, self._buckets = limits or Limits(), {}
+        return self
+
+    def _over_limit(self, method: str, args: dict) -> float:
+        """Seconds the caller must wait (0: within the limits); takes a token when within."""
+        if self.limits is None:
+            return 0.0
+        with self._lock:
+            now, lim = time.monotonic(), self.limits
+            tier = lim.tier(method)
+            keys = [] if tier == SPECIAL else [(("method", method), lim.per_minute[tier] / 60.0, lim.burst[tier])]
+            channel = args.get("channel") or args.get("channel_id")
+            if method == "chat.postMessage" and channel:   # Slack: ~1 message a second per channel
+                keys.append((("channel", channel), lim.post_per_second, lim.post_burst))
+            buckets = [self._buckets.setdefault(key, Bucket(rate, burst, now)) for key, rate, burst in keys]
+            wait = max((b.wait(now) for b in buckets), default=0.0)
+            if wait > 0:
+                self.served_429[method] = self.served_429.get(method, 0) + 1
+                return wait
+            for bucket in buckets:
+                bucket.tokens -= 1
+            return 0.0
 
     def calls_to(self, method: str) -> list[Call]:
         """Every recorded call to one method."""
@@ -120,6 +155,9 @@ class SlackStandIn(LoopbackServer):
         call = Call(method, args)
         with self._lock:
             self.calls.append(call)
+        if not failure and (wait := self._over_limit(method, args)):
+            return self._reply(request, 429, {"ok": False, "error": "ratelimited"},
+                               {"Retry-After": max(1, math.ceil(wait))})
         if failure and failure.status != 200:
             return self._reply(request, failure.status, failure.body or {"ok": False}, failure.headers)
         body = failure.body if failure else self._dispatch(method, args)

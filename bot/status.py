@@ -45,7 +45,7 @@ class StatusMessage:
         if wait > 0 and self.ts is not None:
             time.sleep(wait)
         with self._lock:
-            self._flush_locked()
+            self._flush_locked(live=False)
 
     def finish(self) -> float:
         """Stop editing (the final state goes through the outbox); returns when the next edit is allowed (epoch s)."""
@@ -63,10 +63,18 @@ class StatusMessage:
             self._timer = None
             self._flush_locked()
 
-    def _flush_locked(self) -> None:
+    def _flush_locked(self, live: bool = True) -> None:
         if self._pending is not None and self.ts is None:  # the status message could not be posted
             self._pending = None
         if self._pending is not None:
-            message, self._pending = self._pending, None
-            self.poster.update(self.channel, self.ts, message)
+            if self.poster.update(self.channel, self.ts, self._pending, live=live) is None:
+                self._retry_later()       # Slack's budget is kept for results: coalesce into a later edit
+                return
+            self._pending = None
             self._last = time.monotonic()
+
+    def _retry_later(self) -> None:
+        if self._timer is None:
+            self._timer = threading.Timer(self.interval, self._flush)
+            self._timer.daemon = True
+            self._timer.start()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -241,7 +242,11 @@ def error_body(error_type: str, message: str) -> dict:
 class AnthropicStub:
     """A scripted Messages API server on 127.0.0.1, port 0, in a background thread."""
 
-    def __init__(self, script: list[Turn] | None = None) -> None:
+    def __init__(self, script: list[Turn] | None = None, *, latency: float = 0.0,
+                 responder: Callable[[dict], Turn] | None = None) -> None:
+        """`latency`: seconds each answer takes (like a model thinking); `responder(body)` answers
+        instead of the script, for many conversations at once (benchmarks)."""
+        self.latency, self.responder = latency, responder
         self.script: list[Turn] = list(script or [])
         self.requests: list[dict] = []
         self.errors: list[str] = []
@@ -292,10 +297,15 @@ class AnthropicStub:
 
     def handle_messages(self, body: dict, headers: dict[str, str]) -> tuple[int, dict, dict[str, str]]:
         """Answer one POST /v1/messages: (status, body, extra headers)."""
+        if self.latency:
+            time.sleep(self.latency)
         with self._lock:
             self.requests.append(body)
             n = len(self.requests)
-            turn = self.script.pop(0) if self.script else None
+            if self.responder is not None:
+                turn = self.responder(body)
+            else:
+                turn = self.script.pop(0) if self.script else None
             problem = self._problem(body, headers, turn)
             if problem:
                 self.errors.append(f"request #{n}: {problem}")
