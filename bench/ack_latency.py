@@ -1,6 +1,6 @@
 """Ack latency: time to HTTP 200 for signed app_mention deliveries, droid vs a bare Bolt app, same server.
 
-Both apps are served by droid's production server (`bot.http_server.DroidHTTPServer`: waitress and
+Both apps are served by droid's production server (`bot.slack.http_server.DroidHTTPServer`: waitress and
 Bolt's WSGI adapter) on loopback, one after the other in the same run. The load comes from a
 separate process (so the client does not share the server's GIL): `--n` deliveries from
 `--concurrency` senders, each delivery on a FRESH TCP connection, as Slack's are. droid does its
@@ -30,7 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bot import payloads  # noqa: E402
+from bot.slack import payloads  # noqa: E402
 
 SECRET = "bench-signing-secret"
 
@@ -51,8 +51,8 @@ def bare_app(api_url: str):
 
 def droid_app(api_url: str, db: str):
     """droid as `serve` builds it, without a model."""
-    from bot.app import build_app, build_deps
     from bot.settings import Settings
+    from bot.slack.app import build_app, build_deps
     settings = Settings(slack_bot_token="xoxb-bench", slack_signing_secret=SECRET, slack_api_url=api_url,
                         db_path=db, status_interval=2.0)
     deps = build_deps(settings)
@@ -132,7 +132,7 @@ class RemoteStandIn:
     """The Slack stand-in in its own process: Slack's side must not share droid's CPU or GIL."""
 
     def __enter__(self):
-        code = ("import sys; from bot.slack_standin import SlackStandIn; s = SlackStandIn().start(); "
+        code = ("import sys; from bot.local.slack_standin import SlackStandIn; s = SlackStandIn().start(); "
                 "print(s.api_url, flush=True); sys.stdin.read()")
         self.proc = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      text=True, cwd=str(ROOT))
@@ -163,7 +163,7 @@ def main() -> int:
         return 0
     if args.switch_interval:
         sys.setswitchinterval(args.switch_interval)
-    from bot.http_server import DroidHTTPServer
+    from bot.slack.http_server import DroidHTTPServer
     with RemoteStandIn() as slack, tempfile.TemporaryDirectory() as tmp:
         app, deps = droid_app(slack.api_url, str(Path(tmp) / "bench.db"))
         servers = {"bare": DroidHTTPServer(bare_app(slack.api_url), 0, host="127.0.0.1").start(),
@@ -181,7 +181,7 @@ def main() -> int:
         deps.runner.shutdown(wait=False)
     bare, ours = summary(latencies["bare"]), summary(latencies["droid"])
     ratio = round(ours["p99_ms"] / bare["p99_ms"], 2) if ours["p99_ms"] and bare["p99_ms"] else None
-    result = {"server": "waitress via bot.http_server", "n": args.n, "concurrency": args.concurrency, "rounds": args.rounds,
+    result = {"server": "waitress via bot.slack.http_server", "n": args.n, "concurrency": args.concurrency, "rounds": args.rounds,
               "fresh_connection_per_request": True, "droid": ours, "bare_bolt": bare, "p99_ratio": ratio,
               "runs_created_by_end_of_measurement": runs,
               "target": "droid p99 < 50 ms and <= 1.5x bare Bolt",

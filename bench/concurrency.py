@@ -31,9 +31,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bot import ratelimit  # noqa: E402
-from bot.ratelimit import SPECIAL, Limits, SlackLimiter  # noqa: E402
-from bot.slack_standin import SlackStandIn  # noqa: E402
+from bot.local.slack_standin import SlackStandIn  # noqa: E402
+from bot.slack import ratelimit  # noqa: E402
+from bot.slack.ratelimit import SPECIAL, Limits, SlackLimiter  # noqa: E402
 from integrations.llm import AnthropicLLM  # noqa: E402
 from tests.harness import BOT_TOKEN, TEAM, Droid, wait_for  # noqa: E402
 from tests.repos import SERVICE_FILES, make_repo  # noqa: E402

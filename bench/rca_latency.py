@@ -23,12 +23,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot import payloads  # noqa: E402
-from bot.app import build_app, build_deps  # noqa: E402
-from bot.demo import sentry_alert  # noqa: E402
-from bot.sentry_standin import SentryStandIn  # noqa: E402
+from bot.local.demo import sentry_alert  # noqa: E402
+from bot.local.sentry_standin import SentryStandIn  # noqa: E402
+from bot.local.slack_standin import SlackStandIn  # noqa: E402
 from bot.settings import Routing, Settings  # noqa: E402
-from bot.slack_standin import SlackStandIn  # noqa: E402
+from bot.slack import payloads  # noqa: E402
+from bot.slack.app import build_app, build_deps  # noqa: E402
 from integrations.sentry_event import parse_event  # noqa: E402
 from skills.rca.evidence import analyse  # noqa: E402
 from skills.rca.sample import build_repo, capture_event  # noqa: E402

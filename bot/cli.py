@@ -22,9 +22,9 @@ from typing import NoReturn
 # exit code; modules are imported only when their subcommand runs (no import-time side effects).
 SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
     "serve": ("bot.serve", "cli_main", "run the Slack app (Socket Mode or HTTP)"),
-    "worker": ("bot.worker", "cli_main", "execute runs for `droid serve` from DROID_BROKER_URL (Celery)"),
-    "demo": ("bot.demo", "cli_main", "the alert-to-RCA flow end to end, with no accounts at all"),
-    "console": ("bot.console", "cli_main", "talk to droid in a terminal, no Slack workspace needed"),
+    "worker": ("bot.execution.worker", "cli_main", "execute runs for `droid serve` from DROID_BROKER_URL (Celery)"),
+    "demo": ("bot.local.demo", "cli_main", "the alert-to-RCA flow end to end, with no accounts at all"),
+    "console": ("bot.local.console", "cli_main", "talk to droid in a terminal, no Slack workspace needed"),
     "doctor": ("bot.doctor", "cli_main", "check the configuration and every configured service"),
     "locate": ("skills.tools.search_code", "cli_main", "rank the files of a repository for a query"),
     "condense": ("skills.tools.condense", "cli_main", "condense a long log to the lines that matter"),

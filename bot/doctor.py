@@ -175,8 +175,8 @@ def check_broker(settings: Settings) -> tuple[str, str]:
     """With DROID_BROKER_URL: Redis answers, and which `droid worker` processes answer a ping."""
     if not settings.broker_url:
         return OFF, "DROID_BROKER_URL not set: runs execute inside `droid serve` (set it to scale out to workers)"
-    from bot.executors import BrokerUnavailable, workers
-    from bot.executors import check_broker as ping_broker
+    from bot.orchestration.executors import BrokerUnavailable, workers
+    from bot.orchestration.executors import check_broker as ping_broker
     try:
         ping_broker(settings.broker_url)
     except BrokerUnavailable as exc:

@@ -12,13 +12,13 @@ import signal
 import sys
 import threading
 
-from bot.app import build_app, build_deps
-from bot.http_server import DroidHTTPServer
 from bot.logs import configure
-from bot.recovery import recover
-from bot.schedules import start_scheduler
-from bot.sentry_webhook import sentry_route
+from bot.orchestration.recovery import recover
+from bot.orchestration.schedules import start_scheduler
 from bot.settings import Settings, SettingsError
+from bot.slack.app import build_app, build_deps
+from bot.slack.http_server import DroidHTTPServer
+from bot.slack.sentry_webhook import sentry_route
 
 log = logging.getLogger("droid.serve")
 # Acks must not wait behind planning threads holding the GIL: switch threads 10x more often than
@@ -55,7 +55,7 @@ def _serve(args) -> int:
     sys.setswitchinterval(SWITCH_INTERVAL)
     signal.signal(signal.SIGTERM, _interrupt)   # a stop from systemd/docker shuts down like Ctrl-C
     if settings.broker_url:   # workers execute the runs: without Redis nothing could run
-        from bot.executors import BrokerUnavailable, check_broker
+        from bot.orchestration.executors import BrokerUnavailable, check_broker
         try:
             check_broker(settings.broker_url)
         except BrokerUnavailable as exc:

@@ -109,7 +109,7 @@ class LLM(Protocol):
 class RedactingLLM:
     """The model boundary: any LLM, with everything sent to it and every text it returns redacted.
 
-    droid wraps every model it talks to in this (bot.app.build_deps), so no tool, prompt or steering
+    droid wraps every model it talks to in this (bot.slack.app.build_deps), so no tool, prompt or steering
     message can reach the model unredacted, whichever code path built it.
     """
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.mrkdwn import code_block
+from bot.slack.mrkdwn import code_block
 from skills.ask import read_tools, search_tool
 from skills.plan import Budget, Plan, Step
 from skills.skill import Outcome, Skill

@@ -1,6 +1,6 @@
 """The outbox: messages a person must see, stored in the same transaction as the state change they report.
 
-Rows are delivered by one deliverer (bot/deliverer.py), oldest first within each run. A row is
+Rows are delivered by one deliverer (bot/orchestration/deliverer.py), oldest first within each run. A row is
 `claim`ed (its attempt counted and committed) before each send, so after a crash a row with
 attempts > 0 may already be in Slack: the deliverer looks for it there before sending again.
 """

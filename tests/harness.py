@@ -6,10 +6,10 @@ import itertools
 import time
 from pathlib import Path
 
-from bot import payloads
-from bot.app import build_app, build_deps
+from bot.local.slack_standin import SlackStandIn
 from bot.settings import Routing, Settings
-from bot.slack_standin import SlackStandIn
+from bot.slack import payloads
+from bot.slack.app import build_app, build_deps
 
 SECRET = "test-signing-secret-0123456789"
 BOT_TOKEN = "xoxb-000000000000-000000000000-testtokentesttoken"

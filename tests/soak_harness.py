@@ -26,8 +26,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bot import payloads
-from bot.slack_standin import SlackStandIn
+from bot.local.slack_standin import SlackStandIn
+from bot.slack import payloads
 
 SECRET = "soak-signing-secret-0123456789"
 TEAM = "T0DROID"
@@ -47,9 +47,9 @@ def child_main(argv: list[str]) -> int:
     parser.add_argument("--slack", required=True)
     parser.add_argument("--repo", required=True)
     args = parser.parse_args(argv)
-    from bot.app import build_app, build_deps
-    from bot.recovery import recover
+    from bot.orchestration.recovery import recover
     from bot.settings import Routing, Settings
+    from bot.slack.app import build_app, build_deps
     settings = Settings(slack_bot_token="xoxb-000000000000-000000000000-soaktokensoak", slack_signing_secret=SECRET,
                         slack_api_url=args.slack, db_path=args.db, status_interval=0.05,
                         routing=Routing(default_repo=args.repo))

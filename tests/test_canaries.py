@@ -27,9 +27,9 @@ from pathlib import Path
 
 import pytest
 
-from bot import payloads
 from bot.logs import RedactingFormatter
 from bot.settings import Routing
+from bot.slack import payloads
 from integrations.llm import AnthropicLLM
 from skills.rca.sample import build_repo, capture_event
 from skills.rca.timeline import drawn_texts

@@ -180,7 +180,7 @@ def test_reply_in_the_thread_steers_the_running_agent(world):
     run, ts = start(droid, "fix add")
     approve(droid)
     assert reached.wait(10)
-    from bot import payloads
+    from bot.slack import payloads
     reply = droid.slack.add_user_message("CDEV", "UALICE", "please keep the signature of add()", ts)
     event = {**reply, "channel": "CDEV", "channel_type": "channel", "event_ts": reply["ts"]}
     assert droid.dispatch(payloads.event_callback(event, team="T0DROID")).status == 200

@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 
 from bot.doctor import run_checks
+from bot.local.slack_standin import SlackStandIn
 from bot.settings import Routing, Settings
-from bot.slack_standin import SlackStandIn
 from tests.repos import SERVICE_FILES, git, make_repo
 from tests.stubs.anthropic_stub import AnthropicStub
 

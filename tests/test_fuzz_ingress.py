@@ -26,9 +26,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot import payloads
-from bot.http_server import DroidHTTPServer
-from bot.sentry_webhook import sentry_route
+from bot.slack import payloads
+from bot.slack.http_server import DroidHTTPServer
+from bot.slack.sentry_webhook import sentry_route
 from tests.harness import SECRET, Droid, wait_for
 from tests.repos import SERVICE_FILES, make_repo
 

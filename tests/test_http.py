@@ -16,11 +16,11 @@ import urllib.request
 
 import pytest
 
-from bot import payloads
-from bot.http_server import DroidHTTPServer
-from bot.ingress import MAX_BODY
-from bot.sentry_webhook import sentry_route
 from bot.settings import Routing
+from bot.slack import payloads
+from bot.slack.http_server import DroidHTTPServer
+from bot.slack.ingress import MAX_BODY
+from bot.slack.sentry_webhook import sentry_route
 from tests.harness import SECRET, Droid, wait_for
 from tests.repos import SERVICE_FILES, make_repo
 
@@ -178,7 +178,7 @@ def test_a_listener_error_after_the_ack_ends_with_a_notice_in_the_thread(served,
 
 def test_a_button_listener_error_is_acknowledged_at_once_with_a_notice(served):
     droid, server = served
-    from bot import blocks
+    from bot.slack import blocks
     droid.store.database.close()   # the click's listener fails after its ack()
     body, content_type = payloads.encode(payloads.block_action(
         user="UALICE", channel="CDEV", message_ts="1700000000.000100", action_id="droid_approve",
@@ -239,7 +239,7 @@ def test_serve_port_0_picks_a_free_port_and_logs_it(tmp_path):
 
 @pytest.mark.parametrize("case", ["no tokens", "database", "port in use", "socket mode"])
 def test_serve_start_up_failures_are_one_line_and_exit_2(tmp_path, case):
-    from bot.slack_standin import SlackStandIn
+    from bot.local.slack_standin import SlackStandIn
     env = {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s", "DROID_DB": str(tmp_path / "d.db"),
            "DROID_HOST": "127.0.0.1"}
     busy, standin = socket.socket(), None

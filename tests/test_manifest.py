@@ -85,7 +85,7 @@ def test_every_method_called_has_its_scope(tmp_path):
     called = {c.method for c in droid.slack.calls}
     shortcuts = {s["callback_id"] for s in MANIFEST["features"]["shortcuts"]}
     assert shortcuts == set(re.findall(r"""app\.shortcut\(\s*["']([a-z_]+)["']""",
-                                       (ROOT / "bot/listeners/alerts.py").read_text()))
+                                       (ROOT / "bot/slack/listeners/alerts.py").read_text()))
     assert "commands" in set(MANIFEST["oauth_config"]["scopes"]["bot"])    # shortcuts need it
     assert {"chat.postMessage", "chat.update", "chat.postEphemeral", "reactions.add",
             "files.completeUploadExternal"} <= called

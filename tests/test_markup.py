@@ -11,8 +11,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from bot import blocks, mrkdwn
 from bot.settings import Routing
+from bot.slack import blocks, mrkdwn
 from skills.plan import Budget, Plan, Step
 from skills.rca import report
 from skills.rca.evidence import Evidence, FrameEvidence, SuspectCommit, SuspectLocation
@@ -197,7 +197,7 @@ def test_a_megabyte_renders_fast():
     assert time.perf_counter() - start < 2.0 and not inert(out)
 
 
-# -- every builder in bot/blocks.py --------------------------------------------------------------
+# -- every builder in bot/slack/blocks.py --------------------------------------------------------------
 
 def hostile_plan(text: str) -> Plan:
     plan = Plan(goal=text, steps=[Step(text, detail=text), Step("ok")], touches=[text, "a`b"], risks=[text],
@@ -290,7 +290,7 @@ def plan_post(droid, version):
 
 
 def test_mention_task_and_revise_feedback_are_shown_not_obeyed(droid):
-    from bot import payloads
+    from bot.slack import payloads
     _, ts = droid.mention(f"where is the retry logic? {CORPUS}", user="UALICE")
     run = droid.wait_state(droid.run_for("CDEV", ts).run_id, "awaiting_approval")
     v1 = plan_post(droid, 1)
@@ -351,7 +351,7 @@ def shop(tmp_path_factory):
 
 
 def test_sentry_webhook_alert_and_rca_header_are_inert(tmp_path, shop, fixtures_dir):
-    from bot.sentry_webhook import sentry_route
+    from bot.slack.sentry_webhook import sentry_route
     from tests.test_rca_slack import WEBHOOK_SECRET, _signed
     payload = copy.deepcopy(json.loads((fixtures_dir / "sentry/webhooks/event_alert.issue_alert_triggered.json")
                                        .read_text()))

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from bot.recovery import recover
+from bot.orchestration.recovery import recover
 from tests.harness import Droid, wait_for
 from tests.repos import SERVICE_FILES, make_repo
 
@@ -132,7 +132,7 @@ def test_state_change_and_outbox_commit_together(droid: Droid):
     run, _ = droid.store.runs.create(channel="CDEV", trigger_ts="300.1", thread_ts="300.1", requester="UALICE",
                                      skill="ask", task="t")
     droid.deps.runner.deliverer.stop()
-    from bot import blocks
+    from bot.slack import blocks
     with pytest.raises(RuntimeError), droid.store.database.transaction():
         assert droid.store.runs.transition(run.run_id, "received", "failed", result="x")
         droid.deps.runner.deliverer.post(run, blocks.notice("❌ x"), "droid_result")

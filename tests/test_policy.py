@@ -13,8 +13,8 @@ import threading
 
 import pytest
 
-from bot import blocks, payloads
 from bot.settings import Routing, Settings
+from bot.slack import blocks, payloads
 from integrations.llm import AnthropicLLM
 from tests.harness import TEAM, Droid, wait_for
 from tests.repos import SERVICE_FILES, make_repo

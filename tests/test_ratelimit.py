@@ -9,12 +9,12 @@ import pytest
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot import ratelimit
-from bot.blocks import Message
-from bot.poster import SlackPoster
-from bot.ratelimit import RESULT, STATUS, Limits, SlackLimiter
-from bot.slack_standin import SlackStandIn
-from bot.status import StatusMessage
+from bot.local.slack_standin import SlackStandIn
+from bot.orchestration.status import StatusMessage
+from bot.slack import ratelimit
+from bot.slack.blocks import Message
+from bot.slack.poster import SlackPoster
+from bot.slack.ratelimit import RESULT, STATUS, Limits, SlackLimiter
 from tests.harness import BOT_TOKEN, TEAM, Droid, wait_for
 from tests.repos import SERVICE_FILES, make_repo
 

@@ -12,9 +12,9 @@ import urllib.request
 
 import pytest
 
-from bot.http_server import DroidHTTPServer
-from bot.sentry_webhook import sentry_route
 from bot.settings import Routing
+from bot.slack.http_server import DroidHTTPServer
+from bot.slack.sentry_webhook import sentry_route
 from skills.rca.sample import GUILTY_SUBJECT, build_repo, capture_event
 from tests.harness import TEAM, Droid, wait_for
 from tests.stubs.sentry_stub import SentryStub
@@ -64,7 +64,7 @@ def post_alert(droid, message: dict, channel="CALERTS") -> str:
     ts = droid.slack.new_ts()
     event = {**message, "channel": channel, "ts": ts, "event_ts": ts, "channel_type": "channel"}
     droid.slack.messages.setdefault(channel, []).append(dict(event))   # Slack has the message before the event
-    from bot import payloads
+    from bot.slack import payloads
     assert droid.dispatch(payloads.event_callback(event, team=TEAM)).status == 200
     return ts
 

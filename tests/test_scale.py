@@ -12,10 +12,13 @@ import time
 
 import pytest
 
-from bot import events_channel
-from bot.recovery import recover
+from bot.execution import events_channel
+from bot.local.slack_standin import SlackStandIn
+from bot.orchestration.recovery import recover
+from bot.slack import ratelimit
+from bot.slack.ratelimit import Limits, SlackLimiter
 from integrations.llm import AnthropicLLM
-from tests.harness import BOT_TOKEN, SECRET, Droid, wait_for
+from tests.harness import BOT_TOKEN, SECRET, TEAM, Droid, wait_for
 from tests.repos import SERVICE_FILES, make_repo
 from tests.scale_harness import ROOT, RedisServer, Worker, free_port
 from tests.stubs.anthropic_stub import AnthropicStub, Turn
@@ -67,7 +70,10 @@ def started_on(droid: Droid, run_id: str) -> list[tuple[int, str]]:
 def test_runs_across_two_workers_all_finish_and_are_told(tmp_path, broker, workers):
     one, two = workers("one"), workers("two")
     repo = make_repo(tmp_path / "service", SERVICE_FILES)
-    droid = Droid(tmp_path, repo=repo, broker_url=broker.url)
+    # 20 runs in one channel: Slack's posting rate (about one a second) is not what this test is about
+    slack = SlackStandIn(team=TEAM).start()
+    ratelimit.install(slack.api_url, BOT_TOKEN, SlackLimiter(Limits().scaled(20)))
+    droid = Droid(tmp_path, repo=repo, broker_url=broker.url, standin=slack)
     try:
         ready(one, two)
         runs = []
@@ -83,7 +89,7 @@ def test_runs_across_two_workers_all_finish_and_are_told(tmp_path, broker, worke
             assert [a for a, _ in started_on(droid, run.run_id)] == [1, 2]   # planned, then executed
             assert done.context["attempt_of"] == "execute:1"
         told = wait_for(lambda: len([p for p in droid.posts() if "Search results" in p["text"]]) == 20 or None,
-                        what="20 results posted")
+                        timeout=90, what="20 results posted")
         assert told
         assert not droid.store.outbox.pending() or wait_for(lambda: not droid.store.outbox.pending())
     finally:

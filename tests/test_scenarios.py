@@ -84,7 +84,7 @@ def test_retried_delivery_creates_one_run(droid: Droid):
     response, ts = droid.mention("where is invoice total computed?", event_id="Ev0001")
     assert response.status == 200
     message = droid.slack.thread("CDEV", ts)[0]
-    from bot import payloads
+    from bot.slack import payloads
     event = payloads.app_mention(user="UALICE", text=message["text"], channel="CDEV", ts=ts)
     for retry in ("1", "2"):
         again = droid.dispatch(payloads.event_callback(event, team="T0DROID", event_id="Ev0001"),
@@ -126,7 +126,7 @@ def test_revise_makes_plan_v2_and_v1_buttons_are_stale(droid: Droid):
     v1 = droid.buttons(plan_post(droid))
     droid.click("droid_revise", v1["droid_revise"])
     view = wait_for(lambda: droid.slack.views, what="modal opened")[0]
-    from bot import payloads
+    from bot.slack import payloads
     submission = payloads.view_submission(user="UALICE", team="T0DROID", view=view,
                                           values={"feedback": {"text": "Focus on the backoff"}})
     assert droid.dispatch(submission).status == 200
@@ -153,7 +153,7 @@ def test_cancel_before_execution(droid: Droid):
 def test_bad_signature_is_401(droid: Droid):
     from slack_bolt.request import BoltRequest
 
-    from bot import payloads
+    from bot.slack import payloads
     body, content_type = payloads.encode(payloads.event_callback(
         payloads.app_mention(user="U1", text="<@UDROIDBOT> hi", channel="CDEV", ts="1.1"), team="T0DROID"))
     wrong = payloads.sign("not-the-secret", body)
@@ -179,8 +179,8 @@ def test_malformed_payloads_are_acknowledged(droid: Droid, payload):
 
 
 def test_garbage_body_does_not_crash(droid: Droid):
-    from bot import payloads
-    from bot.http_server import dispatch_raw
+    from bot.slack import payloads
+    from bot.slack.http_server import dispatch_raw
     body = "this is not json {"
     headers = {"content-type": "application/json", **payloads.sign("test-signing-secret-0123456789", body)}
     status, _, _ = dispatch_raw(droid.app, body, headers)
@@ -228,7 +228,7 @@ def test_slack_server_error_is_retried(droid: Droid):
 def test_stale_plans_expire_and_the_thread_is_told(droid: Droid):
     import time
 
-    from bot.schedules import expire_stale_plans
+    from bot.orchestration.schedules import expire_stale_plans
     run, ts = start(droid)
     assert expire_stale_plans(droid.deps, 3600) == []
     assert expire_stale_plans(droid.deps, 3600, now=time.time() + 7200) == [run.run_id]
@@ -245,7 +245,7 @@ def test_stale_plans_expire_and_the_thread_is_told(droid: Droid):
 def test_waiting_plans_get_one_reminder_per_version(droid: Droid):
     import time
 
-    from bot.schedules import remind_pending_plans
+    from bot.orchestration.schedules import remind_pending_plans
     run, ts = start(droid)
     assert remind_pending_plans(droid.deps, 3600) == []
     later = time.time() + 7200
@@ -265,7 +265,7 @@ def test_restart_while_planning_plans_again(tmp_path, repo):
     first.store.database.close()
     second = Droid(tmp_path, repo=repo, db=db, standin=first.slack)
     try:
-        from bot.recovery import recover
+        from bot.orchestration.recovery import recover
         assert recover(second.deps) == [run.run_id]
         second.wait_state(run.run_id, "awaiting_approval")
         assert wait_for(lambda: [p for p in second.posts() if "planning it again" in p["text"]], what="told")

@@ -8,7 +8,7 @@ import threading
 import pytest
 from slack_sdk.models.blocks import Block
 
-from bot.recovery import recover
+from bot.orchestration.recovery import recover
 from integrations.llm import AnthropicLLM
 from tests.harness import Droid, wait_for
 from tests.repos import SERVICE_FILES, make_repo

@@ -10,11 +10,11 @@ import pytest
 from slack_sdk.models.blocks import Block
 from slack_sdk.signature import SignatureVerifier
 
-from bot import blocks, payloads
-from bot.poster import SlackPoster
+from bot.local.slack_standin import SlackStandIn
+from bot.orchestration.status import StatusMessage
 from bot.settings import Settings, SettingsError
-from bot.slack_standin import SlackStandIn
-from bot.status import StatusMessage
+from bot.slack import blocks, payloads
+from bot.slack.poster import SlackPoster
 from integrations.redact import MASK, Redactor
 from skills.plan import Budget, Plan, Step, widening
 from state.runs import IllegalTransition

@@ -16,10 +16,10 @@ import uuid
 
 import pytest
 
-from bot.http_server import DroidHTTPServer
-from bot.sentry_webhook import sentry_route
 from bot.settings import Routing
-from bot.webhook_guard import GITHUB, JIRA, SENTRY, WebhookGuard
+from bot.slack.http_server import DroidHTTPServer
+from bot.slack.sentry_webhook import sentry_route
+from bot.slack.webhook_guard import GITHUB, JIRA, SENTRY, WebhookGuard
 from state.db import Database
 from state.deliveries import DeliveryLog
 from tests.harness import Droid, wait_for

@@ -4,7 +4,7 @@ Everything here is derived from the deterministic evidence; possible root causes
 hypotheses labelled CONFIRMED / LIKELY / INCONCLUSIVE by the rules of skills/rca/hypotheses.py,
 never stated as fact. The uploaded Markdown report holds the whole Slack summary and more.
 
-The summary is raw text for bot/blocks.py, which escapes it for Slack; names from the event and
+The summary is raw text for bot/slack/blocks.py, which escapes it for Slack; names from the event and
 the repository (exception types, functions, files, code) are quoted with `mrkdwn.code` /
 `mrkdwn.code_block` so they cannot end their backticks early.
 """
@@ -15,7 +15,7 @@ import dataclasses
 import re
 from datetime import UTC, datetime
 
-from bot.mrkdwn import clean, code, code_block, one_line, plain
+from bot.slack.mrkdwn import clean, code, code_block, one_line, plain
 
 MAX_FRAMES, MAX_COMMITS = 3, 3
 

@@ -143,7 +143,7 @@ def _narrative(services, evidence, repo: Path) -> str:
     sentence cites an evidence item; sentences that cite none are marked as speculation."""
     if services.agent is None:
         return ""
-    from bot.agent_loop import Limits
+    from bot.execution.agent_loop import Limits
     from skills.ask import read_tools
     from skills.tools.base import Tool, ToolContext, ToolResult
     items = evidence_items(evidence)
@@ -167,7 +167,7 @@ def _pull_requests(services, run, evidence) -> dict[str, str]:
     repo = run.context.get("github_repo") or settings.routing.github_repo_for(run.channel)
     if not (settings.github_token and repo):
         return {}
-    from bot import mrkdwn
+    from bot.slack import mrkdwn
     from integrations.github_client import GitHubClient, GitHubError
     client, out = GitHubClient(settings.github_token, settings.github_api_url), {}
     for suspect in evidence.suspect_commits[:3]:

@@ -10,7 +10,7 @@ import json
 import re
 from http.server import BaseHTTPRequestHandler
 
-from bot.loopback import LoopbackServer
+from bot.local.loopback import LoopbackServer
 
 ROUTE = re.compile(r"^/api/0/organizations/([^/]+)/issues/([^/]+)/(?:events/([^/]+)/)?$")
 

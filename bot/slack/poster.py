@@ -7,8 +7,8 @@ import logging
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot import mrkdwn, ratelimit
-from bot.blocks import Message
+from bot.slack import mrkdwn, ratelimit
+from bot.slack.blocks import Message
 
 log = logging.getLogger("droid.poster")
 
@@ -38,7 +38,7 @@ class SlackPoster:
         """Post in a thread (or the channel); upload the overflow file; return the message ts.
 
         `metadata` is Slack message metadata ({"event_type": ..., "event_payload": {...}}). Messages a
-        thread must not lose go through the outbox (bot/deliverer.py) instead of this direct path.
+        thread must not lose go through the outbox (bot/orchestration/deliverer.py) instead of this direct path.
         """
         response = self._call("chat.postMessage", channel, self.client.chat_postMessage, channel=channel,
                               thread_ts=thread_ts, text=self.redact(message.text),

@@ -5,7 +5,7 @@ section, 150 a header, 75 a button label, 2,000 a button value; we keep a whole 
 ~10,000 characters of block text and the top-level `text` under 4,000. Longer content is split
 into several sections, and past the total it is cut and the full text goes to a file.
 
-Every builder takes raw text and makes it safe itself (bot/mrkdwn.py): mrkdwn fields go through
+Every builder takes raw text and makes it safe itself (bot/slack/mrkdwn.py): mrkdwn fields go through
 `mrkdwn.render` (foreign text escaped, droid's sealed links and mentions kept), plain_text fields
 and uploaded files through `mrkdwn.plain`. Callers never pre-escape; droid's own links and
 mentions are built with `mrkdwn.link` / `mrkdwn.mention`, quoted code with `mrkdwn.code[_block]`.
@@ -17,7 +17,7 @@ import json
 import re
 from dataclasses import dataclass
 
-from bot import mrkdwn
+from bot.slack import mrkdwn
 from skills.plan import Plan
 
 MAX_BLOCKS = 50

@@ -13,12 +13,12 @@ from slack_sdk.http_retry.builtin_handlers import (
     ServerErrorRetryHandler,
 )
 
-from bot.listeners import alerts, decisions, fallback, mention
-from bot.middleware import errors
-from bot.middleware.sanitize import SanitizeBody
-from bot.poster import SlackPoster
-from bot.runner import Runner
+from bot.orchestration.runner import Runner
 from bot.settings import Settings
+from bot.slack.listeners import alerts, decisions, fallback, mention
+from bot.slack.middleware import errors
+from bot.slack.middleware.sanitize import SanitizeBody
+from bot.slack.poster import SlackPoster
 from integrations.llm import LLM, AnthropicLLM, RedactingLLM
 from integrations.redact import Redactor
 from state.store import Store

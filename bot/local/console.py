@@ -16,12 +16,12 @@ import threading
 import time
 from pathlib import Path
 
-from bot import payloads
-from bot.app import build_app, build_deps
+from bot.local.slack_standin import BOT_USER, SlackStandIn
 from bot.logs import configure
-from bot.recovery import recover
+from bot.orchestration.recovery import recover
 from bot.settings import Settings, SettingsError
-from bot.slack_standin import BOT_USER, SlackStandIn
+from bot.slack import payloads
+from bot.slack.app import build_app, build_deps
 
 HELP = """Type a message as you would in Slack, e.g.  @droid where is the retry logic?
   <number>        click that button        /as USER   act as another user (refusals)

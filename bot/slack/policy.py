@@ -8,7 +8,7 @@ Their replies in the thread are kept as `comment` events, which never reach the 
 
 from __future__ import annotations
 
-from bot import mrkdwn
+from bot.slack import mrkdwn
 
 # verb -> how the refusal names it
 VERBS = {

@@ -7,7 +7,7 @@ returns it from `conversations.replies` only when `include_all_metadata` is set,
 into a thread appears there as a message carrying `files`.
 
 `enforce_limits()` makes it hold droid to Slack's rate limits: each method's tier and about one post
-a second per channel (bot/ratelimit.py `Limits`), answering 429 with Retry-After beyond them and
+a second per channel (bot/slack/ratelimit.py `Limits`), answering 429 with Retry-After beyond them and
 counting what it refused in `served_429`. Off by default.
 """
 
@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qsl
 
-from bot.loopback import LoopbackServer
-from bot.ratelimit import SPECIAL, Bucket, Limits
+from bot.local.loopback import LoopbackServer
+from bot.slack.ratelimit import SPECIAL, Bucket, Limits
 
 BOT_USER = "UDROIDBOT"
 BOT_ID = "BDROIDBOT"

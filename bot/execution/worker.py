@@ -17,10 +17,10 @@ import threading
 
 from celery import Celery
 
-from bot import events_channel
-from bot.agent_loop import LoopResult
-from bot.planner import PlanError
-from bot.runner import Runner
+from bot.execution import events_channel
+from bot.execution.agent_loop import LoopResult
+from bot.orchestration.planner import PlanError
+from bot.orchestration.runner import Runner
 from bot.settings import Routing, Settings, SettingsError
 from integrations.llm import LLMError, RedactingLLM, Usage
 from integrations.redact import Redactor
@@ -152,7 +152,7 @@ class WorkerRunner(Runner):
     """The runner's execution half, on a worker: no database, no Slack, no thread pool."""
 
     def __init__(self, settings: Settings, job: dict, side: events_channel.WorkerSide):
-        from bot.app import build_llm
+        from bot.slack.app import build_llm
         self.settings, self.job, self.side = settings, job, side
         self.redact = Redactor(settings.secrets())
         llm = build_llm(settings)

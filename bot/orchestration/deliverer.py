@@ -5,7 +5,7 @@ Callers queue messages inside the transaction of the state change they report (`
 exactly-once for the reader: every post carries Slack message metadata naming its outbox row, and
 a row that may already have been sent (a counted attempt, no mark) is first looked for in the
 thread (`conversations.replies` with `include_all_metadata`). Edits and reactions are idempotent.
-Every call first takes a token from the workspace's rate limiter (bot/ratelimit.py) in the RESULT
+Every call first takes a token from the workspace's rate limiter (bot/slack/ratelimit.py) in the RESULT
 lane, so a storm waits there instead of meeting 429s. 429s that still come pause all delivery (and
 the limiter's bucket) for their Retry-After; other failures back off per run.
 """
@@ -21,8 +21,8 @@ import time
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot import ratelimit
-from bot.blocks import Message
+from bot.slack import ratelimit
+from bot.slack.blocks import Message
 from state.outbox import OutboxItem
 from state.store import Store
 

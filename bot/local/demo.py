@@ -18,10 +18,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from bot import payloads
-from bot.console import Console
+from bot.local.console import Console
+from bot.local.slack_standin import SlackStandIn
 from bot.settings import Routing, Settings, SettingsError
-from bot.slack_standin import SlackStandIn
+from bot.slack import payloads
 
 CHANNEL, ISSUE_ID, SHORT_ID, PROJECT, ORG = "CALERTS", "4711", "SHOP-1", "shop", "demo"
 
@@ -85,7 +85,7 @@ def cli_main(argv: list[str]) -> int:
     parser.add_argument("--dir", help="where to build the sample repository (default: a temporary folder); "
                         "running again into the same folder rebuilds it")
     args = parser.parse_args(argv)
-    from bot.sentry_standin import SentryStandIn
+    from bot.local.sentry_standin import SentryStandIn
     from skills.rca.sample import build_repo, capture_event
     root = Path(args.dir or tempfile.mkdtemp(prefix="droid-demo-")).expanduser().resolve()
     try:

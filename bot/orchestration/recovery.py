@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 
-from bot import blocks
+from bot.slack import blocks
 
 log = logging.getLogger("droid.recovery")
 

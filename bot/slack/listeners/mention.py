@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 import re
 
-from bot import blocks, policy
-from bot.middleware.dedupe import once_per_delivery
+from bot.slack import blocks, policy
+from bot.slack.middleware.dedupe import once_per_delivery
 from skills.registry import TICKET, choose
 
 log = logging.getLogger("droid.mention")
@@ -74,7 +74,7 @@ def _asks_for_change(task: str) -> bool:
 
 def _analyse_thread_alert(deps, channel: str, thread_ts: str, user: str, team: str) -> bool:
     """`@droid why?` under an alert nobody analysed yet: analyse the thread's parent message."""
-    from bot.listeners.alerts import start_rca
+    from bot.slack.listeners.alerts import start_rca
     from integrations.sentry_alert import alert_from_message
     try:
         parent = deps.client.conversations_replies(channel=channel, ts=thread_ts, limit=1)["messages"][0]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from bot import blocks, mrkdwn, policy
+from bot.slack import blocks, mrkdwn, policy
 from skills.plan import Plan
 
 log = logging.getLogger("droid.decisions")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 
-from bot import blocks, mrkdwn
-from bot.webhook_guard import SENTRY, WebhookGuard
+from bot.slack import blocks, mrkdwn
+from bot.slack.webhook_guard import SENTRY, WebhookGuard
 from integrations.sentry_alert import AlertRef
 
 log = logging.getLogger("droid.sentry_webhook")
@@ -16,7 +16,7 @@ TEXT = {"content-type": "text/plain"}
 def sentry_route(deps):
     """The handler for POST /sentry/webhook: (raw body, headers) -> (status, headers, body).
 
-    Verified, fresh, new and a JSON object (bot/webhook_guard.py), or refused with the matching status."""
+    Verified, fresh, new and a JSON object (bot/slack/webhook_guard.py), or refused with the matching status."""
     guard = WebhookGuard(SENTRY, deps.settings.sentry_webhook_secret, deps.store.deliveries,
                          deps.settings.webhook_max_age_seconds)
 
@@ -46,8 +46,8 @@ def _guarded(deps, payload: dict) -> None:
 
 def deliver(deps, payload: dict) -> None:
     """Post the alert in the project's channel and start the RCA in its thread."""
-    from bot.listeners.alerts import start_rca
-    from bot.middleware.sanitize import clean
+    from bot.slack.listeners.alerts import start_rca
+    from bot.slack.middleware.sanitize import clean
     from integrations.sentry_client import parse_issue_url
     from integrations.sentry_event import parse_event
     payload = clean(payload)   # lone surrogates / NULs from JSON escapes would fail SQLite and Slack later

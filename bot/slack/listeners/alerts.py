@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 import time
 
-from bot import blocks, mrkdwn, policy
-from bot.middleware.dedupe import once_per_delivery
+from bot.slack import blocks, mrkdwn, policy
+from bot.slack.middleware.dedupe import once_per_delivery
 from integrations.sentry_alert import AlertRef, alert_from_message
 
 log = logging.getLogger("droid.alerts")

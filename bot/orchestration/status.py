@@ -5,8 +5,8 @@ from __future__ import annotations
 import threading
 import time
 
-from bot.blocks import Message
-from bot.poster import SlackPoster
+from bot.slack.blocks import Message
+from bot.slack.poster import SlackPoster
 
 
 class StatusMessage:

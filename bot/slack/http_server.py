@@ -3,7 +3,7 @@
 waitress (pure Python) reads whole requests on its I/O thread before a worker thread sees them, so a
 slow or lying client ties up no worker; it refuses bodies over `max_request_body_size` (413) and
 malformed framing such as `Content-Length: -1` (400), listens with a real backlog, and closes idle
-connections after `channel_timeout`. Slack requests are shape-checked by `bot.ingress` and then
+connections after `channel_timeout`. Slack requests are shape-checked by `bot.slack.ingress` and then
 handed to Bolt through its WSGI adapter.
 """
 
@@ -21,8 +21,8 @@ from slack_bolt.request import BoltRequest
 from waitress import wasyncore
 from waitress.server import create_server
 
-from bot import ingress
-from bot.middleware.sanitize import clean_text
+from bot.slack import ingress
+from bot.slack.middleware.sanitize import clean_text
 
 log = logging.getLogger("droid.http")
 BACKLOG = 1024           # listen() queue: 20+ simultaneous fresh connections never wait for a SYN retry

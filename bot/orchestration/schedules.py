@@ -10,7 +10,7 @@ import time
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from bot import blocks, mrkdwn
+from bot.slack import blocks, mrkdwn
 
 log = logging.getLogger("droid.schedules")
 

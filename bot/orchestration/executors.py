@@ -13,8 +13,9 @@ import logging
 import threading
 import time
 
-from bot import blocks, events_channel
-from bot.status import StatusMessage
+from bot.execution import events_channel
+from bot.orchestration.status import StatusMessage
+from bot.slack import blocks
 from skills.plan import Plan
 from skills.skill import Outcome
 
@@ -37,7 +38,7 @@ def check_broker(url: str) -> None:
 
 def workers(settings, timeout: float = 1.0) -> list[str]:
     """The names of the `droid worker` processes that answer a ping within `timeout` (celery control ping)."""
-    from bot.worker import celery_app
+    from bot.execution.worker import celery_app
     replies = celery_app(settings).control.ping(timeout=timeout) or []
     return sorted(name for reply in replies for name in reply)
 
@@ -46,7 +47,7 @@ class RemoteExecution:
     """Executions on Celery workers; the control plane records their events and endings."""
 
     def __init__(self, runner, settings):
-        from bot.worker import celery_app
+        from bot.execution.worker import celery_app
         self.runner, self.settings = runner, settings
         check_broker(settings.broker_url)
         self.client = events_channel.connect(settings.broker_url)
@@ -105,7 +106,7 @@ class RemoteExecution:
                                                       "feedback": feedback}])
 
     def _job(self, run_id: str, attempt: int) -> dict:
-        from bot.worker import job_settings
+        from bot.execution.worker import job_settings
         store = self.runner.store
         run = store.runs.get(run_id)
         plans = {str(v): store.plans.get(run_id, v) for v in range(1, run.plan_version + 1)}
@@ -180,7 +181,7 @@ class RemoteExecution:
             return self.statuses[run.run_id]
 
     def _end(self, run, data: dict) -> None:
-        from bot.worker import loop_result
+        from bot.execution.worker import loop_result
         status = self._status(run)
         with self._lock:
             self.statuses.pop(run.run_id, None)

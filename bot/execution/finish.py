@@ -77,7 +77,7 @@ def ship(settings, run, plan: Plan, ws, summary: str, redact, record, thread_lin
     body = pr_body(run, plan, summary, files, stat, tests, thread_link)
     pr_url = _open_pr(settings, run.context.get("github_repo") or ws.source, ws, title, body, redact, record)
     _comment_on_ticket(settings, run, pr_url or ws.branch, tests, redact, record)
-    from bot import mrkdwn
+    from bot.slack import mrkdwn
     where = mrkdwn.link(pr_url, "Pull request") if pr_url else \
         f"Branch {mrkdwn.code(ws.branch)} pushed to {mrkdwn.code(ws.source)}"
     text = (f"{where} — {len(files)} file(s) changed.\n*Tests:* {tests.describe()}\n\n"

@@ -1,6 +1,6 @@
 """The one module that makes text droid did not write safe to show in Slack mrkdwn.
 
-The rule (every builder in bot/blocks.py follows it):
+The rule (every builder in bot/slack/blocks.py follows it):
 
 * **All text is foreign until proven otherwise.** A builder escapes every string it puts into a
   mrkdwn field (section, context, the top-level `text` that drives notifications) with `render`:

@@ -11,12 +11,12 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot import blocks, mrkdwn
-from bot.agent_loop import Limits, LoopResult, Spent, run_loop
-from bot.deliverer import Deliverer
-from bot.planner import PlanError, model_plan, template_plan
-from bot.poster import SlackPoster
-from bot.status import StatusMessage
+from bot.execution.agent_loop import Limits, LoopResult, Spent, run_loop
+from bot.orchestration.deliverer import Deliverer
+from bot.orchestration.planner import PlanError, model_plan, template_plan
+from bot.orchestration.status import StatusMessage
+from bot.slack import blocks, mrkdwn
+from bot.slack.poster import SlackPoster
 from integrations.llm import LLM, LLMError, Usage
 from skills.plan import Budget, Plan, widening
 from skills.registry import all_skills
@@ -56,7 +56,7 @@ class Runner:
         self.deliverer = Deliverer(store, poster.client, redact).start()
         self.remote = None    # with DROID_BROKER_URL: executions run on `droid worker` processes
         if settings.broker_url:
-            from bot.executors import RemoteExecution
+            from bot.orchestration.executors import RemoteExecution
             self.remote = RemoteExecution(self, settings).start()
 
     # -- entry points (called from listeners; return at once) --------------------------------
@@ -300,7 +300,7 @@ class Runner:
     def _finish(self, run_id: str, plan: Plan, ws, summary: str) -> Outcome:
         if ws is None:
             return Outcome("Answer", mrkdwn.from_model(summary, mrkdwn.allowed_hosts(self.settings)) or "(the model gave no text)")
-        from bot.finish import ship
+        from bot.execution.finish import ship
         run = self.store.runs.get(run_id)
         return ship(self.settings, run, plan, ws, summary, self.redact,
                     lambda kind, /, **data: self.store.events.append(run_id, kind, **data), self._permalink(run))

@@ -18,7 +18,7 @@ import logging
 
 from slack_bolt.response import BoltResponse
 
-from bot import blocks
+from bot.slack import blocks
 
 log = logging.getLogger("droid.errors")
 NOTICE = ("⚠️ droid hit an error while handling this and stopped (ref `{ref}`). Please try again; "
@@ -39,7 +39,7 @@ def guard_listeners(app, deps) -> None:
     """Wrap every listener registered so far (call after registering them)."""
     listeners = getattr(app, "_listeners", None)
     if listeners is None:
-        raise RuntimeError("slack_bolt.App has no _listeners: update bot.middleware.errors for this Bolt")
+        raise RuntimeError("slack_bolt.App has no _listeners: update bot.slack.middleware.errors for this Bolt")
     for listener in listeners:
         _guard(listener, deps)
 

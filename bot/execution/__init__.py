@@ -1,0 +1,1 @@
+"""Execution: the agent loop, shipping a change, and the worker side (Celery) with its event channel."""

@@ -1,0 +1,1 @@
+"""Run orchestration: the runner, planner, outbox deliverer, executors, recovery and schedules."""

@@ -1,0 +1,1 @@
+"""The Slack surface: the app, listeners, middleware, Block Kit, escaping, the poster, HTTP ingress."""
