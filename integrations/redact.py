@@ -32,25 +32,32 @@ _PEM = "pem_line"         # a key-body line on its own
 # speed; its alternatives are named groups, so a hit sends its line only to the detectors it concerns.
 _TRIGGERS = [
     (r"k(?:(?P<names>ey" + _SEP + r"|(?<=tok)en" + _SEP + r"|(?<=cook)ie" + _SEP + r")|(?P<stripe>(?<=[sr]k)_(?:live|test|prod)_)"
-     r"|(?P<sk>(?<=sk)-(?:ant|proj|svcacct|admin|none)-))",
-     True, {"names": (_NAMES,), "stripe": ("stripe",), "sk": ("anthropic", "openai")}),
+     r"|(?P<sk>(?<=sk)-(?:ant|proj|svcacct|admin|none)-)"
+     r"|(?P<vendor>(?<=sk)[0-9a-f]{32}|ey-[0-9a-f]{32}|(?<=nrak)-|(?<=dck)r_pat_))",
+     True, {"names": (_NAMES,), "stripe": ("stripe",), "sk": ("anthropic", "openai"), "vendor": ("vendor",)}),
     (r"g(?:(?P<git>h[pousr]_|ithub_pat_|l(?:pat|rt|dt|ft|ptt|soat|cbt|imt|agent|oas|ffct)-|r1348941)"
-     r"|(?P<sig>(?<=sig)(?:nature)?" + _SEP + "))", True,
-     {"git": ("github", "gitlab"), "sig": ("azure", _NAMES)}),
-    (r"x(?:ox[abposre][-.]|app-)", True, {None: ("slack",)}),
+     r"|(?P<sig>(?<=sig)(?:nature)?" + _SEP + r")|(?P<vendor>l(?:sa|c)_|(?<=fig)d_|(?<=rubyg)ems_|(?<=sg)\.))", True,
+     {"git": ("github", "gitlab"), "sig": ("azure", _NAMES), "vendor": ("vendor",)}),
+    (r"x(?:ox[abposrecd][-.]|app-)", True, {None: ("slack",)}),
     (r"j(?:(?P<jwt>(?<=eyj)[a-z0-9_-]{10,}\.ey)|(?P<openai>(?<=t3blbkfj)))", True,
      {"jwt": ("jwt",), "openai": ("openai",)}),
-    (r"y(?<=sntry)[su]_", True, {None: ("sentry",)}),
+    (r"y(?:(?P<sentry>(?<=sntry)[su]_)|(?P<vendor>a29\.))", True, {"sentry": ("sentry",), "vendor": ("vendor",)}),
     (r"q~", True, {None: ("azure",)}),
-    (r"://(?:[^\s/@]{1,300}@|hooks\.slack\.com/)", True, {None: ("url_credentials", "sentry", "slack_webhook")}),
+    (r"://(?:[^\s/@]{1,300}@|hooks\.slack\.com/|[\w.-]{0,20}discord(?:app)?\.com/api/webhooks/|[\w-]{1,60}\.webhook\.office\.com/)",
+     True, {None: ("url_credentials", "sentry", "slack_webhook", "vendor")}),
     (r"p(?:(?P<names>ass(?:w|phrase|" + _SEP + r")|wd" + _SEP + r"|at[\\\"'`\]]{0,5}[ \t]{0,3}[:=,])"
-     r"|(?P<npm>(?<=np)m_))", True,
-     {"names": (_NAMES,), "npm": ("npm",)}),
-    (r"cre(?:d|(?<=secre)t)", True, {None: ("azure", _NAMES)}),
-    (r"auth(?!or(?!i[sz]))", True, {None: ("auth_header", _NAMES)}),
+     r"|(?P<npm>(?<=np)m_)|(?P<vendor>(?<=shp)(?:at|ss|ca|pa)_|(?<=dop)_v1_|(?<=dp)\.[a-z]{2,5}\.|ul-[0-9a-f]{40}"
+     r"|scale_(?:tkn|pw|oauth)_|(?<=ap)i_|(?<=dap)i[a-h0-9]{32}))", True,
+     {"names": (_NAMES,), "npm": ("npm",), "vendor": ("vendor",)}),
+    (r"cre(?:d|(?<=secre)t)", True, {None: ("azure", _NAMES, "vendor")}),
+    (r"auth(?!or(?!i[sz]))", True, {None: ("auth_header", _NAMES, "vendor")}),
+    (r"_(?:(?<=ntn_)|(?<=hf_)|(?<=o[or]_v1_))", True, {None: ("vendor",)}),
+    (r"hv[sbr]\.", True, {None: ("vendor",)}),
+    (r"sq0(?:atp|csp)-", True, {None: ("vendor",)}),
     (r"--[\w-]{0,20}(?:key|token|secret|pass|pwd|pat|sig|cookie|auth|cred)", True, {None: (_NAMES,)}),
-    (r"A(?:(?P<aws>KIA|SIA|BIA|CCA|3T)|(?P<google>Iza)|(?P<pypi>gEIcHlwaS5vcmc)|(?P<azure>ccountKey))", False,
-     {"aws": ("aws_key_id",), "google": ("google",), "pypi": ("pypi",), "azure": ("azure",)}),
+    (r"A(?:(?P<aws>KIA|SIA|BIA|CCA|3T)|(?P<google>Iza)|(?P<pypi>gEIcHlwaS5vcmc)|(?P<azure>ccountKey)"
+     r"|(?P<vendor>T[AC]TT3|GE-SECRET-KEY-1|(?<=EA)A[A-Za-z0-9]{60}|(?<=\d:A)[\w-]{34}))", False,
+     {"aws": ("aws_key_id",), "google": ("google",), "pypi": ("pypi",), "azure": ("azure",), "vendor": ("vendor",)}),
     (r"\n[ \t\d:|+>\"'-]{0,12}+[A-Za-z0-9+/]{40,}+={0,2}+(?:\\n)?+[\"',;\\]*+[ \t]*+\r?(?=\n|\Z)",
      False, {None: (_PEM,)}),
 ]
