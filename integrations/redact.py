@@ -14,7 +14,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from integrations.secret_names import assignment_spans, secret_value, strength
+from integrations.secret_commands import command_spans
+from integrations.secret_names import assignment_spans, block_scalar_spans, secret_value, strength
 from integrations.secret_rules import PEM_LINE, PROVIDER_RULES, PUBLIC_BEGIN, pem_blocks
 
 MASK = "[REDACTED]"
@@ -27,6 +28,7 @@ _SEP = (r"[\w.-]{0,30}?(?:[\\\"'`\]]{0,5}[ \t]{0,3}"
         r"|\\?[\"'][ \t]{0,3},)")
 _NAMES = "names"          # secret-named assignments (integrations.secret_names)
 _PEM = "pem_line"         # a key-body line on its own
+_CMD = "command"          # a password given to a known command by a short flag (`mysql -pX`)
 # (trigger, runs on the lower-cased text?, {alternative: the detector families its line goes to}).
 # Each trigger begins with one literal character or string, so `re` skips ahead at memchr-like
 # speed; its alternatives are named groups, so a hit sends its line only to the detectors it concerns.
@@ -55,6 +57,7 @@ _TRIGGERS = [
     (r"hv[sbr]\.", True, {None: ("vendor",)}),
     (r"sq0(?:atp|csp)-", True, {None: ("vendor",)}),
     (r"--[\w-]{0,20}(?:key|token|secret|pass|pwd|pat|sig|cookie|auth|cred)", True, {None: (_NAMES,)}),
+    (r" -(?:[pau]|-(?:http-|proxy-)?user)", True, {None: (_CMD,)}),
     (r"A(?:(?P<aws>KIA|SIA|BIA|CCA|3T)|(?P<google>Iza)|(?P<pypi>gEIcHlwaS5vcmc)|(?P<azure>ccountKey)"
      r"|(?P<vendor>T[AC]TT3|GE-SECRET-KEY-1|(?<=EA)A[A-Za-z0-9]{60}|(?<=\d:A)[\w-]{34}))", False,
      {"aws": ("aws_key_id",), "google": ("google",), "pypi": ("pypi",), "azure": ("azure",), "vendor": ("vendor",)}),
@@ -128,6 +131,8 @@ def findings(text: str) -> list[tuple[int, int, str]]:
         spans += [(start, end, "private_key") for start, end in pem_blocks(text)]
     for start, (end, families) in lines.items():
         spans += [(start + s, start + e, family) for s, e, family in _line_findings(text[start:end], families)]
+        if _NAMES in families and end < len(text):
+            spans += block_scalar_spans(text, start, end)
     if spans and "-----BEGIN" in text:
         public = pem_blocks(text, PUBLIC_BEGIN)
         spans = [s for s in spans if not any(a <= s[0] and s[1] <= b for a, b in public)]
@@ -182,6 +187,8 @@ def _line_findings(line: str, families: set) -> list[tuple[int, int, str]]:
             spans.append((m.start(1), m.end(1), PEM_LINE.family))
     if _NAMES in families:
         spans += assignment_spans(line)
+    if _CMD in families:
+        spans += command_spans(line)
     return spans
 
 

@@ -36,6 +36,9 @@ _KEYSEP = re.compile(
     r"|[^\s'\"`,;&|)}\]\\]{1,400})")
 _FLAG = re.compile(r"(?<![\w-])--(?P<name>[a-z][\w-]{1,40})(?:=|[ \t]+)(?P<value>\"[^\"\n]{1,400}\"|'[^'\n]{1,400}'|[^\s'\"]{4,400})")
 _NETRC = re.compile(r"(?<!\S)password[ \t]+(\S+)")
+_NETRC_LINE = re.compile(r"[ \t]*password[ \t]+(\S+)[ \t]*\r?")    # .netrc, one token per line
+# A YAML block scalar under a name: `password: |`, `private_key: >-`; its body is the lines below.
+_BLOCK = re.compile(r"([ \t]*)(?:- )?[\"']?([\w.-]{1,60})[\"']?[ \t]*:[ \t]*[|>][-+0-9]{0,2}[ \t]*(?:#.*)?\r?")
 _NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-$@")
 _PARTS = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
 _DOTTED = re.compile(r"[A-Za-z_][\w]*(?:\.[A-Za-z_]\w*)+")
@@ -120,6 +123,8 @@ def assignment_spans(line: str, low: str | None = None) -> list[tuple[int, int, 
     if "machine" in low:   # .netrc: machine HOST login USER password SECRET
         spans += [(m.start(1), m.end(1), "assignment") for m in _NETRC.finditer(line)
                   if secret_value(m.group(1), True, True)]
+    elif (m := _NETRC_LINE.fullmatch(line)) and secret_value(m.group(1), True, False, " "):
+        spans.append((m.start(1), m.end(1), "assignment"))
     if "--" in line:
         for m in _FLAG.finditer(line):
             kind = strength(m.group("name"))
@@ -127,3 +132,25 @@ def assignment_spans(line: str, low: str | None = None) -> list[tuple[int, int, 
             if span:
                 spans.append((m.start("value") + span[0], m.start("value") + span[1], "assignment"))
     return spans
+
+
+def block_scalar_spans(text: str, start: int, end: int) -> list[tuple[int, int, str]]:
+    """The body of a YAML block scalar (`password: |` and the more-indented lines below it) whose
+    name is a secret name; `text[start:end]` is the line that opens it."""
+    m = _BLOCK.fullmatch(text, start, end)
+    if not m or strength(m.group(2)) != "strong":
+        return []
+    indent, pos, body_end = len(m.group(1).expandtabs()), end + 1, end
+    while pos < len(text):
+        stop = text.find("\n", pos)
+        stop = len(text) if stop < 0 else stop
+        line = text[pos:stop]
+        if line.strip() and len(line) - len(line.lstrip(" \t")) <= indent:
+            break
+        if line.strip():
+            body_end = stop
+        pos = stop + 1
+    if body_end == end:
+        return []
+    first = end + 1 + len(text[end + 1:body_end]) - len(text[end + 1:body_end].lstrip())
+    return [(first, body_end, "assignment")]

@@ -57,6 +57,7 @@ CANARIES: dict[str, tuple[str, list[str]]] = {
     "digitalocean": ("dop_v1_" + "c0a1a2a3" * 8, ["c0a1a2a3" * 8]),
     "linear": ("lin_api_CanaryLinearApiKey0123456789abcdefghijklmn", ["CanaryLinearApiKey0123456789abcdefghijklmn"]),
     "huggingface": ("hf_CanaryHuggingFaceTokenAbcdefghijklmn", ["CanaryHuggingFaceTokenAbcdefghijklmn"]),
+    "cli_password": ("mysql -h db -u app -pCanaryMysqlPassw0rd pay", ["CanaryMysqlPassw0rd"]),
     "slack_client": ("xoxc-1234567890-1234567890-1234567890-CanarySlackClientTok", ["CanarySlackClientTok"]),
 }
 

@@ -89,6 +89,15 @@ SECRET_NAMED = [
     ("machine github.com login octo password s3cretNetrc9", "s3cretNetrc9"),
     ("os.environ.setdefault('API_TOKEN', 'tok_9a8b7c6d')", "tok_9a8b7c6d"),
     ('{\\"user\\": \\"svc\\", \\"password\\": \\"Esc4ped-Passw0rd\\"}', "Esc4ped-Passw0rd"),
+    # passwords handed to well-known commands by short flags
+    ("mysql -h db -u app -pMysqlPassw0rd9 pay", "MysqlPassw0rd9"),
+    ("mysqldump -u root -p'Dump!Passw0rd' pay > pay.sql", "Dump!Passw0rd"),
+    ("docker login -u bot -p Dock3rHubPassw0rd registry.example.com", "Dock3rHubPassw0rd"),
+    ("sshpass -p 'SshPassw0rd42' ssh deploy@host", "SshPassw0rd42"),
+    ("redis-cli -h cache -p 6380 -a Red1sPassw0rd ping", "Red1sPassw0rd"),
+    ("curl -sf -u admin:CurlPassw0rd7 https://ci.example.com/api", "CurlPassw0rd7"),
+    ("wget --user=admin:WgetPassw0rd7 https://x.example.com/f", "WgetPassw0rd7"),
+    ("  password Netrc2ndLinePassw0rd", "Netrc2ndLinePassw0rd"),
 ]
 
 
@@ -119,6 +128,9 @@ LOOKALIKES = [
     "https://git@github.com/acme/pay.git", "postgres://localhost:5432/pay",
     "git clone https://x-access-token:[REDACTED]@github.com/acme/pay.git",
     "GitHub tokens start with ghp_ and AWS key ids with AKIA.",
+    "docker run -p 8080:80 -u 1000 img", "ls -a /tmp | grep -a foo", "mysql -u root -p pay",
+    'mysql -u root -p"$DB_PASSWORD" pay', 'curl -u "$USER:$PASS" https://x.example.com', "curl -u admin https://x",
+    "Password expired", "password reset required", "description: |\n  Rotate the password yearly.\n",
     "Rotate the key and the token after the incident.",
 ]
 
@@ -126,6 +138,14 @@ LOOKALIKES = [
 @pytest.mark.parametrize("text", LOOKALIKES)
 def test_lookalikes_survive(text: str):
     assert redact(text) == text
+
+
+@pytest.mark.parametrize("name", ["password", "client_secret", "private_key", '"api_token"'])
+def test_a_yaml_block_scalar_under_a_secret_name_is_masked_line_for_line(name: str):
+    text = f"db:\n  {name}: |-\n    BlockS3cretLine1x\n\n    BlockS3cretLine2y\n  host: db.internal\nport: 5432\n"
+    out = redact(text)
+    assert "BlockS3cret" not in out and out.count("\n") == text.count("\n")
+    assert out.startswith(f"db:\n  {name}: |-\n") and out.endswith("  host: db.internal\nport: 5432\n")
 
 
 def test_certificates_survive_but_a_private_key_next_to_them_does_not():
