@@ -29,6 +29,7 @@ class SlackPoster:
         response = self.client.chat_postMessage(channel=channel, thread_ts=thread_ts,
                                                 text=self.redact(message.text),
                                                 blocks=self.redact.data(message.blocks), unfurl_links=False,
+                                                unfurl_media=False,
                                                 metadata=metadata)
         if message.file:
             self.upload(channel, thread_ts or response["ts"], *message.file)
