@@ -25,7 +25,7 @@ MASK = "[REDACTED]"
 _SEP = (r"[\w.-]{0,30}?(?:[\\\"'`\]]{0,5}[ \t]{0,3}"
         r"(?::(?![ \t]*(?:int|str|bool|bytes|float|dict|list|optional)\b)"
         r"|=(?![ \t]*(?:[a-z_][a-z_.]*[,)]|[\[({]|self\.|none\b)))"
-        r"|\\?[\"'][ \t]{0,3},)")
+        r"|\\?[\"'][ \t]{0,3},|>(?=[^<\s]{4,400}</))")
 _NAMES = "names"          # secret-named assignments (integrations.secret_names)
 _PEM = "pem_line"         # a key-body line on its own
 _CMD = "command"          # a password given to a known command by a short flag (`mysql -pX`)

@@ -80,7 +80,7 @@ PROVIDER_RULES = [
     Rule("openai", re.compile(r"\bsk-(?:proj|svcacct|admin|None)-[\w-]{20,}|[\w-]{0,80}T3BlbkFJ[\w-]{10,}")),
     # Services droid's users run whose tokens carry a fixed prefix (gitleaks' default rules).
     Rule("vendor", re.compile(
-        r"(?<![\w.-])(?:shp(?:at|ss|ca|pa)_[a-fA-F0-9]{32,}|do[por]_v1_[a-f0-9]{40,}"
+        r"(?<![\w.+/-])(?:shp(?:at|ss|ca|pa)_[a-fA-F0-9]{32,}|do[por]_v1_[a-f0-9]{40,}"
         r"|dp\.(?:pt|st|sa|ct|scim|audit)\.[A-Za-z0-9]{40,}|lin_(?:api|oauth)_[A-Za-z0-9]{32,}"
         r"|ntn_[A-Za-z0-9]{40,}|secret_[A-Za-z0-9]{43}|hv[sbr]\.[\w-]{24,}|SG\.[\w-]{16,32}\.[\w-]{30,}"
         r"|hf_[A-Za-z0-9]{30,}|api_org_[A-Za-z]{34}|dapi[a-h0-9]{32}(?:-\d)?|NRA[KJ]-[A-Z0-9]{27}"

@@ -98,6 +98,10 @@ SECRET_NAMED = [
     ("curl -sf -u admin:CurlPassw0rd7 https://ci.example.com/api", "CurlPassw0rd7"),
     ("wget --user=admin:WgetPassw0rd7 https://x.example.com/f", "WgetPassw0rd7"),
     ("  password Netrc2ndLinePassw0rd", "Netrc2ndLinePassw0rd"),
+    # XML configuration (Maven settings.xml, .NET appSettings) and a quoted .env value with spaces
+    ("<server><id>x</id><password>MavenPassw0rd9</password></server>", "MavenPassw0rd9"),
+    ('<add key="ClientSecret" value="Zk9qR2xWbTN4UHl0aDZ1aaa9sd8f" />', "Zk9qR2xWbTN4UHl0aDZ1aaa9sd8f"),
+    ('export DB_PASS="correct horse battery staple9"', "correct horse battery staple9"),
 ]
 
 
@@ -130,7 +134,8 @@ LOOKALIKES = [
     "GitHub tokens start with ghp_ and AWS key ids with AKIA.",
     "docker run -p 8080:80 -u 1000 img", "ls -a /tmp | grep -a foo", "mysql -u root -p pay",
     'mysql -u root -p"$DB_PASSWORD" pay', 'curl -u "$USER:$PASS" https://x.example.com', "curl -u admin https://x",
-    "Password expired", "password reset required", "description: |\n  Rotate the password yearly.\n",
+    "Password expired", "password reset required", '<add key="Title" value="Hello World"/>',
+    "<secret>${env.SECRET}</secret>", "Map<String, Key> keys = new HashMap<>();", 'label = "Enter your password"', "description: |\n  Rotate the password yearly.\n",
     "Rotate the key and the token after the incident.",
 ]
 
