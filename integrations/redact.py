@@ -11,8 +11,10 @@ trigger flags goes only to the detectors that trigger concerns. See bench/redact
 
 from __future__ import annotations
 
+import base64
 import re
 from collections.abc import Iterable
+from urllib.parse import quote, quote_plus
 
 from integrations.secret_commands import command_spans
 from integrations.secret_names import assignment_spans, block_scalar_spans, secret_value, strength
@@ -79,12 +81,13 @@ class Redactor:
     """Masks known secret values and credential-shaped strings in text."""
 
     def __init__(self, secrets: Iterable[str] = ()):
-        self._secrets = sorted({s for s in secrets if s and len(s) >= 6}, key=len, reverse=True)
+        self._secrets = sorted({f for s in secrets for f in encodings(s)}, key=len, reverse=True)
 
     def add(self, secret: str) -> None:
-        """Also mask this value from now on."""
-        if secret and len(secret) >= 6 and secret not in self._secrets:
-            self._secrets = sorted([*self._secrets, secret], key=len, reverse=True)
+        """Also mask this value (and its encoded forms) from now on."""
+        new = encodings(secret) - set(self._secrets)
+        if new:
+            self._secrets = sorted([*self._secrets, *new], key=len, reverse=True)
 
     def __call__(self, text: str) -> str:
         """Return `text` with every secret masked (whole documents or single lines alike)."""
@@ -121,6 +124,22 @@ class Redactor:
             if kind and secret_value(value, kind == "strong", env_style=True):
                 return MASK
         return self.data(value)
+
+
+def encodings(secret: str) -> set[str]:
+    """A known secret as it may be written: as is, percent-encoded (a URL, a form), and the part of its
+    base64 that does not depend on what surrounds it (`Basic base64(user:secret)`, a dockerconfig `auth`),
+    for each of the three alignments, standard and URL-safe alphabets."""
+    if not secret or len(secret) < 6:
+        return set()
+    forms = {secret, quote(secret, safe=""), quote_plus(secret)}
+    if len(secret) >= 12:
+        raw = secret.encode("utf-8", "surrogatepass")
+        for k in range(3):
+            encoded = base64.b64encode(b"\0" * k + raw).decode()
+            core = encoded[-(-8 * k // 6):8 * (k + len(raw)) // 6]    # the characters only the secret's bits set
+            forms |= {core, core.replace("+", "-").replace("/", "_")}
+    return {f for f in forms if len(f) >= 6}
 
 
 def findings(text: str) -> list[tuple[int, int, str]]:

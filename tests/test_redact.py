@@ -177,6 +177,19 @@ def test_known_values_are_masked_and_added_ones_too():
     assert MASK in r("another-one-77") and r("short") == "short"
 
 
+@pytest.mark.parametrize("user", ["bot@acme.example", "a", "ab", "abc"])
+def test_a_known_secret_is_masked_in_basic_auth_base64_and_percent_encoded(user: str):
+    import base64
+    from urllib.parse import quote, quote_plus
+    token = "jira+Api/Token=0123456789xyz"
+    r = Redactor([token])
+    for alphabet in (base64.b64encode, base64.urlsafe_b64encode):
+        basic = alphabet(f"{user}:{token}".encode()).decode()
+        out = r(f"retrying with credentials {basic} (attempt 2)")     # no header name: only the value tells
+        assert MASK in out and basic not in out and out.endswith(" (attempt 2)")
+    assert r(f"?t={quote(token, safe='')}&x={quote_plus(token)}") == f"?t={MASK}&x={MASK}"
+
+
 @pytest.fixture()
 def key_repo(tmp_path: Path) -> Path:
     body = "\n".join(f"line_{n} = {n}" for n in range(1, 41))
