@@ -12,6 +12,7 @@ trigger flags goes only to the detectors that trigger concerns. See bench/redact
 from __future__ import annotations
 
 import base64
+import copy
 import re
 from collections.abc import Iterable
 from urllib.parse import quote, quote_plus
@@ -107,10 +108,15 @@ class Redactor:
         return "".join(out)
 
     def data(self, value):
-        """Redact every string inside a JSON-like value; values under secret-named keys too."""
+        """Redact every string inside a JSON-like value; values under secret-named keys too.
+
+        A list of Slack blocks is one message cut into pieces (a long line is cut mid-word at a
+        section's size limit): a secret the cut splits is masked in every piece it spans."""
         if isinstance(value, str):
             return self(value) if len(value) >= 6 else value
         if isinstance(value, list):
+            if len(value) > 1 and all(isinstance(v, dict) and isinstance(v.get("type"), str) for v in value):
+                value = self._across(value)
             return [self.data(v) for v in value]
         if isinstance(value, tuple):
             return tuple(self.data(v) for v in value)
@@ -118,12 +124,57 @@ class Redactor:
             return {(self(k) if isinstance(k, str) else k): self._item(k, v) for k, v in value.items()}
         return value
 
+    def _across(self, blocks: list[dict]) -> list[dict]:
+        """The blocks with each secret found in their texts read as one masked, piece by piece."""
+        pieces = list(_texts(blocks))
+        joined = "".join(text for _, _, text in pieces)
+        cuts, at = [], 0
+        for _, _, text in pieces:
+            at += len(text)
+            cuts.append(at)
+        spans = [(s, e) for s, e, _ in findings(joined)]
+        spans += [(m.start(), m.end()) for secret in self._secrets for m in re.finditer(re.escape(secret), joined)]
+        if not spans:     # (a secret found only in the whole: cut in two, or cut off from its name)
+            return blocks
+        merged = [(s, e) for s, e, _ in _merge([(s, e, "") for s, e in spans])]
+        blocks = copy.deepcopy(blocks)
+        start = 0
+        for (path, key, text), end in zip(pieces, cuts, strict=True):
+            parts = [(max(s, start) - start, min(e, end) - start) for s, e in merged if s < end and e > start]
+            if parts:
+                out, last = [], 0
+                for s, e in parts:
+                    out += [text[last:s], MASK]
+                    last = e
+                _walk(blocks, path)[key] = "".join([*out, text[last:]])
+            start = end
+        return blocks
+
     def _item(self, key, value):
         if isinstance(key, str) and isinstance(value, str) and value:
             kind = strength(key)
             if kind and secret_value(value, kind == "strong", env_style=True):
                 return MASK
         return self.data(value)
+
+
+def _texts(value, path=()):
+    """(path to the owning dict, key, text) of every `text` string in Block Kit blocks, in reading order."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key == "text" and isinstance(item, str):
+                yield path, key, item
+            elif isinstance(item, (dict, list)):
+                yield from _texts(item, (*path, key))
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from _texts(item, (*path, i))
+
+
+def _walk(value, path):
+    for step in path:
+        value = value[step]
+    return value
 
 
 def encodings(secret: str) -> set[str]:

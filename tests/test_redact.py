@@ -243,3 +243,17 @@ def test_hostile_text_costs_linear_time(kind: str):
     start = time.process_time()
     redact(ADVERSARIAL[kind])
     assert time.process_time() - start < 1.5, "a quadratic path in a detector"
+
+
+@pytest.mark.parametrize("kind", sorted(CANARIES))
+def test_a_secret_cut_by_a_sections_size_limit_is_masked_in_both_pieces(kind: str):
+    # a long line is cut mid-word at 3,000 chars into two section blocks; the sinks redact the blocks
+    from bot import blocks
+    text = CANARIES[kind][0].replace("\n", " ")
+    r = Redactor()
+    for pad in range(max(2900, 3000 - len(text)) // 2 * 2, 3000, 2):     # the cut falls inside the secret
+        message = blocks.result_message("Answer", "w " * (pad // 2) + text + " end", filename="a.md")
+        assert len(message.blocks) > 2, "the line was not cut"
+        shown = json.dumps(r.data(message.blocks))
+        for part in CANARIES[kind][1]:
+            assert not any(part[i:i + 12] in shown for i in range(len(part) - 11)), (pad, part)
