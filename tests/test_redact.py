@@ -257,3 +257,17 @@ def test_a_secret_cut_by_a_sections_size_limit_is_masked_in_both_pieces(kind: st
         shown = json.dumps(r.data(message.blocks))
         for part in CANARIES[kind][1]:
             assert not any(part[i:i + 12] in shown for i in range(len(part) - 11)), (pad, part)
+
+
+@pytest.mark.parametrize("kind", ["github_pat", "stripe", "slack_bot", "vault", "sendgrid"])
+def test_a_token_cut_off_by_a_length_limit_is_dropped_whole_not_left_short(kind: str):
+    # a header (150 chars), the notification text (4,000) and context lines are clipped with "…"
+    from bot import blocks
+    token = CANARIES[kind][0]
+    for pad in range(100, 150, 3):
+        header = blocks.header("Root-cause analysis: " + "w" * (pad - 21) + " " + token)["text"]["text"]
+        shown = Redactor()(header)
+        assert len(header) <= 150
+        assert not any(token[i:i + 6] in shown for i in range(len(token) - 5)), (pad, shown)
+    message = blocks.fit("a " * 1990 + token, [])
+    assert not any(token[i:i + 6] in message.text for i in range(len(token) - 5))
