@@ -47,7 +47,7 @@ _TRIGGERS = [
     (r"j(?:(?P<jwt>(?<=eyj)[a-z0-9_-]{10,}\.ey)|(?P<openai>(?<=t3blbkfj)))", True,
      {"jwt": ("jwt",), "openai": ("openai",)}),
     (r"y(?:(?P<sentry>(?<=sntry)[su]_)|(?P<vendor>a29\.))", True, {"sentry": ("sentry",), "vendor": ("vendor",)}),
-    (r"q~", True, {None: ("azure",)}),
+    (r"q(?:(?P<azure>~)|(?P<vendor>(?<=sq)0(?:atp|csp)-))", True, {"azure": ("azure",), "vendor": ("vendor",)}),
     (r"://(?:[^\s/@]{1,300}@|hooks\.slack\.com/|[\w.-]{0,20}discord(?:app)?\.com/api/webhooks/|[\w-]{1,60}\.webhook\.office\.com/)",
      True, {None: ("url_credentials", "sentry", "slack_webhook", "vendor")}),
     (r"p(?:(?P<names>ass(?:w|phrase|" + _SEP + r")|wd" + _SEP + r"|at[\\\"'`\]]{0,5}[ \t]{0,3}[:=,])"
@@ -58,7 +58,6 @@ _TRIGGERS = [
     (r"auth(?!or(?!i[sz]))", True, {None: ("auth_header", _NAMES, "vendor")}),
     (r"_(?:(?<=ntn_)|(?<=hf_)|(?<=o[or]_v1_))", True, {None: ("vendor",)}),
     (r"hv[sbr]\.", True, {None: ("vendor",)}),
-    (r"sq0(?:atp|csp)-", True, {None: ("vendor",)}),
     (r"--[\w-]{0,20}(?:key|token|secret|pass|pwd|pat|sig|cookie|auth|cred)", True, {None: (_NAMES,)}),
     (r" -(?:[pau]|-(?:http-|proxy-)?user)", True, {None: (_CMD,)}),
     (r"A(?:(?P<aws>KIA|SIA|BIA|CCA|3T)|(?P<google>Iza)|(?P<pypi>gEIcHlwaS5vcmc)|(?P<azure>ccountKey)"
