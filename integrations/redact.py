@@ -59,7 +59,8 @@ _TRIGGERS = [
     (r"_(?:(?<=ntn_)|(?<=hf_)|(?<=o[or]_v1_))", True, {None: ("vendor",)}),
     (r"hv[sbr]\.", True, {None: ("vendor",)}),
     (r"--[\w-]{0,20}(?:key|token|secret|pass|pwd|pat|sig|cookie|auth|cred)", True, {None: (_NAMES,)}),
-    (r" -(?:[pau]|-(?:http-|proxy-)?user)", True, {None: (_CMD,)}),
+    (r" -(?:[paub]|-(?:http-|proxy-)?user|-body)", True, {None: (_CMD,)}),
+    (r"set[ \t](?:(?<=config set )|(?<=configure set ))", True, {None: (_CMD,)}),
     (r"A(?:(?P<aws>KIA|SIA|BIA|CCA|3T)|(?P<google>Iza)|(?P<pypi>gEIcHlwaS5vcmc)|(?P<azure>ccountKey)"
      r"|(?P<vendor>T[AC]TT3|GE-SECRET-KEY-1|(?<=EA)A[A-Za-z0-9]{60}|(?<=\d:A)[\w-]{34}))", False,
      {"aws": ("aws_key_id",), "google": ("google",), "pypi": ("pypi",), "azure": ("azure",), "vendor": ("vendor",)}),
