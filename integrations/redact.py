@@ -11,10 +11,14 @@ trigger flags goes only to the detectors that trigger concerns. See bench/redact
 
 from __future__ import annotations
 
+import base64
+import copy
 import re
 from collections.abc import Iterable
+from urllib.parse import quote, quote_plus
 
-from integrations.secret_names import assignment_spans, secret_value, strength
+from integrations.secret_commands import command_spans
+from integrations.secret_names import assignment_spans, block_scalar_spans, secret_value, strength
 from integrations.secret_rules import PEM_LINE, PROVIDER_RULES, PUBLIC_BEGIN, pem_blocks
 
 MASK = "[REDACTED]"
@@ -24,33 +28,42 @@ MASK = "[REDACTED]"
 _SEP = (r"[\w.-]{0,30}?(?:[\\\"'`\]]{0,5}[ \t]{0,3}"
         r"(?::(?![ \t]*(?:int|str|bool|bytes|float|dict|list|optional)\b)"
         r"|=(?![ \t]*(?:[a-z_][a-z_.]*[,)]|[\[({]|self\.|none\b)))"
-        r"|\\?[\"'][ \t]{0,3},)")
+        r"|\\?[\"'][ \t]{0,3},|>(?=[^<\s]{4,400}</))")
 _NAMES = "names"          # secret-named assignments (integrations.secret_names)
 _PEM = "pem_line"         # a key-body line on its own
+_CMD = "command"          # a password given to a known command by a short flag (`mysql -pX`)
 # (trigger, runs on the lower-cased text?, {alternative: the detector families its line goes to}).
 # Each trigger begins with one literal character or string, so `re` skips ahead at memchr-like
 # speed; its alternatives are named groups, so a hit sends its line only to the detectors it concerns.
 _TRIGGERS = [
     (r"k(?:(?P<names>ey" + _SEP + r"|(?<=tok)en" + _SEP + r"|(?<=cook)ie" + _SEP + r")|(?P<stripe>(?<=[sr]k)_(?:live|test|prod)_)"
-     r"|(?P<sk>(?<=sk)-(?:ant|proj|svcacct|admin|none)-))",
-     True, {"names": (_NAMES,), "stripe": ("stripe",), "sk": ("anthropic", "openai")}),
+     r"|(?P<sk>(?<=sk)-(?:ant|proj|svcacct|admin|none)-)"
+     r"|(?P<vendor>(?<=sk)[0-9a-f]{32}|ey-[0-9a-f]{32}|(?<=nrak)-|(?<=dck)r_pat_))",
+     True, {"names": (_NAMES,), "stripe": ("stripe",), "sk": ("anthropic", "openai"), "vendor": ("vendor",)}),
     (r"g(?:(?P<git>h[pousr]_|ithub_pat_|l(?:pat|rt|dt|ft|ptt|soat|cbt|imt|agent|oas|ffct)-|r1348941)"
-     r"|(?P<sig>(?<=sig)(?:nature)?" + _SEP + "))", True,
-     {"git": ("github", "gitlab"), "sig": ("azure", _NAMES)}),
-    (r"x(?:ox[abposre][-.]|app-)", True, {None: ("slack",)}),
+     r"|(?P<sig>(?<=sig)(?:nature)?" + _SEP + r")|(?P<vendor>l(?:sa|c)_|(?<=fig)d_|(?<=rubyg)ems_|(?<=sg)\.))", True,
+     {"git": ("github", "gitlab"), "sig": ("azure", _NAMES), "vendor": ("vendor",)}),
+    (r"x(?:ox[abposrecd][-.]|app-)", True, {None: ("slack",)}),
     (r"j(?:(?P<jwt>(?<=eyj)[a-z0-9_-]{10,}\.ey)|(?P<openai>(?<=t3blbkfj)))", True,
      {"jwt": ("jwt",), "openai": ("openai",)}),
-    (r"y(?<=sntry)[su]_", True, {None: ("sentry",)}),
-    (r"q~", True, {None: ("azure",)}),
-    (r"://(?:[^\s/@]{1,300}@|hooks\.slack\.com/)", True, {None: ("url_credentials", "sentry", "slack_webhook")}),
+    (r"y(?:(?P<sentry>(?<=sntry)[su]_)|(?P<vendor>a29\.))", True, {"sentry": ("sentry",), "vendor": ("vendor",)}),
+    (r"q(?:(?P<azure>~)|(?P<vendor>(?<=sq)0(?:atp|csp)-))", True, {"azure": ("azure",), "vendor": ("vendor",)}),
+    (r"://(?:[^\s/@]{1,300}@|hooks\.slack\.com/|[\w.-]{0,20}discord(?:app)?\.com/api/webhooks/|[\w-]{1,60}\.webhook\.office\.com/)",
+     True, {None: ("url_credentials", "sentry", "slack_webhook", "vendor")}),
     (r"p(?:(?P<names>ass(?:w|phrase|" + _SEP + r")|wd" + _SEP + r"|at[\\\"'`\]]{0,5}[ \t]{0,3}[:=,])"
-     r"|(?P<npm>(?<=np)m_))", True,
-     {"names": (_NAMES,), "npm": ("npm",)}),
-    (r"cre(?:d|(?<=secre)t)", True, {None: ("azure", _NAMES)}),
-    (r"auth(?!or(?!i[sz]))", True, {None: ("auth_header", _NAMES)}),
+     r"|(?P<npm>(?<=np)m_)|(?P<vendor>(?<=shp)(?:at|ss|ca|pa)_|(?<=dop)_v1_|(?<=dp)\.[a-z]{2,5}\.|ul-[0-9a-f]{40}"
+     r"|scale_(?:tkn|pw|oauth)_|(?<=ap)i_|(?<=dap)i[a-h0-9]{32}))", True,
+     {"names": (_NAMES,), "npm": ("npm",), "vendor": ("vendor",)}),
+    (r"cre(?:d|(?<=secre)t)", True, {None: ("azure", _NAMES, "vendor")}),
+    (r"auth(?!or(?!i[sz]))", True, {None: ("auth_header", _NAMES, "vendor")}),
+    (r"_(?:(?<=ntn_)|(?<=hf_)|(?<=o[or]_v1_))", True, {None: ("vendor",)}),
+    (r"hv[sbr]\.", True, {None: ("vendor",)}),
     (r"--[\w-]{0,20}(?:key|token|secret|pass|pwd|pat|sig|cookie|auth|cred)", True, {None: (_NAMES,)}),
-    (r"A(?:(?P<aws>KIA|SIA|BIA|CCA|3T)|(?P<google>Iza)|(?P<pypi>gEIcHlwaS5vcmc)|(?P<azure>ccountKey))", False,
-     {"aws": ("aws_key_id",), "google": ("google",), "pypi": ("pypi",), "azure": ("azure",)}),
+    (r" -(?:[paub]|-(?:http-|proxy-)?user|-body)", True, {None: (_CMD,)}),
+    (r"set[ \t](?:(?<=config set )|(?<=configure set ))", True, {None: (_CMD,)}),
+    (r"A(?:(?P<aws>KIA|SIA|BIA|CCA|3T)|(?P<google>Iza)|(?P<pypi>gEIcHlwaS5vcmc)|(?P<azure>ccountKey)"
+     r"|(?P<vendor>T[AC]TT3|GE-SECRET-KEY-1|(?<=EA)A[A-Za-z0-9]{60}|(?<=\d:A)[\w-]{34}))", False,
+     {"aws": ("aws_key_id",), "google": ("google",), "pypi": ("pypi",), "azure": ("azure",), "vendor": ("vendor",)}),
     (r"\n[ \t\d:|+>\"'-]{0,12}+[A-Za-z0-9+/]{40,}+={0,2}+(?:\\n)?+[\"',;\\]*+[ \t]*+\r?(?=\n|\Z)",
      False, {None: (_PEM,)}),
 ]
@@ -69,12 +82,13 @@ class Redactor:
     """Masks known secret values and credential-shaped strings in text."""
 
     def __init__(self, secrets: Iterable[str] = ()):
-        self._secrets = sorted({s for s in secrets if s and len(s) >= 6}, key=len, reverse=True)
+        self._secrets = sorted({f for s in secrets for f in encodings(s)}, key=len, reverse=True)
 
     def add(self, secret: str) -> None:
-        """Also mask this value from now on."""
-        if secret and len(secret) >= 6 and secret not in self._secrets:
-            self._secrets = sorted([*self._secrets, secret], key=len, reverse=True)
+        """Also mask this value (and its encoded forms) from now on."""
+        new = encodings(secret) - set(self._secrets)
+        if new:
+            self._secrets = sorted([*self._secrets, *new], key=len, reverse=True)
 
     def __call__(self, text: str) -> str:
         """Return `text` with every secret masked (whole documents or single lines alike)."""
@@ -94,10 +108,15 @@ class Redactor:
         return "".join(out)
 
     def data(self, value):
-        """Redact every string inside a JSON-like value; values under secret-named keys too."""
+        """Redact every string inside a JSON-like value; values under secret-named keys too.
+
+        A list of Slack blocks is one message cut into pieces (a long line is cut mid-word at a
+        section's size limit): a secret the cut splits is masked in every piece it spans."""
         if isinstance(value, str):
             return self(value) if len(value) >= 6 else value
         if isinstance(value, list):
+            if len(value) > 1 and all(isinstance(v, dict) and isinstance(v.get("type"), str) for v in value):
+                value = self._across(value)
             return [self.data(v) for v in value]
         if isinstance(value, tuple):
             return tuple(self.data(v) for v in value)
@@ -105,12 +124,73 @@ class Redactor:
             return {(self(k) if isinstance(k, str) else k): self._item(k, v) for k, v in value.items()}
         return value
 
+    def _across(self, blocks: list[dict]) -> list[dict]:
+        """The blocks with each secret found in their texts read as one masked, piece by piece."""
+        pieces = list(_texts(blocks))
+        joined = "".join(text for _, _, text in pieces)
+        cuts, at = [], 0
+        for _, _, text in pieces:
+            at += len(text)
+            cuts.append(at)
+        spans = [(s, e) for s, e, _ in findings(joined)]
+        spans += [(m.start(), m.end()) for secret in self._secrets for m in re.finditer(re.escape(secret), joined)]
+        if not spans:     # (a secret found only in the whole: cut in two, or cut off from its name)
+            return blocks
+        merged = [(s, e) for s, e, _ in _merge([(s, e, "") for s, e in spans])]
+        blocks = copy.deepcopy(blocks)
+        start = 0
+        for (path, key, text), end in zip(pieces, cuts, strict=True):
+            parts = [(max(s, start) - start, min(e, end) - start) for s, e in merged if s < end and e > start]
+            if parts:
+                out, last = [], 0
+                for s, e in parts:
+                    out += [text[last:s], MASK]
+                    last = e
+                _walk(blocks, path)[key] = "".join([*out, text[last:]])
+            start = end
+        return blocks
+
     def _item(self, key, value):
         if isinstance(key, str) and isinstance(value, str) and value:
             kind = strength(key)
             if kind and secret_value(value, kind == "strong", env_style=True):
                 return MASK
         return self.data(value)
+
+
+def _texts(value, path=()):
+    """(path to the owning dict, key, text) of every `text` string in Block Kit blocks, in reading order."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key == "text" and isinstance(item, str):
+                yield path, key, item
+            elif isinstance(item, (dict, list)):
+                yield from _texts(item, (*path, key))
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from _texts(item, (*path, i))
+
+
+def _walk(value, path):
+    for step in path:
+        value = value[step]
+    return value
+
+
+def encodings(secret: str) -> set[str]:
+    """A known secret as it may be written: as is, percent-encoded (a URL, a form), and the part of its
+    base64 that does not depend on what surrounds it (`Basic base64(user:secret)`, a dockerconfig `auth`),
+    for each of the three alignments, standard and URL-safe alphabets."""
+    if not secret or len(secret) < 6:
+        return set()
+    forms = {secret, quote(secret, safe=""), quote_plus(secret)}
+    if len(secret) >= 12:
+        raw = secret.encode("utf-8", "surrogatepass")
+        for k in range(3):
+            encoded = base64.b64encode(b"\0" * k + raw).decode()
+            core = encoded[-(-8 * k // 6):8 * (k + len(raw)) // 6]    # the characters only the secret's bits set
+            forms |= {core, core.replace("+", "-").replace("/", "_")}
+    return {f for f in forms if len(f) >= 6}
 
 
 def findings(text: str) -> list[tuple[int, int, str]]:
@@ -121,6 +201,8 @@ def findings(text: str) -> list[tuple[int, int, str]]:
         spans += [(start, end, "private_key") for start, end in pem_blocks(text)]
     for start, (end, families) in lines.items():
         spans += [(start + s, start + e, family) for s, e, family in _line_findings(text[start:end], families)]
+        if _NAMES in families and end < len(text):
+            spans += block_scalar_spans(text, start, end)
     if spans and "-----BEGIN" in text:
         public = pem_blocks(text, PUBLIC_BEGIN)
         spans = [s for s in spans if not any(a <= s[0] and s[1] <= b for a, b in public)]
@@ -175,6 +257,8 @@ def _line_findings(line: str, families: set) -> list[tuple[int, int, str]]:
             spans.append((m.start(1), m.end(1), PEM_LINE.family))
     if _NAMES in families:
         spans += assignment_spans(line)
+    if _CMD in families:
+        spans += command_spans(line)
     return spans
 
 

@@ -36,6 +36,12 @@ _KEYSEP = re.compile(
     r"|[^\s'\"`,;&|)}\]\\]{1,400})")
 _FLAG = re.compile(r"(?<![\w-])--(?P<name>[a-z][\w-]{1,40})(?:=|[ \t]+)(?P<value>\"[^\"\n]{1,400}\"|'[^'\n]{1,400}'|[^\s'\"]{4,400})")
 _NETRC = re.compile(r"(?<!\S)password[ \t]+(\S+)")
+# XML configuration: `<password>…</password>` (Maven settings.xml), `<add key="ApiKey" value="…"/>`.
+_XML_ELEMENT = re.compile(r"<([A-Za-z_][\w.:-]{0,60})>([^<\s]{4,400})</\1>")
+_XML_PAIR = re.compile(r"\b(?:key|name)=[\"']([\w.:-]{1,60})[\"'][ \t]+value=[\"']([^\"'\n]{4,400})[\"']", re.I)
+_NETRC_LINE = re.compile(r"[ \t]*password[ \t]+(\S+)[ \t]*\r?")    # .netrc, one token per line
+# A YAML block scalar under a name: `password: |`, `private_key: >-`; its body is the lines below.
+_BLOCK = re.compile(r"([ \t]*)(?:- )?[\"']?([\w.-]{1,60})[\"']?[ \t]*:[ \t]*[|>][-+0-9]{0,2}[ \t]*(?:#.*)?\r?")
 _NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-$@")
 _PARTS = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
 _DOTTED = re.compile(r"[A-Za-z_][\w]*(?:\.[A-Za-z_]\w*)+")
@@ -81,8 +87,8 @@ def secret_value(raw: str, strong: bool, env_style: bool = False, sep: str = "="
         return None
     if value.startswith(_PREFIXES) or len(set(value)) <= 2 or value.lower().startswith(("your", "my-", "my_")):
         return None
-    if _SPACE.search(value) or (value[0] in "@&*!" and _IDENT.fullmatch(value[1:])):
-        return None   # prose, or a YAML alias / anchor / tag
+    if (_SPACE.search(value) and not (quoted and env_style and strong)) or (value[0] in "@&*!" and _IDENT.fullmatch(value[1:])):
+        return None   # prose (but a quoted `DB_PASS="…"` may hold spaces), or a YAML alias / anchor / tag
     if not strong:
         return (start, end) if looks_random(value) else None
     if quoted or env_style:
@@ -117,9 +123,16 @@ def assignment_spans(line: str, low: str | None = None) -> list[tuple[int, int, 
         span = secret_value(raw, kind == "strong", env_style, sep)
         if span:
             spans.append((value + span[0], value + span[1], "assignment"))
+    if "</" in line or "value=" in low:
+        for m in (*_XML_ELEMENT.finditer(line), *_XML_PAIR.finditer(line)):
+            kind = strength(m.group(1).rpartition(":")[2])
+            if kind and (span := secret_value(m.group(2), kind == "strong", True)):
+                spans.append((m.start(2) + span[0], m.start(2) + span[1], "assignment"))
     if "machine" in low:   # .netrc: machine HOST login USER password SECRET
         spans += [(m.start(1), m.end(1), "assignment") for m in _NETRC.finditer(line)
                   if secret_value(m.group(1), True, True)]
+    elif (m := _NETRC_LINE.fullmatch(line)) and secret_value(m.group(1), True, False, " "):
+        spans.append((m.start(1), m.end(1), "assignment"))
     if "--" in line:
         for m in _FLAG.finditer(line):
             kind = strength(m.group("name"))
@@ -127,3 +140,25 @@ def assignment_spans(line: str, low: str | None = None) -> list[tuple[int, int, 
             if span:
                 spans.append((m.start("value") + span[0], m.start("value") + span[1], "assignment"))
     return spans
+
+
+def block_scalar_spans(text: str, start: int, end: int) -> list[tuple[int, int, str]]:
+    """The body of a YAML block scalar (`password: |` and the more-indented lines below it) whose
+    name is a secret name; `text[start:end]` is the line that opens it."""
+    m = _BLOCK.fullmatch(text, start, end)
+    if not m or strength(m.group(2)) != "strong":
+        return []
+    indent, pos, body_end = len(m.group(1).expandtabs()), end + 1, end
+    while pos < len(text):
+        stop = text.find("\n", pos)
+        stop = len(text) if stop < 0 else stop
+        line = text[pos:stop]
+        if line.strip() and len(line) - len(line.lstrip(" \t")) <= indent:
+            break
+        if line.strip():
+            body_end = stop
+        pos = stop + 1
+    if body_end == end:
+        return []
+    first = end + 1 + len(text[end + 1:body_end]) - len(text[end + 1:body_end].lstrip())
+    return [(first, body_end, "assignment")]

@@ -65,7 +65,7 @@ PROVIDER_RULES = [
     Rule("github", re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{30,}|github_pat_\w{30,})")),
     Rule("gitlab", re.compile(r"\b(?:gl(?:pat|rt|dt|ft|ptt|soat|cbt|imt|agent|oas|ffct)-[\w.-]{20,}"
                               r"|GR1348941[\w-]{20,})")),
-    Rule("slack", re.compile(r"\b(?:xox[abposre](?:\.xox[bp])?-[A-Za-z0-9-]{10,}|xapp-\d-[A-Za-z0-9-]{10,})")),
+    Rule("slack", re.compile(r"\b(?:xox[abposrecd](?:\.xox[bp])?-[A-Za-z0-9-]{10,}|xapp-\d-[A-Za-z0-9-]{10,})")),
     Rule("slack_webhook", re.compile(r"hooks\.slack\.com/(?:services|workflows|triggers)/([A-Za-z0-9+/_-]{16,})"), 1),
     Rule("stripe", re.compile(r"\b(?:[sr]k_(?:live|test|prod)_[A-Za-z0-9]{10,}|whsec_[A-Za-z0-9]{20,})")),
     Rule("google", re.compile(r"\bAIza[\w-]{30,}")),
@@ -78,6 +78,18 @@ PROVIDER_RULES = [
     Rule("sentry", re.compile(r"(?i:[a-z][a-z0-9+.-]{1,20}://)([0-9a-f]{32})(?::[0-9a-f]{32})?@"), 1),
     Rule("anthropic", re.compile(r"\bsk-ant-[\w-]{20,}")),
     Rule("openai", re.compile(r"\bsk-(?:proj|svcacct|admin|None)-[\w-]{20,}|[\w-]{0,80}T3BlbkFJ[\w-]{10,}")),
+    # Services droid's users run whose tokens carry a fixed prefix (gitleaks' default rules).
+    Rule("vendor", re.compile(
+        r"(?<![\w.+/-])(?:shp(?:at|ss|ca|pa)_[a-fA-F0-9]{32,}|do[por]_v1_[a-f0-9]{40,}"
+        r"|dp\.(?:pt|st|sa|ct|scim|audit)\.[A-Za-z0-9]{40,}|lin_(?:api|oauth)_[A-Za-z0-9]{32,}"
+        r"|ntn_[A-Za-z0-9]{40,}|secret_[A-Za-z0-9]{43}|hv[sbr]\.[\w-]{24,}|SG\.[\w-]{16,32}\.[\w-]{30,}"
+        r"|hf_[A-Za-z0-9]{30,}|api_org_[A-Za-z]{34}|dapi[a-h0-9]{32}(?:-\d)?|NRA[KJ]-[A-Z0-9]{27}"
+        r"|gl(?:sa|c)_[A-Za-z0-9_+/=-]{32,}|pul-[a-f0-9]{40}|AGE-SECRET-KEY-1[0-9A-Z]{50,}"
+        r"|AT[AC]TT3[\w=-]{40,}|ya29\.[\w-]{20,}|(?:pub)?key-[a-f0-9]{32}"
+        r"|SK[0-9a-fA-F]{32}|dckr_pat_[\w-]{27,}|pscale_(?:tkn|pw|oauth)_[\w.=-]{32,64}|rubygems_[a-f0-9]{48}"
+        r"|figd_[\w-]{40,}|sq0(?:atp|csp)-[\w-]{22,43}|EAA[A-Za-z0-9]{60,})(?![\w-])")),
+    Rule("vendor", re.compile(r"(?<![\w:])\d{5,16}:(A[\w-]{34})(?![\w-])"), 1),   # Telegram bot
+    Rule("vendor", re.compile(r"(?:discord(?:app)?\.com/api/webhooks/\d+|webhook\.office\.com/webhookb2)/([\w@/-]{30,})"), 1),
     Rule("jwt", re.compile(r"\bey[A-Za-z0-9_-]{10,}\.ey[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]*")),
     Rule("url_credentials", re.compile(
         r"\b[a-zA-Z][a-zA-Z0-9+.-]{1,20}://[^\s:/@'\"<>]{1,100}:([^\s/@'\"<>]{1,200})@"), 1,

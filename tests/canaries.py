@@ -49,6 +49,16 @@ CANARIES: dict[str, tuple[str, list[str]]] = {
                       "Q2FuYXJ5QXp1cmVTdG9yYWdlS2V5MDEyMzQ1Njc4OWFiY2RlZmdoaWprbG1ub3BxcnN0dXZ3eHl6QUJDREVGR0g=;"
                       "EndpointSuffix=core.windows.net",
                       ["Q2FuYXJ5QXp1cmVTdG9yYWdlS2V5MDEyMzQ1Njc4OWFiY2RlZmdoaWprbG1ub3BxcnN0dXZ3eHl6QUJDREVGR0g="]),
+    # Prefixed tokens of more services (gitleaks' default rules).
+    "shopify": ("shpat_c0ffee00" + "ca7a1e55" * 3, ["c0ffee00" + "ca7a1e55" * 3]),
+    "vault": ("hvs.CAESICanaryVaultTokenAbCdEf0123456789xyz", ["CAESICanaryVaultTokenAbCdEf0123456789xyz"]),
+    "sendgrid": ("SG.CanarySendGrid0Key012.CanarySendGridSecretPart0123456789abcdefABCDEF",
+                 ["CanarySendGridSecretPart0123456789abcdefABCDEF"]),
+    "digitalocean": ("dop_v1_" + "c0a1a2a3" * 8, ["c0a1a2a3" * 8]),
+    "linear": ("lin_api_CanaryLinearApiKey0123456789abcdefghijklmn", ["CanaryLinearApiKey0123456789abcdefghijklmn"]),
+    "huggingface": ("hf_CanaryHuggingFaceTokenAbcdefghijklmn", ["CanaryHuggingFaceTokenAbcdefghijklmn"]),
+    "cli_password": ("mysql -h db -u app -pCanaryMysqlPassw0rd pay", ["CanaryMysqlPassw0rd"]),
+    "slack_client": ("xoxc-1234567890-1234567890-1234567890-CanarySlackClientTok", ["CanarySlackClientTok"]),
 }
 
 SECRET_PARTS: list[str] = sorted({part for _, parts in CANARIES.values() for part in parts})

@@ -162,13 +162,27 @@ def test_link_and_mention_refuse_what_droid_cannot_vouch_for():
     ("<https://github.com/acme/pay/pull/1|https://github.com/acme/pay/pull/1>", "<https://github.com/acme/pay/pull/1>"),
     ("<https://baz.sentry.io/issues/1/|the issue>", "the issue (<https://baz.sentry.io/issues/1/>)"),
     ("<https://evil.example|https://github.com/acme/pay/pull/1>",
-     "&lt;https://evil.example|https://github.com/acme/pay/pull/1&gt;"),
-    ("[pr](https://github.com.evil.example/x)", "[pr](https://github.com.evil.example/x)"),
-    ("<https://github.com@evil.example/x|x>", "&lt;https://github.com@evil.example/x|x&gt;"),
+     "&lt;`https://evil.example`|<https://github.com/acme/pay/pull/1>&gt;"),
+    ("[pr](https://github.com.evil.example/x)", "[pr](`https://github.com.evil.example/x`)"),
+    ("<https://github.com@evil.example/x|x>", "&lt;`https://github.com@evil.example/x`|x&gt;"),
     ("[x](javascript:alert(1))", "[x](javascript:alert(1))"),
-    ("<javascript:alert(1)|https://github.com>", "&lt;javascript:alert(1)|https://github.com&gt;"),
+    ("<javascript:alert(1)|https://github.com>", "&lt;javascript:alert(1)|<https://github.com>&gt;"),
 ])
 def test_model_links_only_to_configured_hosts_with_their_real_url(model_text, expected):
+    assert mrkdwn.render(mrkdwn.from_model(model_text, ALLOWED_HOSTS)) == expected
+
+
+@pytest.mark.parametrize(("model_text", "expected"), [
+    ("see https://evil.example/x.", "see `https://evil.example/x`."),
+    ("(www.evil.example/login)", "(`www.evil.example/login`)"),
+    ("[https://github.com/a](https://evil.example)", "[<https://github.com/a>](`https://evil.example`)"),
+    ("https://github.com.evil.example/x", "`https://github.com.evil.example/x`"),
+    ("https://evil.example/?next=https://github.com/a", "`https://evil.example/?next=https://github.com/a`"),
+    ("bare https://github.com/acme/pay/pull/1, ok", "bare <https://github.com/acme/pay/pull/1>, ok"),
+    ("```\ncurl https://evil.example\n```", "```\ncurl https://evil.example\n```"),
+    ("inline `https://evil.example` stays", "inline `https://evil.example` stays"),
+])
+def test_model_urls_slack_would_link_by_itself_are_code_unless_allowed(model_text, expected):
     assert mrkdwn.render(mrkdwn.from_model(model_text, ALLOWED_HOSTS)) == expected
 
 
@@ -315,7 +329,8 @@ def test_model_answer_links_only_to_configured_hosts(tmp_path):
     from tests.stubs.anthropic_stub import AnthropicStub, Turn
     pull = "https://github.com/acme/pay/pull/7"
     answer = (f"Retries live in [sender](https://github.com/acme/pay/blob/main/webhooks/sender.py#L6). See <{pull}|"
-              f"{pull}> and [docs](https://evil.example/x).\n{CORPUS}")
+              f"{pull}> and [docs](https://evil.example/x).\nTracking pixel: https://evil.example/p.png, "
+              f"mirror www.evil.example/pay and `curl https://evil.example/ok-in-code`\n{CORPUS}")
     plan = {"goal": f"Explain {HOSTILE[0]}", "steps": [{"title": HOSTILE[3], "detail": HOSTILE[4]}],
             "touches": ["webhooks/"], "risks": [HOSTILE[2]]}
     wider = {"steps": [HOSTILE[1]], "reason": HOSTILE[0], "touches": ["webhooks/", "<!channel>/x.py"]}
@@ -336,7 +351,11 @@ def test_model_answer_links_only_to_configured_hosts(tmp_path):
             posted = wait_for(lambda: [p for p in droid.posts() if "Retries live in" in p["text"]], what="answer")
             shown = json.dumps(posted[0]["blocks"], ensure_ascii=False)
             assert "sender (<https://github.com/acme/pay/blob/main/webhooks/sender.py#L6>)" in shown
-            assert f"<{pull}>" in shown and "[docs](https://evil.example/x)" in shown
+            assert f"<{pull}>" in shown and "[docs](`https://evil.example/x`)" in shown
+            # Slack links (and unfurls) a bare URL by itself: a foreign one is put in code, which it does not
+            assert "pixel: `https://evil.example/p.png`, mirror `www.evil.example/pay`" in shown
+            assert "`curl https://evil.example/ok-in-code`" in shown
+            assert all(c.args.get("unfurl_links") is False for c in droid.slack.calls_to("chat.postMessage"))
             assert_slack_inert(droid, mentions=("UALICE",))
         finally:
             droid.close()

@@ -325,3 +325,23 @@ def test_a_failed_ticket_releases_the_claim_so_a_retry_files_it(alerts):
     droid.click("droid_rca_jira", value, user="UONCALL", channel="CALERTS")
     wait_for(lambda: droid.store.events.for_run(rca.run_id, "jira_ticket"), what="ticket filed on retry")
     assert tickets(jira) == ["OPS-1"]
+
+
+def test_a_click_from_another_channel_than_the_runs_changes_nothing(droid):
+    # droid's buttons live in the run's thread: a payload naming another channel is not a click on them
+    run, _ = start(droid)
+    value = droid.buttons(plan_post(droid))["droid_approve"]
+    before = snapshot(droid, run.run_id)
+    droid.click("droid_approve", value, user="UALICE", channel="COPS")
+    told_privately(droid, "UALICE")
+    assert_unchanged(droid, run.run_id, before)
+
+
+@pytest.mark.parametrize("verb", ["droid_rca_fix", "droid_rca_jira"])
+def test_an_rca_button_clicked_from_another_channel_starts_nothing_there(alerts, verb):
+    droid, jira, rca = alerts
+    before = snapshot(droid, rca.run_id)
+    droid.click(verb, blocks.button_value(rca.run_id, 1), user="UONCALL", channel="CDEV")
+    told_privately(droid, "UONCALL")
+    assert_unchanged(droid, rca.run_id, before)
+    assert tickets(jira) == [] and droid.posts("CDEV") == []

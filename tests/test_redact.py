@@ -89,6 +89,23 @@ SECRET_NAMED = [
     ("machine github.com login octo password s3cretNetrc9", "s3cretNetrc9"),
     ("os.environ.setdefault('API_TOKEN', 'tok_9a8b7c6d')", "tok_9a8b7c6d"),
     ('{\\"user\\": \\"svc\\", \\"password\\": \\"Esc4ped-Passw0rd\\"}', "Esc4ped-Passw0rd"),
+    # passwords handed to well-known commands by short flags
+    ("mysql -h db -u app -pMysqlPassw0rd9 pay", "MysqlPassw0rd9"),
+    ("mysqldump -u root -p'Dump!Passw0rd' pay > pay.sql", "Dump!Passw0rd"),
+    ("docker login -u bot -p Dock3rHubPassw0rd registry.example.com", "Dock3rHubPassw0rd"),
+    ("sshpass -p 'SshPassw0rd42' ssh deploy@host", "SshPassw0rd42"),
+    ("redis-cli -h cache -p 6380 -a Red1sPassw0rd ping", "Red1sPassw0rd"),
+    ("curl -sf -u admin:CurlPassw0rd7 https://ci.example.com/api", "CurlPassw0rd7"),
+    ("wget --user=admin:WgetPassw0rd7 https://x.example.com/f", "WgetPassw0rd7"),
+    ("  password Netrc2ndLinePassw0rd", "Netrc2ndLinePassw0rd"),
+    ("aws configure set aws_secret_access_key q8Zt3Vw1AwsCliS3cret/9xLmN0pQr7", "q8Zt3Vw1AwsCliS3cret/9xLmN0pQr7"),
+    ("npm config set //registry.npmjs.org/:_authToken NpmCfgT0ken9a8b7c", "NpmCfgT0ken9a8b7c"),
+    ("gh secret set DEPLOY_KEY --body GhSecretB0dy77x", "GhSecretB0dy77x"),
+    ("htpasswd -b -c .htpasswd bob HtPassw0rd55", "HtPassw0rd55"),
+    # XML configuration (Maven settings.xml, .NET appSettings) and a quoted .env value with spaces
+    ("<server><id>x</id><password>MavenPassw0rd9</password></server>", "MavenPassw0rd9"),
+    ('<add key="ClientSecret" value="Zk9qR2xWbTN4UHl0aDZ1aaa9sd8f" />', "Zk9qR2xWbTN4UHl0aDZ1aaa9sd8f"),
+    ('export DB_PASS="correct horse battery staple9"', "correct horse battery staple9"),
 ]
 
 
@@ -119,6 +136,12 @@ LOOKALIKES = [
     "https://git@github.com/acme/pay.git", "postgres://localhost:5432/pay",
     "git clone https://x-access-token:[REDACTED]@github.com/acme/pay.git",
     "GitHub tokens start with ghp_ and AWS key ids with AKIA.",
+    "docker run -p 8080:80 -u 1000 img", "ls -a /tmp | grep -a foo", "mysql -u root -p pay",
+    'mysql -u root -p"$DB_PASSWORD" pay', 'curl -u "$USER:$PASS" https://x.example.com', "curl -u admin https://x",
+    "aws configure set region us-east-1", "npm config set registry https://r.example.com",
+    'gh secret set API_TOKEN --body "$TOKEN"', "htpasswd -c .htpasswd bob", "git checkout -b feature/x main",
+    "Password expired", "password reset required", '<add key="Title" value="Hello World"/>',
+    "<secret>${env.SECRET}</secret>", "Map<String, Key> keys = new HashMap<>();", 'label = "Enter your password"', "description: |\n  Rotate the password yearly.\n",
     "Rotate the key and the token after the incident.",
 ]
 
@@ -126,6 +149,14 @@ LOOKALIKES = [
 @pytest.mark.parametrize("text", LOOKALIKES)
 def test_lookalikes_survive(text: str):
     assert redact(text) == text
+
+
+@pytest.mark.parametrize("name", ["password", "client_secret", "private_key", '"api_token"'])
+def test_a_yaml_block_scalar_under_a_secret_name_is_masked_line_for_line(name: str):
+    text = f"db:\n  {name}: |-\n    BlockS3cretLine1x\n\n    BlockS3cretLine2y\n  host: db.internal\nport: 5432\n"
+    out = redact(text)
+    assert "BlockS3cret" not in out and out.count("\n") == text.count("\n")
+    assert out.startswith(f"db:\n  {name}: |-\n") and out.endswith("  host: db.internal\nport: 5432\n")
 
 
 def test_certificates_survive_but_a_private_key_next_to_them_does_not():
@@ -150,6 +181,19 @@ def test_known_values_are_masked_and_added_ones_too():
     assert r("x plain-old-value-42 y") == f"x {MASK} y"
     r.add("another-one-77")
     assert MASK in r("another-one-77") and r("short") == "short"
+
+
+@pytest.mark.parametrize("user", ["bot@acme.example", "a", "ab", "abc"])
+def test_a_known_secret_is_masked_in_basic_auth_base64_and_percent_encoded(user: str):
+    import base64
+    from urllib.parse import quote, quote_plus
+    token = "jira+Api/Token=0123456789xyz"
+    r = Redactor([token])
+    for alphabet in (base64.b64encode, base64.urlsafe_b64encode):
+        basic = alphabet(f"{user}:{token}".encode()).decode()
+        out = r(f"retrying with credentials {basic} (attempt 2)")     # no header name: only the value tells
+        assert MASK in out and basic not in out and out.endswith(" (attempt 2)")
+    assert r(f"?t={quote(token, safe='')}&x={quote_plus(token)}") == f"?t={MASK}&x={MASK}"
 
 
 @pytest.fixture()
@@ -205,3 +249,31 @@ def test_hostile_text_costs_linear_time(kind: str):
     start = time.process_time()
     redact(ADVERSARIAL[kind])
     assert time.process_time() - start < 1.5, "a quadratic path in a detector"
+
+
+@pytest.mark.parametrize("kind", sorted(CANARIES))
+def test_a_secret_cut_by_a_sections_size_limit_is_masked_in_both_pieces(kind: str):
+    # a long line is cut mid-word at 3,000 chars into two section blocks; the sinks redact the blocks
+    from bot.slack import blocks
+    text = CANARIES[kind][0].replace("\n", " ")
+    r = Redactor()
+    for pad in range(max(2900, 3000 - len(text)) // 2 * 2, 3000, 2):     # the cut falls inside the secret
+        message = blocks.result_message("Answer", "w " * (pad // 2) + text + " end", filename="a.md")
+        assert len(message.blocks) > 2, "the line was not cut"
+        shown = json.dumps(r.data(message.blocks))
+        for part in CANARIES[kind][1]:
+            assert not any(part[i:i + 12] in shown for i in range(len(part) - 11)), (pad, part)
+
+
+@pytest.mark.parametrize("kind", ["github_pat", "stripe", "slack_bot", "vault", "sendgrid"])
+def test_a_token_cut_off_by_a_length_limit_is_dropped_whole_not_left_short(kind: str):
+    # a header (150 chars), the notification text (4,000) and context lines are clipped with "…"
+    from bot.slack import blocks
+    token = CANARIES[kind][0]
+    for pad in range(100, 150, 3):
+        header = blocks.header("Root-cause analysis: " + "w" * (pad - 21) + " " + token)["text"]["text"]
+        shown = Redactor()(header)
+        assert len(header) <= 150
+        assert not any(token[i:i + 6] in shown for i in range(len(token) - 5)), (pad, shown)
+    message = blocks.fit("a " * 1990 + token, [])
+    assert not any(token[i:i + 6] in message.text for i in range(len(token) - 5))

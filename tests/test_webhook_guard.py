@@ -201,3 +201,12 @@ def test_webhook_signatures_outlive_slacks_retry_window(deliveries):
     assert deliveries.forget_older_than(24 * 3600) == 1                       # Slack's event id only
     assert guard.check(body, headers).reason == "duplicate delivery ignored"  # a forged fresh timestamp: caught
     assert deliveries.first_time("Ev0SLACKEVENT")
+
+
+@pytest.mark.parametrize("stamp", ["nan", "NaN", "-nan", "inf", "1e400", "", "1700000000000"])
+def test_a_timestamp_that_is_not_a_finite_time_in_the_window_is_refused(deliveries, stamp):
+    now = 1_700_000_000.0
+    guard = WebhookGuard(SENTRY, SECRET, deliveries, 300, clock=lambda: now)
+    body = b'{"action":"created"}'
+    verdict = guard.check(body, {"Sentry-Hook-Signature": sign(body), "Sentry-Hook-Timestamp": stamp})
+    assert verdict.status == 401 and not verdict.accepted, verdict.reason

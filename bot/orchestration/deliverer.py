@@ -190,7 +190,7 @@ class Deliverer:
             self._token("chat.postMessage", item)
             return self.client.chat_postMessage(
                 channel=item.channel, thread_ts=item.thread_ts, text=p["text"], blocks=p["blocks"],
-                unfurl_links=False, metadata=metadata(item))["ts"]
+                unfurl_links=False, unfurl_media=False, metadata=metadata(item))["ts"]
         if item.kind == "update":
             ts = p.get("ts") or self._ts_of(p.get("ts_of"))
             if ts:

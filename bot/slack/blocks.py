@@ -51,7 +51,15 @@ def parse_button_value(value: str) -> tuple[str, int]:
 
 
 def _clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else _cut(text, limit - 1) + "…"
+    """At most `limit` chars ending in "…"; a word the limit cuts is dropped whole, so no token is left
+    cut short (a prefix the redactor no longer recognises)."""
+    if len(text) <= limit:
+        return text
+    head = _cut(text, limit - 1)
+    if head and not head[-1].isspace() and not text[len(head)].isspace():
+        space = max(head.rfind(" "), head.rfind("\n"), head.rfind("\t"))
+        head = head[:space + 1] if space >= 0 else ""
+    return head + "…"
 
 
 def _cut(text: str, limit: int) -> str:

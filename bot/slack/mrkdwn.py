@@ -18,7 +18,9 @@ The rule (every builder in bot/slack/blocks.py follows it):
   special mention (`<!here>` …): there is no helper for one.
 * **Model output** goes through `from_model(text, hosts)`: links to the configured GitHub, Jira
   and Sentry hosts become droid links that show their real URL; every other link, Markdown or
-  Slack style, stays as literal text; `javascript:` and other schemes never become links.
+  Slack style, stays as literal text; `javascript:` and other schemes never become links. A URL
+  to any other host (bare, or inside a literal link) is put in inline code, because Slack would
+  otherwise link and unfurl it by itself.
 * **Quoted content** goes through `code(text)` / `code_block(text)`: Slack has no backtick
   escape, so backticks that would close the span are replaced by the look-alike `ˋ` (U+02CB
   MODIFIER LETTER GRAVE ACCENT): inline code replaces every backtick, a block replaces runs of
@@ -53,6 +55,10 @@ _INVISIBLE = re.compile(
 _LOOKALIKE = "\u02cb"               # ˋ
 _SLACK_LINK = re.compile(r"<((?:https?|[a-z][a-z0-9+.-]*):[^<>|\s]*)(?:\|([^<>]*))?>", re.I)
 _MD_LINK = re.compile(r"\[([^\[\]\n]{0,300})\]\(\s*<?([^()\s<>]+)>?\s*\)")
+# What Slack turns into a link by itself in mrkdwn text, outside code: URLs with a scheme, `www.` names.
+_BARE_URL = re.compile(r"(?<![\w/@.-])(?:[a-z][a-z0-9+.-]{1,20}://|www\.)[^\s<>`|()\[\]\ue000-\ue002]+", re.I)
+# Code spans and fences (Slack links nothing inside them) and droid's tokens: left as they are.
+_KEEP = re.compile(f"```.*?```|`[^`\n]+`|{_TOKEN.pattern}", re.S)
 
 
 # -- the primitives ------------------------------------------------------------------------------
@@ -148,7 +154,27 @@ def from_model(text: str, hosts=()) -> str:
         return real if not label or label == url or label.rstrip("/") == url.rstrip("/") else f"{label} ({real})"
 
     text = _SLACK_LINK.sub(lambda m: convert(m.group(1), m.group(2), m.group(0)), text)
-    return _MD_LINK.sub(lambda m: convert(m.group(2), m.group(1), m.group(0)), text)
+    text = _MD_LINK.sub(lambda m: convert(m.group(2), m.group(1), m.group(0)), text)
+    return _inert_urls(text, hosts)
+
+
+def _inert_urls(text: str, hosts: tuple[str, ...]) -> str:
+    """Every URL Slack would link by itself (outside code and droid's links) becomes a droid link when
+    its host is allowed, else inline code, which Slack neither links nor unfurls."""
+    def one(m: re.Match) -> str:
+        url = m.group(0).rstrip(".,;:!?)]}'\"")
+        tail = m.group(0)[len(url):]
+        full = url if "://" in url else "https://" + url
+        if _http_url(full) and _host_allowed(_host(full), hosts):
+            return link(url) + tail if "://" in url else url + tail
+        return f"`{url}`{tail}"
+
+    out, last = [], 0
+    for keep in _KEEP.finditer(text):
+        out += [_BARE_URL.sub(one, text[last:keep.start()]), keep.group(0)]
+        last = keep.end()
+    out.append(_BARE_URL.sub(one, text[last:]))
+    return "".join(out)
 
 
 # -- internals -----------------------------------------------------------------------------------

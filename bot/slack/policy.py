@@ -23,11 +23,17 @@ def may_act(routing, run, user: str | None) -> bool:
 
 
 def allow(deps, run, user: str, verb: str, channel: str | None = None) -> bool:
-    """Ask the policy; on a refusal record a `refused` event, tell `user` privately, and return False."""
-    if may_act(deps.settings.routing, run, user):
+    """Ask the policy; on a refusal record a `refused` event, tell `user` privately, and return False.
+
+    `channel` is where the click came from: droid's buttons live in the run's own thread, so a click that
+    names another channel is refused whoever sent it (it would act, or post, where the run does not live)."""
+    elsewhere = bool(channel) and channel != run.channel
+    if not elsewhere and may_act(deps.settings.routing, run, user):
         return True
-    deps.store.events.append(run.run_id, "refused", user=user, action=verb)
-    deps.poster.ephemeral(channel or run.channel, user, refusal(deps.settings.routing, run, verb), run.thread_ts)
+    deps.store.events.append(run.run_id, "refused", user=user, action=verb, **({"channel": channel} if elsewhere else {}))
+    text = (f"That button belongs to run {run.run_id} in another channel. Nothing was changed." if elsewhere
+            else refusal(deps.settings.routing, run, verb))
+    deps.poster.ephemeral(channel or run.channel, user, text, run.thread_ts if not elsewhere else None)
     return False
 
 

@@ -42,7 +42,8 @@ class SlackPoster:
         """
         response = self._call("chat.postMessage", channel, self.client.chat_postMessage, channel=channel,
                               thread_ts=thread_ts, text=self.redact(message.text),
-                              blocks=self.redact.data(message.blocks), unfurl_links=False, metadata=metadata)
+                              blocks=self.redact.data(message.blocks), unfurl_links=False, unfurl_media=False,
+                              metadata=metadata)
         if message.file:
             self.upload(channel, thread_ts or response["ts"], *message.file)
         return response["ts"]

@@ -18,6 +18,7 @@ import hashlib
 import hmac
 import json
 import logging
+import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -112,6 +113,8 @@ class WebhookGuard:
         try:
             sent = float(value) * self.spec.timestamp_unit
         except (TypeError, ValueError):
+            sent = math.nan
+        if not math.isfinite(sent):     # `nan` compares false with any window; `inf` has no age
             return f"missing or malformed {self.spec.timestamp_header}"
         age = self.clock() - sent
         if abs(age) > self.max_age:
