@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 
 from bot.recovery import recover
@@ -52,3 +54,48 @@ def _retry_of(droid: Droid, ts: str) -> dict:
     event = payloads.app_mention(user="UALICE", text="<@UDROIDBOT> where is send_with_retries defined?",
                                  channel="CDEV", ts=ts)
     return payloads.event_callback(event, team="T0DROID", event_id="Ev0DURABLE1")
+
+
+def _hold_the_plan_answer(droid: Droid):
+    """Slack takes the plan post but answers only once released: droid has not recorded the plan's ts meanwhile."""
+    held, release = threading.Event(), threading.Event()
+
+    def hold(call, body) -> None:
+        if call.method == "chat.postMessage" and str(call.args.get("text", "")).startswith("Plan v") \
+                and not held.is_set():
+            held.set()
+            release.wait(10)
+
+    droid.slack.listeners.append(hold)
+    return held, release
+
+
+def _plan_message(droid: Droid, ts: str) -> dict:
+    return next(m for m in droid.slack.thread("CDEV", ts) if m.get("text", "").startswith("Plan v"))
+
+
+@pytest.mark.parametrize("decision", ["droid_approve", "droid_cancel"])
+def test_a_decision_before_the_plan_ts_is_recorded_closes_the_clicked_plan(tmp_path, repo, decision):
+    droid = Droid(tmp_path, repo=repo)
+    held, release = _hold_the_plan_answer(droid)
+    try:
+        _, ts = droid.mention("where is send_with_retries defined?")
+        assert held.wait(10), "the plan was never posted"
+        run = droid.run_for("CDEV", ts)
+        plan = _plan_message(droid, ts)
+        assert droid.store.runs.get(run.run_id).plan_ts is None          # the gap
+        droid.click(decision, droid.buttons(plan)[decision], message_ts=plan["ts"])
+        release.set()
+        droid.wait_state(run.run_id, "succeeded" if decision == "droid_approve" else "cancelled")
+        closed = wait_for(lambda: (m := _plan_message(droid, ts)) and not droid.buttons(m) and m,
+                          what="the clicked plan closed")
+        assert ("Approved by" if decision == "droid_approve" else "Cancelled by") in str(closed["blocks"])
+        if decision == "droid_cancel":        # the run's end is told through the outbox, once, with its metadata
+            told = wait_for(lambda: [m for m in droid.slack.thread("CDEV", ts)
+                                     if (m.get("metadata") or {}).get("event_type") == "droid_result"],
+                            what="the cancel notice")
+            assert len(told) == 1 and "cancelled by" in told[0]["text"]
+            assert droid.deps.runner.deliverer.drain(5)
+    finally:
+        release.set()
+        droid.close()
