@@ -12,8 +12,11 @@ from bot.poster import SlackPoster
 class StatusMessage:
     """Edits one Slack message at most once per `interval` seconds, always ending on the latest state."""
 
-    def __init__(self, poster: SlackPoster, channel: str, ts: str | None, interval: float = 2.0):
+    def __init__(self, poster: SlackPoster, channel: str, ts: str | None, interval: float = 2.0, *,
+                 resolve=None, outbox_id: int | None = None):
         self.poster, self.channel, self.ts, self.interval = poster, channel, ts, interval
+        self.resolve = resolve        # () -> ts once the outbox has posted the message (None until then)
+        self.outbox_id = outbox_id    # the outbox row that posts the message, when it goes through the outbox
         self._last = time.monotonic()   # the post that created the message counts as an edit
         self._pending: Message | None = None
         self._timer: threading.Timer | None = None
@@ -64,7 +67,9 @@ class StatusMessage:
             self._flush_locked()
 
     def _flush_locked(self) -> None:
-        if self._pending is not None and self.ts is None:  # the status message could not be posted
+        if self.ts is None and self.resolve is not None:
+            self.ts = self.resolve()
+        if self._pending is not None and self.ts is None:  # the status message is not (yet) in Slack
             self._pending = None
         if self._pending is not None:
             message, self._pending = self._pending, None

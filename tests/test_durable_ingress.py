@@ -99,3 +99,31 @@ def test_a_decision_before_the_plan_ts_is_recorded_closes_the_clicked_plan(tmp_p
     finally:
         release.set()
         droid.close()
+
+
+def test_a_status_message_slack_took_but_never_answered_is_not_left_working(tmp_path, repo):
+    droid = Droid(tmp_path, repo=repo)
+    dropped = threading.Event()
+
+    def drop_the_answer(call, body) -> None:    # Slack stores the status message; droid never hears back
+        if call.method == "chat.postMessage" and "Working" in str(call.args.get("text", "")) and not dropped.is_set():
+            dropped.set()
+            raise ConnectionAbortedError("the answer is lost")
+
+    droid.slack.listeners.append(drop_the_answer)
+    try:
+        _, ts = droid.mention("where is send_with_retries defined?")
+        run = droid.run_for("CDEV", ts)
+        run = wait_for(lambda: (r := droid.store.runs.get(run.run_id)) and r.plan_ts and r, what="plan delivered")
+        droid.click("droid_approve", droid.buttons(_plan_message(droid, ts))["droid_approve"], message_ts=run.plan_ts)
+        droid.wait_state(run.run_id, "succeeded")
+        assert droid.deps.runner.deliverer.drain(10)
+        assert dropped.is_set()
+        statuses = [m for m in droid.slack.thread("CDEV", ts) if m.get("text", "").startswith(f"run {run.run_id}: ")]
+        assert len(statuses) == 1, [m["text"] for m in statuses]
+        final = wait_for(lambda: (m := next(x for x in droid.slack.thread("CDEV", ts) if x["ts"] == statuses[0]["ts"]))
+                         and "Done" in m["text"] and m, what="the status message edited to its end")
+        assert not droid.buttons(final)
+        assert droid.store.runs.get(run.run_id).status_ts == statuses[0]["ts"]
+    finally:
+        droid.close()
