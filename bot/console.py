@@ -18,6 +18,7 @@ from pathlib import Path
 
 from bot import payloads
 from bot.app import build_app, build_deps
+from bot.cli import fail
 from bot.logs import configure
 from bot.recovery import recover
 from bot.settings import Settings, SettingsError
@@ -183,18 +184,34 @@ def _git_root(path: Path) -> str | None:
         return None
 
 
+def repo_problem(repo: str) -> str | None:
+    """Why `--repo` cannot be worked on (a local path must be a git repository; a clone URL is taken as is)."""
+    if "://" in repo or repo.startswith("git@"):
+        return None
+    path = Path(repo).expanduser()
+    if not path.exists():
+        return f"no repository at {repo}"
+    if not path.is_dir():
+        return f"{repo} is not a directory"
+    if _git_root(path) is None:
+        return f"{repo} is not a git repository"
+    return None
+
+
 def cli_main(argv: list[str]) -> int:
     """Run the console until /quit or end of input."""
     parser = argparse.ArgumentParser(prog="droid console")
     parser.add_argument("--repo", help="the repository droid works on (default: this git checkout)")
     parser.add_argument("--db", help="SQLite file (default: DROID_DB or droid.db)")
     args = parser.parse_args(argv)
+    if args.repo is not None and (problem := repo_problem(args.repo)):
+        return fail("droid console", problem)
     slack = SlackStandIn().start()
     try:
         settings = console_settings(args.repo, args.db, slack)
     except SettingsError as exc:
-        print(exc, file=sys.stderr)
-        return 2
+        slack.stop()
+        return fail("droid console", str(exc))
     console = Console(settings, slack)
     configure(console.deps.redact, logging.WARNING)
     model = (f"model {settings.anthropic_model}" if settings.has_model
