@@ -23,7 +23,8 @@ def register(app, deps) -> None:
 
     @app.event("app_mention", middleware=[record_delivery(deps.store.deliveries)])
     def on_mention(event: dict, body: dict) -> None:
-        handle_delivery(deps, body.get("event_id"), event, body.get("team_id", ""))
+        delivery = body.get("event_id")
+        handle_delivery(deps, delivery if isinstance(delivery, str) else None, event, body.get("team_id", ""))
 
 
 def handle_delivery(deps, delivery: str | None, event: dict, team: str) -> None:

@@ -41,7 +41,7 @@ def record_delivery(deliveries: DeliveryLog):
     """Listener middleware, run before the ack: store a first delivery with its event; acknowledge repeats at once."""
 
     def middleware(body: dict, next):  # noqa: A002 — Bolt injects `next` by name
-        event_id = body.get("event_id")
+        event_id = body.get("event_id") if isinstance(body.get("event_id"), str) else None
         if event_id and not deliveries.record(event_id, {"event": body.get("event"), "team_id": body.get("team_id")}):
             log.info("duplicate delivery of %s ignored", event_id)
             return BoltResponse(status=200, body="")
