@@ -25,6 +25,7 @@ class StatusMessage:
 
     def set(self, message: Message) -> None:
         """Show this state soon: now if the interval has passed, else once it has (latest wins)."""
+        self._resolve()
         with self._lock:
             if self._finished:
                 return
@@ -39,6 +40,7 @@ class StatusMessage:
 
     def close(self, message: Message) -> None:
         """The final state: waits out the interval so the rule holds, then edits."""
+        self._resolve()
         with self._lock:
             if self._timer:
                 self._timer.cancel()
@@ -61,14 +63,19 @@ class StatusMessage:
             wait = self.interval - (time.monotonic() - self._last)
         return time.time() + max(0.0, wait)
 
+    def _resolve(self) -> None:
+        """Learn the message's ts from the outbox — never under our lock: it reads the database, and the runner
+        holds the database's lock while it calls `finish`."""
+        if self.ts is None and self.resolve is not None:
+            self.ts = self.resolve()
+
     def _flush(self) -> None:
+        self._resolve()
         with self._lock:
             self._timer = None
             self._flush_locked()
 
     def _flush_locked(self) -> None:
-        if self.ts is None and self.resolve is not None:
-            self.ts = self.resolve()
         if self._pending is not None and self.ts is None:  # the status message is not (yet) in Slack
             self._pending = None
         if self._pending is not None:

@@ -127,3 +127,25 @@ def test_a_status_message_slack_took_but_never_answered_is_not_left_working(tmp_
         assert droid.store.runs.get(run.run_id).status_ts == statuses[0]["ts"]
     finally:
         droid.close()
+
+
+def test_the_status_message_learns_its_ts_outside_its_own_lock():
+    """The runner holds the database's lock while it finishes the status; a flush reading the outbox must not
+    hold the status's lock meanwhile (that was a deadlock: the soak's seed 5 hung)."""
+    from bot.blocks import notice
+    from bot.status import StatusMessage
+    database, resolving = threading.Lock(), threading.Event()
+
+    def resolve():
+        resolving.set()
+        with database:
+            return "1.0"
+
+    status = StatusMessage(None, "C", None, interval=0.0, resolve=resolve)
+    with database:                                     # the runner, inside its transaction
+        threading.Thread(target=status.set, args=[notice("step done")], daemon=True).start()
+        assert resolving.wait(5)
+        finishing = threading.Thread(target=status.finish, daemon=True)
+        finishing.start()
+        finishing.join(3)
+        assert not finishing.is_alive(), "finish() waited on a flush that waits on the database"
