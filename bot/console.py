@@ -149,8 +149,9 @@ class Console:
             self._say(f"(Slack would have received HTTP {response.status}: {response.body})")
 
     def wait_idle(self, quiet: float = 0.4, timeout: float = 600) -> None:
-        """Wait until droid has finished reacting (no job running and Slack quiet for a moment)."""
-        self._wait(lambda: not self.deps.runner.busy and self._quiet_for(quiet), timeout)
+        """Wait until droid has finished reacting (no job running, the outbox empty, Slack quiet for a moment)."""
+        self._wait(lambda: not self.deps.runner.busy and not self.deps.store.outbox.pending()
+                   and self._quiet_for(quiet), timeout)
 
     def _quiet_for(self, seconds: float) -> bool:
         last = self.slack.calls[-1].at if self.slack.calls else 0
