@@ -79,6 +79,10 @@ MIGRATIONS: list[tuple[int, str]] = [
     CREATE INDEX outbox_pending ON outbox (delivered_at, id);
     CREATE INDEX outbox_run ON outbox (run_id, id);
     """),
+    (3, """
+    ALTER TABLE slack_deliveries ADD COLUMN payload TEXT;
+    ALTER TABLE slack_deliveries ADD COLUMN handled_at REAL;
+    """),
 ]
 
 

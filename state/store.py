@@ -28,4 +28,4 @@ class Store:
         """Open (and migrate) the database at `path`."""
         database = Database(path)
         return cls(database, RunStore(database, redact), PlanStore(database, redact), EventLog(database, redact),
-                   DeliveryLog(database), OutboxStore(database, redact))
+                   DeliveryLog(database, redact), OutboxStore(database, redact))

@@ -268,3 +268,12 @@ def test_every_command_reports_bad_arguments_in_one_line():
     for command in ("serve", "console", "doctor", "demo", "locate", "condense", "rca"):
         err = one_line_error(droid(command, "--no-such-option"), f"droid {command}")
         assert f"(see droid {command} --help)" in err
+
+
+def test_console_refuses_a_repository_that_is_not_there(tmp_path):
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    assert "no repository at" in one_line_error(droid("console", "--repo", str(tmp_path / "nope"), stdin=b""),
+                                                "droid console")
+    assert "not a git repository" in one_line_error(droid("console", "--repo", str(plain), stdin=b""),
+                                                    "droid console")

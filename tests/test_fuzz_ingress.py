@@ -247,12 +247,14 @@ def still_serving(droid: Droid, server: DroidHTTPServer, ledger: Ledger) -> None
     for ts, text in ledger.expected.items():
         run = wait_for(lambda ts=ts: _run_with_ts(droid, ts), what=f"run for the mention at {ts}")
         assert "\ufffd" in run["task"] and not any(c in run["task"] for c in ODD), (text, run["task"])
-    made = {row["trigger_ts"] for row in droid.store.database.db.query("SELECT trigger_ts FROM runs")}
+    with droid.store.database.reading() as db:     # droid's connection is shared: take its lock like droid does
+        made = {row["trigger_ts"] for row in db.query("SELECT trigger_ts FROM runs")}
     assert not made & ledger.forbidden, "a run was created from a malformed request"
 
 
 def _run_with_ts(droid: Droid, ts: str):
-    return next(droid.store.database.db.query("SELECT task FROM runs WHERE trigger_ts = ?", [ts]), None)
+    with droid.store.database.reading() as db:
+        return next(db.query("SELECT task FROM runs WHERE trigger_ts = ?", [ts]), None)
 
 
 def no_listener_failed(caplog) -> None:

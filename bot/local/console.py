@@ -16,6 +16,7 @@ import threading
 import time
 from pathlib import Path
 
+from bot.cli import fail
 from bot.local.slack_standin import BOT_USER, SlackStandIn
 from bot.logs import configure
 from bot.orchestration.recovery import recover
@@ -148,7 +149,7 @@ class Console:
             self._say(f"(Slack would have received HTTP {response.status}: {response.body})")
 
     def wait_idle(self, quiet: float = 0.4, timeout: float = 600) -> None:
-        """Wait until droid has finished reacting (no job running, nothing left in the outbox, Slack quiet)."""
+        """Wait until droid has finished reacting (no job running, the outbox empty, Slack quiet for a moment)."""
         self._wait(lambda: not self.deps.runner.busy and not self.deps.store.outbox.pending()
                    and self._quiet_for(quiet), timeout)
 
@@ -184,18 +185,34 @@ def _git_root(path: Path) -> str | None:
         return None
 
 
+def repo_problem(repo: str) -> str | None:
+    """Why `--repo` cannot be worked on (a local path must be a git repository; a clone URL is taken as is)."""
+    if "://" in repo or repo.startswith("git@"):
+        return None
+    path = Path(repo).expanduser()
+    if not path.exists():
+        return f"no repository at {repo}"
+    if not path.is_dir():
+        return f"{repo} is not a directory"
+    if _git_root(path) is None:
+        return f"{repo} is not a git repository"
+    return None
+
+
 def cli_main(argv: list[str]) -> int:
     """Run the console until /quit or end of input."""
     parser = argparse.ArgumentParser(prog="droid console")
     parser.add_argument("--repo", help="the repository droid works on (default: this git checkout)")
     parser.add_argument("--db", help="SQLite file (default: DROID_DB or droid.db)")
     args = parser.parse_args(argv)
+    if args.repo is not None and (problem := repo_problem(args.repo)):
+        return fail("droid console", problem)
     slack = SlackStandIn().start()
     try:
         settings = console_settings(args.repo, args.db, slack)
     except SettingsError as exc:
-        print(exc, file=sys.stderr)
-        return 2
+        slack.stop()
+        return fail("droid console", str(exc))
     console = Console(settings, slack)
     configure(console.deps.redact, logging.WARNING)
     model = (f"model {settings.anthropic_model}" if settings.has_model

@@ -10,12 +10,14 @@ from __future__ import annotations
 import logging
 
 from bot.slack import blocks
+from bot.slack.listeners.mention import replay_unhandled
 
 log = logging.getLogger("droid.recovery")
 
 
 def recover(deps) -> list[str]:
-    """Resume runs left `received`/`planning` (planning is repeatable); fail runs left `executing`; drain the outbox."""
+    """Resume runs left `received`/`planning` (planning is repeatable); handle mentions acknowledged but never
+    handled; fail runs left `executing`; drain the outbox."""
     touched = []
     for run in deps.store.runs.in_states("received", "planning"):
         with deps.store.database.transaction():
@@ -31,6 +33,7 @@ def recover(deps) -> list[str]:
         deps.runner.fail(run.run_id, f"droid restarted while run {run.run_id} was executing, so it was stopped "
                                      "part-way. Its history is kept; mention @droid again to start over.")
         touched.append(run.run_id)
+    replay_unhandled(deps)     # after the re-planning above, so a replayed run is planned once
     touched += queue_undelivered(deps)
     pending = deps.store.outbox.pending()
     if pending:

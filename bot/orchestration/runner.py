@@ -208,7 +208,7 @@ class Runner:
             return
         plan = self._plan(run)
         skill = self.skills[run.skill]
-        status = StatusMessage(self.poster, run.channel, self._post_status(run, plan), self.settings.status_interval)
+        status = self._status(run, plan)
         if self.remote is not None:
             return self.remote.dispatch(run, plan, status)
         if skill.execute is not None:
@@ -229,18 +229,19 @@ class Runner:
         result = self._execute_with_model(run, skill, plan, ctx, status)
         self._after_loop(run_id, result, plan, status, ws)
 
-    def _post_status(self, run: Run, plan: Plan) -> str | None:
-        """Post the status message; progress is best effort, so a Slack failure here does not stop the run."""
-        try:
-            headline = "⏳ Working on the approved plan…" if run.approved_by != "auto" else "⏳ Working…"
-            ts = self.poster.post(run.channel, run.thread_ts, blocks.status_message(
-                run.run_id, plan, headline, running=True))
-        except Exception as exc:  # noqa: BLE001
-            log.warning("run %s: status message not posted: %s", run.run_id, exc)
-            self.store.events.append(run.run_id, "status_unavailable", error=str(exc)[:300])
-            return None
-        self.store.runs.update(run.run_id, status_ts=ts)
-        return ts
+    def _status(self, run: Run, plan: Plan) -> StatusMessage:
+        """Queue the status message through the outbox (exactly once, whatever crashes); live edits start once
+        it is in Slack."""
+        headline = "⏳ Working on the approved plan…" if run.approved_by != "auto" else "⏳ Working…"
+        with self.store.database.transaction():
+            item = self.deliverer.post(run, blocks.status_message(run.run_id, plan, headline, running=True),
+                                       "droid_status", run_field="status_ts")
+        return StatusMessage(self.poster, run.channel, None, self.settings.status_interval,
+                             resolve=lambda: self._sent_ts(item), outbox_id=item)
+
+    def _sent_ts(self, item_id: int) -> str | None:
+        item = self.store.outbox.get(item_id)
+        return item.sent_ts if item is not None else None
 
     def _execute_without_model(self, run: Run, skill: Skill, plan: Plan, ctx: ToolContext,
                                status: StatusMessage) -> Outcome:
@@ -427,11 +428,16 @@ class Runner:
             self.deliverer.react(run, run.trigger_ts, "white_check_mark" if outcome.ok else "x")
 
     def _close_status(self, run: Run, status: StatusMessage | None, message: blocks.Message) -> None:
-        """Queue the status message's final edit (after the throttle interval), ending live edits."""
+        """Queue the status message's final edit (after the throttle interval), ending live edits.
+
+        The message may itself still wait in the outbox (then the edit names its row: per-run order posts it first)."""
         not_before = status.finish() if status is not None else time.time() + self.settings.status_interval
-        ts = (status.ts if status is not None else None) or run.status_ts
-        if ts:
-            self.deliverer.update(run, message, ts=ts, event_type="droid_status", not_before=not_before)
+        posted = self.store.outbox.latest(run.run_id, "droid_status") if status is None else None
+        ts_of = status.outbox_id if status is not None else (posted.id if posted is not None else None)
+        ts = (status.ts if status is not None else None) or (None if ts_of else run.status_ts)
+        if ts or ts_of:
+            self.deliverer.update(run, message, ts=ts, ts_of=None if ts else ts_of, event_type="droid_status_edit",
+                                  not_before=not_before)
 
     def fail(self, run_id: str, message: str) -> None:
         """Move an unfinished run to failed and say why in its thread."""
@@ -446,7 +452,8 @@ class Runner:
                 return
             run = self.store.runs.get(run_id)
             self.store.events.append(run_id, "failed", message=message)
-            if from_state == "executing" and run.status_ts:   # e.g. after a restart: the status still says working
+            if from_state == "executing" and (run.status_ts or self.store.outbox.latest(run_id, "droid_status")):
+                # e.g. after a restart: the status message (maybe still queued) says working
                 plan = self._plan(run)
                 self._close_status(run, None, blocks.status_message(run_id, plan, "❌ Failed.", running=False))
             if from_state == "awaiting_approval":

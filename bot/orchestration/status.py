@@ -12,8 +12,11 @@ from bot.slack.poster import SlackPoster
 class StatusMessage:
     """Edits one Slack message at most once per `interval` seconds, always ending on the latest state."""
 
-    def __init__(self, poster: SlackPoster, channel: str, ts: str | None, interval: float = 2.0):
+    def __init__(self, poster: SlackPoster, channel: str, ts: str | None, interval: float = 2.0, *,
+                 resolve=None, outbox_id: int | None = None):
         self.poster, self.channel, self.ts, self.interval = poster, channel, ts, interval
+        self.resolve = resolve        # () -> ts once the outbox has posted the message (None until then)
+        self.outbox_id = outbox_id    # the outbox row that posts the message, when it goes through the outbox
         self._last = time.monotonic()   # the post that created the message counts as an edit
         self._pending: Message | None = None
         self._timer: threading.Timer | None = None
@@ -22,6 +25,7 @@ class StatusMessage:
 
     def set(self, message: Message) -> None:
         """Show this state soon: now if the interval has passed, else once it has (latest wins)."""
+        self._resolve()
         with self._lock:
             if self._finished:
                 return
@@ -36,6 +40,7 @@ class StatusMessage:
 
     def close(self, message: Message) -> None:
         """The final state: waits out the interval so the rule holds, then edits."""
+        self._resolve()
         with self._lock:
             if self._timer:
                 self._timer.cancel()
@@ -58,13 +63,20 @@ class StatusMessage:
             wait = self.interval - (time.monotonic() - self._last)
         return time.time() + max(0.0, wait)
 
+    def _resolve(self) -> None:
+        """Learn the message's ts from the outbox — never under our lock: it reads the database, and the runner
+        holds the database's lock while it calls `finish`."""
+        if self.ts is None and self.resolve is not None:
+            self.ts = self.resolve()
+
     def _flush(self) -> None:
+        self._resolve()
         with self._lock:
             self._timer = None
             self._flush_locked()
 
     def _flush_locked(self, live: bool = True) -> None:
-        if self._pending is not None and self.ts is None:  # the status message could not be posted
+        if self._pending is not None and self.ts is None:  # the status message is not (yet) in Slack
             self._pending = None
         if self._pending is not None:
             if self.poster.update(self.channel, self.ts, self._pending, live=live) is None:

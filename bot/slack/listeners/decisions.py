@@ -43,8 +43,10 @@ def _button(deps, decide):
 class Click:
     """Who clicked which droid button where."""
 
-    def __init__(self, user: str, channel: str, run_id: str, version: int, trigger_id: str):
+    def __init__(self, user: str, channel: str, run_id: str, version: int, trigger_id: str,
+                 message_ts: str | None = None):
         self.user, self.channel, self.run_id, self.version, self.trigger_id = user, channel, run_id, version, trigger_id
+        self.message_ts = message_ts      # the message whose button was clicked
 
     @classmethod
     def parse(cls, body: dict):
@@ -52,7 +54,9 @@ class Click:
         try:
             run_id, version = blocks.parse_button_value(body["actions"][0]["value"])
             channel = (body.get("channel") or {}).get("id") or body["container"]["channel_id"]
-            return cls(body["user"]["id"], channel, run_id, version, body.get("trigger_id", ""))
+            message_ts = (body.get("container") or {}).get("message_ts") or (body.get("message") or {}).get("ts")
+            return cls(body["user"]["id"], channel, run_id, version, body.get("trigger_id", ""),
+                       message_ts if isinstance(message_ts, str) else None)
         except (KeyError, IndexError, TypeError, ValueError):
             return None
 
@@ -89,12 +93,14 @@ def approve(deps, run, click, body) -> None:
     """Approve the current plan version: exactly one approval wins."""
     if _stale(deps, run, click) or _not_awaiting(deps, run, click):
         return
-    won = deps.store.runs.transition(run.run_id, "awaiting_approval", "executing",
-                                     approved_version=click.version, approved_by=click.user)
+    with deps.store.database.transaction():     # the approval and the closing of its plan message: together
+        won = deps.store.runs.transition(run.run_id, "awaiting_approval", "executing",
+                                         approved_version=click.version, approved_by=click.user)
+        if won:
+            deps.store.events.append(run.run_id, "approved", user=click.user, version=click.version)
+            _close_plan(deps, run, click, f"✅ Approved by {mrkdwn.mention(click.user)}.")
     if not won:
         return _not_awaiting(deps, deps.store.runs.get(run.run_id), click)
-    deps.store.events.append(run.run_id, "approved", user=click.user, version=click.version)
-    _close_plan(deps, run, click.version, f"✅ Approved by {mrkdwn.mention(click.user)}.")
     deps.runner.submit(deps.runner.execute, run.run_id)
 
 
@@ -102,12 +108,15 @@ def cancel(deps, run, click, body) -> None:
     """Cancel a plan awaiting approval."""
     if _stale(deps, run, click) or _not_awaiting(deps, run, click):
         return
-    if not deps.store.runs.transition(run.run_id, "awaiting_approval", "cancelled"):
+    with deps.store.database.transaction():     # the end state and what tells the thread: together
+        won = deps.store.runs.transition(run.run_id, "awaiting_approval", "cancelled")
+        if won:
+            deps.store.events.append(run.run_id, "cancelled", user=click.user)
+            _close_plan(deps, run, click, f"🚫 Cancelled by {mrkdwn.mention(click.user)}.")
+            deps.runner.deliverer.post(run, blocks.notice(
+                f"🚫 Run {run.run_id} cancelled by {mrkdwn.mention(click.user)}."), "droid_result")
+    if not won:
         return _not_awaiting(deps, deps.store.runs.get(run.run_id), click)
-    deps.store.events.append(run.run_id, "cancelled", user=click.user)
-    _close_plan(deps, run, click.version, f"🚫 Cancelled by {mrkdwn.mention(click.user)}.")
-    deps.poster.post(run.channel, run.thread_ts, blocks.notice(
-        f"🚫 Run {run.run_id} cancelled by {mrkdwn.mention(click.user)}."))
 
 
 def revise(deps, run, click, body) -> None:
@@ -122,10 +131,12 @@ def stop(deps, run, click, body) -> None:
     if run.state != "executing":
         return deps.poster.ephemeral(click.channel, click.user,
                                      f"Run {run.run_id} is {run.state.replace('_', ' ')}; nothing to stop.")
-    if deps.store.runs.transition(run.run_id, "executing", "cancelled"):
-        deps.store.events.append(run.run_id, "stopped", user=click.user)
-        deps.poster.post(run.channel, run.thread_ts, blocks.notice(
-            f"⏹️ Stop requested by {mrkdwn.mention(click.user)}: run {run.run_id} stops before its next step."))
+    with deps.store.database.transaction():
+        if deps.store.runs.transition(run.run_id, "executing", "cancelled"):
+            deps.store.events.append(run.run_id, "stopped", user=click.user)
+            deps.runner.deliverer.post(run, blocks.notice(
+                f"⏹️ Stop requested by {mrkdwn.mention(click.user)}: run {run.run_id} stops before its next step."),
+                "droid_result")
 
 
 def revise_submitted(deps, body: dict) -> None:
@@ -145,9 +156,15 @@ def revise_submitted(deps, body: dict) -> None:
         deps.runner.submit(deps.runner.plan, run_id, feedback.strip())
 
 
-def _close_plan(deps, run, version: int, outcome: str) -> None:
-    data = deps.store.plans.get(run.run_id, version)
-    if data and run.plan_ts:
+def _close_plan(deps, run, click, outcome: str) -> None:
+    """Queue (in the caller's transaction) the edit closing the clicked plan message: the plan, `outcome` for buttons.
+
+    The clicked message's ts comes with the click, so this works before droid has recorded the plan's ts."""
+    if not click.message_ts:
+        return deps.runner.close_plan(run, outcome)
+    data = deps.store.plans.get(run.run_id, click.version)
+    if data:
         plan = Plan.from_dict(data)
-        plan.version = version
-        deps.poster.update(run.channel, run.plan_ts, blocks.plan_closed_message(run.run_id, plan, outcome))
+        plan.version = click.version
+        deps.runner.deliverer.update(run, blocks.plan_closed_message(run.run_id, plan, outcome), ts=click.message_ts,
+                                     event_type="droid_plan_closed")

@@ -6,7 +6,7 @@ import logging
 import re
 
 from bot.slack import blocks, policy
-from bot.slack.middleware.dedupe import once_per_delivery
+from bot.slack.middleware.dedupe import record_delivery
 from skills.registry import TICKET, choose
 
 log = logging.getLogger("droid.mention")
@@ -21,13 +21,34 @@ def task_text(text: str) -> str:
 def register(app, deps) -> None:
     """Listen for app mentions."""
 
-    @app.event("app_mention")
-    @once_per_delivery(deps.store.deliveries)
+    @app.event("app_mention", middleware=[record_delivery(deps.store.deliveries)])
     def on_mention(event: dict, body: dict) -> None:
-        handle_mention(deps, event, body.get("team_id", ""))
+        delivery = body.get("event_id")
+        handle_delivery(deps, delivery if isinstance(delivery, str) else None, event, body.get("team_id", ""))
 
 
-def handle_mention(deps, event: dict, team: str) -> None:
+def handle_delivery(deps, delivery: str | None, event: dict, team: str) -> None:
+    """Handle a recorded mention delivery; whatever happens, it is then marked handled (a run's creation marks
+    it in its own transaction, so a crash before that leaves it for recovery to replay)."""
+    try:
+        handle_mention(deps, event, team, delivery)
+    finally:
+        if delivery:
+            deps.store.deliveries.handled(delivery)
+
+
+def replay_unhandled(deps) -> list[str]:
+    """Mentions a previous process acknowledged but died before handling: handle them now; returns event ids."""
+    replayed = []
+    for delivery, payload in deps.store.deliveries.unhandled():
+        event = payload.get("event")
+        log.info("replaying mention delivery %s left unhandled by the previous process", delivery)
+        handle_delivery(deps, delivery, event if isinstance(event, dict) else {}, payload.get("team_id") or "")
+        replayed.append(delivery)
+    return replayed
+
+
+def handle_mention(deps, event: dict, team: str, delivery: str | None = None) -> None:
     """A mention starts a run, or is a follow-up to the active run of its thread."""
     user, channel, ts = event.get("user"), event.get("channel"), event.get("ts")
     if not (user and channel and ts):
@@ -59,13 +80,16 @@ def handle_mention(deps, event: dict, team: str) -> None:
     context = {"github_repo": routing.github_repo_for(channel)} if routing.github_repo_for(channel) else {}
     if key := TICKET.search(task):
         context["jira_key"] = key.group(0)
-    run, created = deps.store.runs.create(channel=channel, trigger_ts=ts, thread_ts=thread_ts, requester=user,
-                                          skill=skill.name, task=task, team=team,
-                                          repo=routing.repo_for(channel), context=context)
-    if not created:
-        return
-    deps.store.events.append(run.run_id, "created", user=user, task=task, skill=skill.name, repo=run.repo)
-    deps.runner.submit(deps.runner.plan, run.run_id)
+    with deps.store.database.transaction():   # the run (state `received`) and its delivery's mark: together
+        run, created = deps.store.runs.create(channel=channel, trigger_ts=ts, thread_ts=thread_ts, requester=user,
+                                              skill=skill.name, task=task, team=team,
+                                              repo=routing.repo_for(channel), context=context)
+        if created:
+            deps.store.events.append(run.run_id, "created", user=user, task=task, skill=skill.name, repo=run.repo)
+        if delivery:
+            deps.store.deliveries.handled(delivery)
+    if created:       # a crash from here on leaves a `received` run, which recovery plans
+        deps.runner.submit(deps.runner.plan, run.run_id)
 
 
 def _asks_for_change(task: str) -> bool:
