@@ -8,8 +8,12 @@ scaled by `--slack-scale` (1 = Slack's real figures). While the runs execute, si
 mentions (each answered with a hint) are timed from dispatch to ack, and the same before, idle.
 
     python bench/concurrency.py [--runs 100] [--latency 0.2] [--threads 16] [--channels 10] [--slack-scale 1]
+                                [--workers N [--concurrency C]]
 
-`--workers N` is the hook for the Celery executor (DROID_BROKER_URL): not available in this build.
+`--workers N` runs the executions on the Celery executor instead: a private redis-server on a free
+port and N `droid worker --concurrency C` processes (C defaults to --threads), stopped at exit;
+the control plane gets DROID_BROKER_URL and keeps Slack, the database and the approvals.
+"worker_cpu_ms_per_run" is then the workers' CPU per run (the control plane's is "cpu_ms_per_run").
 Prints JSON. "overhead" is droid's own CPU time per run (the whole process: control plane,
 stand-ins included, so an upper bound) as a share of the model time per run; "wall_overhead"
 is (approval → result delivered − model time) / model time, which also counts queueing for the
@@ -20,6 +24,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -37,6 +43,7 @@ from bot.slack.ratelimit import SPECIAL, Limits, SlackLimiter  # noqa: E402
 from integrations.llm import AnthropicLLM  # noqa: E402
 from tests.harness import BOT_TOKEN, TEAM, Droid, wait_for  # noqa: E402
 from tests.repos import SERVICE_FILES, make_repo  # noqa: E402
+from tests.scale_harness import RedisServer, Worker  # noqa: E402
 from tests.stubs.anthropic_stub import AnthropicStub, Turn  # noqa: E402
 
 KEY = "sk-ant-test-key-00000000000000000000"
@@ -94,17 +101,49 @@ def time_acks(droid: Droid, n: int, gap: float, tag: str) -> list[float]:
     return out
 
 
-def executor_settings(workers: int) -> dict:
-    """Settings overrides for the executor under test: {} runs in-process (the embedded default).
+class Pool:
+    """The executor under test: nothing (in-process), or a private redis-server and N `droid worker` processes."""
 
-    THE HOOK for the Celery executor: with `workers` > 0, start that many `droid worker` processes on
-    DROID_BROKER_URL here (and stop them at exit) and return the overrides that make the control
-    plane hand runs to them; everything else in this benchmark stays as it is.
-    """
-    if not workers:
-        return {}
-    raise SystemExit("--workers needs the Celery executor (DROID_BROKER_URL), which this build does not have "
-                     "yet; run without --workers for the in-process figures.")
+    def __init__(self, workers: int, concurrency: int):
+        self.workers, self.concurrency, self.redis, self.procs = workers, concurrency, None, []
+
+    def settings(self) -> dict:
+        """Settings overrides for the executor under test: {} runs in-process (the embedded default).
+
+        With `workers` > 0: start a redis-server on a free port and that many `droid worker` processes
+        on it (the same parts as tests/test_scale.py; each job carries the control plane's settings, the
+        Anthropic stub's URL included, so the workers need only the broker URL), wait until each is
+        consuming, and return the override that makes the control plane hand runs to them.
+        """
+        if not self.workers:
+            return {}
+        if shutil.which("redis-server") is None:
+            raise SystemExit("--workers needs redis-server on PATH (apt-get install redis-server)")
+        folder = Path(tempfile.mkdtemp(prefix="droid-bench-workers-"))
+        self.redis = RedisServer(folder)
+        self.procs = [Worker(self.redis.url, f"bench{i}", folder / f"bench{i}.log", concurrency=self.concurrency)
+                      for i in range(self.workers)]
+        for worker in self.procs:
+            wait_for(lambda w=worker: w.ready() or w.process.poll() is not None, 60, 0.1, what=f"{worker.name} ready")
+            if not worker.ready():
+                raise SystemExit(f"{worker.name} exited: {worker.log.read_text()[-2000:]}")
+        return {"broker_url": self.redis.url}
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU seconds the worker processes have used so far (0 in-process)."""
+        tick = os.sysconf("SC_CLK_TCK")
+        total = 0.0
+        for worker in self.procs:
+            fields = Path(f"/proc/{worker.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick   # utime, stime
+        return total
+
+    def stop(self) -> None:
+        """Stop the workers, then the redis-server."""
+        for worker in self.procs:
+            worker.stop()
+        if self.redis is not None:
+            self.redis.stop()
 
 
 def main() -> int:
@@ -116,9 +155,18 @@ def main() -> int:
     ap.add_argument("--channels", type=int, default=10)
     ap.add_argument("--slack-scale", type=float, default=1.0, help="Slack's limits times this (1 = real)")
     ap.add_argument("--acks", type=int, default=40)
-    ap.add_argument("--workers", type=int, default=0, help="Celery worker processes (needs DROID_BROKER_URL)")
+    ap.add_argument("--workers", type=int, default=0, help="`droid worker` processes on a private redis-server")
+    ap.add_argument("--concurrency", type=int, default=0, help="runs at once per worker (default: --threads)")
     args = ap.parse_args()
-    overrides = executor_settings(args.workers)
+    pool = Pool(args.workers, args.concurrency or args.threads)
+    try:
+        return bench(args, pool, pool.settings())
+    finally:
+        pool.stop()
+
+
+def bench(args, pool: Pool, overrides: dict) -> int:
+    """Drive `--runs` runs through the real app on the executor `overrides` selects; print JSON."""
     tmp = Path(tempfile.mkdtemp(prefix="droid-bench-concurrency-"))
     limits = Limits().scaled(args.slack_scale)
     standin = SlackStandIn(team=TEAM).start().enforce_limits(limits)
@@ -155,7 +203,7 @@ def main() -> int:
     threading.Thread(target=clicker, daemon=True).start()
     try:
         idle_acks = time_acks(droid, args.acks, 0.02, "idle")
-        cpu0, wall0 = time.process_time(), time.monotonic()
+        cpu0, wall0, wcpu0 = time.process_time(), time.monotonic(), pool.cpu_seconds()
         for i in range(args.runs):
             channel = f"C{i % args.channels:03d}"
             _, ts = droid.mention(f"where are webhook retries handled? #{i}", channel=channel)
@@ -163,6 +211,7 @@ def main() -> int:
         busy_acks = time_acks(droid, args.acks, 0.05, "busy")
         wait_for(lambda: len(delivered_at) >= args.runs, timeout=3600, interval=0.2, what="every result delivered")
         wall, cpu = time.monotonic() - wall0, time.process_time() - cpu0
+        worker_cpu = pool.cpu_seconds() - wcpu0
         droid.deps.runner.deliverer.drain(60)
         runs = [droid.store.runs.latest_in_thread(f"C{i % args.channels:03d}", ts)
                 for i, ts in enumerate(mentioned_at)]
@@ -173,11 +222,12 @@ def main() -> int:
         report = {
             "command": " ".join(["python", "bench/concurrency.py", *sys.argv[1:]]),
             "mode": f"{args.workers} Celery workers" if args.workers else "in-process", "runs": args.runs, "succeeded": sum(1 for r in runs if r and r.state == "succeeded"),
-            "threads": args.threads, "model_latency_s": args.latency, "slack_scale": args.slack_scale,
+            "threads": args.threads, "worker_concurrency": args.workers and pool.concurrency, "model_latency_s": args.latency, "slack_scale": args.slack_scale,
             "throughput_runs_per_min": round(args.runs / wall * 60, 1),
             "run_ms": {"p50": pct(e2e, 0.5), "p99": pct(e2e, 0.99)},
             "overhead_cpu_share_of_model_time": round(cpu / args.runs / model_per_run, 4),
             "cpu_ms_per_run": round(1000 * cpu / args.runs, 1),
+            "worker_cpu_ms_per_run": round(1000 * worker_cpu / args.runs, 1),
             "wall_overhead_share": {"p50": round(statistics.median(wall_overhead), 3),
                                     "p99": round(sorted(wall_overhead)[int(0.99 * len(wall_overhead))], 3)},
             "slack": {"peak_calls_per_min": peak_per_minute(standin.calls, args.slack_scale),
