@@ -288,14 +288,7 @@ def _error(exc: SlackApiError) -> str:
 
 
 def _retry_after(exc: SlackApiError, default: float = 1.0) -> float:
-    headers = getattr(exc.response, "headers", None) or {}
-    for key, value in headers.items():
-        if key.lower() == "retry-after":
-            try:
-                return max(0.5, float(value if isinstance(value, str) else value[0]))
-            except (TypeError, ValueError, IndexError):
-                break
-    return default
+    return ratelimit.retry_after(exc, default) or default
 
 
 class _Plain:
