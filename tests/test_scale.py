@@ -91,7 +91,7 @@ def test_runs_across_two_workers_all_finish_and_are_told(tmp_path, broker, worke
         told = wait_for(lambda: len([p for p in droid.posts() if "Search results" in p["text"]]) == 20 or None,
                         timeout=180, what="20 results posted")   # one deliverer thread: see README
         assert told
-        assert not droid.store.outbox.pending() or wait_for(lambda: not droid.store.outbox.pending())
+        assert not droid.store.outbox.pending() or wait_for(lambda: not droid.store.outbox.pending(), timeout=120)
     finally:
         droid.close()
 
