@@ -86,6 +86,19 @@ MIGRATIONS: list[tuple[int, str]] = [
 ]
 
 
+class NoRedaction:
+    """The redactor of a store opened without one (a script or a test): text passes unchanged."""
+
+    def __call__(self, text):
+        return text
+
+    def data(self, value):
+        return value
+
+
+NO_REDACTION = NoRedaction()
+
+
 class Database:
     """A sqlite-utils database shared by droid's threads behind one lock."""
 

@@ -6,7 +6,7 @@ import json
 import sqlite3
 import time
 
-from state.db import Database
+from state.db import NO_REDACTION, Database
 
 NAMESPACED_KEEP = 30 * 24 * 3600     # webhook signatures and delivery ids: 30 days
 
@@ -16,7 +16,7 @@ class DeliveryLog:
 
     def __init__(self, database: Database, redact=None):
         self.database = database
-        self.redact = redact     # a delivery's payload is at rest (WAL included) until handled: stored redacted
+        self.redact = redact or NO_REDACTION     # a delivery's payload is at rest (WAL included) until handled: stored redacted
 
     def first_time(self, event_id: str) -> bool:
         """Record the event id; True only the first time it is seen."""
@@ -29,8 +29,7 @@ class DeliveryLog:
 
     def record(self, event_id: str, payload: dict) -> bool:
         """Record a delivery with what it carries, to be handled (or, after a crash, replayed); True the first time."""
-        if self.redact is not None:
-            payload = self.redact.data(payload)
+        payload = self.redact.data(payload)
         try:
             with self.database.transaction() as db:
                 db.execute("INSERT INTO slack_deliveries (event_id, received_at, payload) VALUES (?, ?, ?)",

@@ -6,7 +6,7 @@ import json
 import time
 from dataclasses import dataclass
 
-from state.db import Database
+from state.db import NO_REDACTION, Database
 
 MAX_EVENT_CHARS = 20_000
 
@@ -27,12 +27,12 @@ class EventLog:
 
     def __init__(self, database: Database, redact=None):
         self.database = database
-        self.redact = redact or (lambda text: text)
+        self.redact = redact or NO_REDACTION
 
     def append(self, run_id: str, kind: str, /, **data) -> None:
         """Record one event; long payloads are bounded, secrets redacted."""
-        if hasattr(self.redact, "data"):   # each string whole, before JSON escapes glue words together
-            data = self.redact.data(json.loads(json.dumps(data, default=str)))
+        # each string whole, before JSON escapes glue words together
+        data = self.redact.data(json.loads(json.dumps(data, default=str)))
         text = self.redact(json.dumps(data, default=str))
         if len(text) > MAX_EVENT_CHARS:
             text = json.dumps({"truncated": True, "head": text[:MAX_EVENT_CHARS]})

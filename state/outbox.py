@@ -11,7 +11,7 @@ import json
 import time
 from dataclasses import dataclass
 
-from state.db import Database
+from state.db import NO_REDACTION, Database
 
 KINDS = ("post", "update", "react", "upload")
 RUN_FIELDS = ("plan_ts", "status_ts")      # what a delivered post may record on its run
@@ -41,15 +41,14 @@ class OutboxStore:
 
     def __init__(self, database: Database, redact=None):
         self.database = database
-        self.redact = redact   # what waits to be sent is at rest too: stored redacted (binary content aside)
+        self.redact = redact or NO_REDACTION   # what waits to be sent is at rest too: stored redacted (binary content aside)
 
     def add(self, run_id: str, kind: str, channel: str, thread_ts: str | None, event_type: str, payload: dict,
             not_before: float = 0.0) -> int:
         """Queue one message; inside a caller's transaction it commits (or not) with the caller's changes."""
         if kind not in KINDS:
             raise ValueError(f"unknown outbox kind {kind!r}")
-        if self.redact is not None:
-            payload = {k: v if k == "content_b64" else self.redact.data(v) for k, v in payload.items()}
+        payload = {k: v if k == "content_b64" else self.redact.data(v) for k, v in payload.items()}
         with self.database.transaction() as db:
             cursor = db.execute("INSERT INTO outbox (run_id, kind, channel, thread_ts, event_type, payload, created_at, "
                                 "not_before) VALUES (?,?,?,?,?,?,?,?)",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 
-from state.db import Database
+from state.db import NO_REDACTION, Database
 
 
 class PlanStore:
@@ -13,14 +13,14 @@ class PlanStore:
 
     def __init__(self, database: Database, redact=None):
         self.database = database
-        self.redact = redact
+        self.redact = redact or NO_REDACTION
 
     def add(self, run_id: str, plan: dict) -> int:
         """Store a new version of the run's plan and return its version number."""
         with self.database.transaction() as db:
             row = db.execute("SELECT COALESCE(MAX(version), 0) FROM plans WHERE run_id=?", [run_id]).fetchone()
             version = row[0] + 1
-            plan = {**(self.redact.data(plan) if self.redact else plan), "version": version}
+            plan = {**self.redact.data(plan), "version": version}
             db.execute("INSERT INTO plans (run_id, version, data, created_at) VALUES (?, ?, ?, ?)",
                        [run_id, version, json.dumps(plan), time.time()])
             db.execute("UPDATE runs SET plan_version=?, updated_at=? WHERE run_id=?",

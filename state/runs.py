@@ -7,7 +7,7 @@ import secrets
 import time
 from dataclasses import dataclass, field
 
-from state.db import Database
+from state.db import NO_REDACTION, Database
 
 ACTIVE = ("received", "planning", "awaiting_approval", "executing")
 TERMINAL = ("succeeded", "failed", "cancelled", "rejected", "expired")
@@ -67,7 +67,7 @@ class RunStore:
 
     def __init__(self, database: Database, redact=None):
         self.database = database
-        self.redact = redact or _Identity()
+        self.redact = redact or NO_REDACTION
 
     def create(self, *, channel: str, trigger_ts: str, thread_ts: str, requester: str, skill: str,
                task: str, team: str = "", repo: str | None = None, context: dict | None = None
@@ -167,16 +167,6 @@ class RunStore:
         with self.database.transaction() as db:
             db.execute(f"UPDATE runs SET {assignments} WHERE run_id=?", [*sets.values(), run_id])
 
-
-
-class _Identity:
-    """No redaction (a store opened without a redactor, e.g. by a migration script)."""
-
-    def __call__(self, text):
-        return text
-
-    def data(self, value):
-        return value
 
 
 def _all(cursor) -> list[Run]:
