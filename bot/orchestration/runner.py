@@ -13,15 +13,16 @@ from pathlib import Path
 
 from bot.execution.agent_loop import Limits, LoopResult, Spent, run_loop
 from bot.orchestration.deliverer import Deliverer
+from bot.orchestration.plan_tools import plan_tools
 from bot.orchestration.planner import PlanError, model_plan, template_plan
 from bot.orchestration.status import StatusMessage
 from bot.slack import blocks, mrkdwn
 from bot.slack.poster import SlackPoster
 from integrations.llm import LLM, LLMError, Usage
-from skills.plan import Budget, Plan, widening
+from skills.plan import Budget, Plan
 from skills.registry import all_skills
 from skills.skill import Outcome, Skill
-from skills.tools.base import Tool, ToolContext, ToolResult
+from skills.tools.base import Tool, ToolContext
 from state.runs import Run
 from state.store import Store
 
@@ -261,7 +262,7 @@ class Runner:
         current = plan.current_step()
         if current is not None:
             plan.steps[current].status = "active"
-        tools = skill.executing_tools(ctx) + self._plan_tools(run, approved, plan, status)
+        tools = skill.executing_tools(ctx) + plan_tools(self.store, run, approved, plan, status)
         system = skill.instructions + "\n\nThe approved plan:\n" + "\n".join(
             f"{i}. [{s.status}] {s.title}" for i, s in enumerate(plan.steps, 1))
         messages = [{"role": "user", "content": self._task_prompt(run, ctx)}]
@@ -364,48 +365,6 @@ class Runner:
             self._close_status(run, status, final_status)
             self._supersede(run, version)
             self.deliverer.post(run, request, "droid_plan", run_field="plan_ts", version=version)
-
-    def _plan_tools(self, run: Run, approved: Plan, plan: Plan, status: StatusMessage) -> list[Tool]:
-        def complete_step(summary: str = "") -> ToolResult:
-            index = plan.current_step()
-            if index is None:
-                return ToolResult("All steps are already complete; call final_answer.")
-            plan.steps[index].status = "done"
-            if index + 1 < len(plan.steps):
-                plan.steps[index + 1].status = "active"
-            self.store.events.append(run.run_id, "step_done", step=index + 1, summary=summary)
-            status.set(blocks.status_message(run.run_id, plan, f"⏳ Step {index + 1} done.", running=True))
-            following = plan.current_step()
-            return ToolResult(f"Step {index + 1} done." + (
-                f" Next: {plan.steps[following].title}" if following is not None else " All steps done."))
-
-        def revise_plan(steps: list, reason: str, touches: list | None = None) -> ToolResult:
-            done = [s for s in plan.steps if s.status == "done"]
-            proposed = Plan.from_dict({**plan.to_dict(), "steps": [s.__dict__ for s in done] + [
-                {"title": str(t)} for t in steps], "touches": list(touches or plan.touches)})
-            reasons = widening(approved, proposed)
-            if reasons:
-                return ToolResult("The revision widens the approved scope; pausing for approval.",
-                                  control={"revise": proposed.to_dict(), "reasons": reasons})
-            plan.steps = proposed.steps
-            version = self.store.plans.add(run.run_id, proposed.to_dict())
-            self.store.events.append(run.run_id, "plan", version=version, reason=reason, within_scope=True)
-            return ToolResult(f"Plan revised (v{version}, within the approved scope). Continue.")
-
-        def final_answer(text: str) -> ToolResult:
-            return ToolResult("Answer recorded.", control={"final": text})
-
-        return [
-            Tool("complete_step", "Mark the current plan step complete.",
-                 {"type": "object", "properties": {"summary": {"type": "string"}}}, complete_step),
-            Tool("revise_plan", "Replace the remaining steps when what you observed shows the plan is wrong.",
-                 {"type": "object", "properties": {"steps": {"type": "array", "items": {"type": "string"}},
-                                                   "reason": {"type": "string"},
-                                                   "touches": {"type": "array", "items": {"type": "string"}}},
-                  "required": ["steps", "reason"]}, revise_plan),
-            Tool("final_answer", "Finish: the answer or result to post in the thread.",
-                 {"type": "object", "properties": {"text": {"type": "string"}}, "required": ["text"]}, final_answer),
-        ]
 
     # -- endings ---------------------------------------------------------------------------
     def _conclude(self, run_id: str, outcome: Outcome, plan: Plan, status: StatusMessage, ws=None) -> None:
