@@ -12,6 +12,7 @@ import yaml
 SECRET_FIELDS = {
     "slack_bot_token", "slack_signing_secret", "slack_app_token", "anthropic_api_key",
     "github_token", "jira_token", "sentry_token", "sentry_webhook_secret",
+    "jira_webhook_secret", "jira_server_webhook_token", "github_webhook_secret",
 }
 
 
@@ -37,6 +38,10 @@ class Routing:
     sentry_projects: dict[str, str] = field(default_factory=dict)  # Sentry project slug -> alert channel
     jira_project: str | None = None                                # where "Create Jira ticket" files tickets
     channel_approvers: dict[str, tuple[str, ...]] = field(default_factory=dict)  # channel -> extra approvers
+    channel_repo_lists: dict[str, tuple[str, ...]] = field(default_factory=dict)  # channel -> its repos (first = default)
+    repo_github: dict[str, str] = field(default_factory=dict)       # repo (path or URL) -> GitHub owner/name
+    jira_projects: dict[str, str] = field(default_factory=dict)     # Jira project key -> channel for its tickets
+    ticket_repos: dict[str, str] = field(default_factory=dict)      # ticket component or label -> repo
 
     def reads_alerts_from(self, message: dict) -> bool:
         """Whether a bot message comes from a configured alert integration (default: Sentry's app)."""
@@ -63,6 +68,33 @@ class Routing:
     def github_repo_for(self, channel: str) -> str | None:
         """The GitHub owner/name pull requests go to for a channel, when configured explicitly."""
         return self.github_repos.get(channel, self.default_github_repo)
+
+    def repos_for(self, channel: str) -> tuple[str, ...]:
+        """Every repository a channel works on (the `repos:` list, else its one repo, else the default)."""
+        if channel in self.channel_repo_lists:
+            return self.channel_repo_lists[channel]
+        repo = self.repo_for(channel)
+        return (repo,) if repo else ()
+
+    def github_for_repo(self, repo: str | None) -> str | None:
+        """The GitHub owner/name configured for one repository of a multi-repo channel, if any."""
+        return self.repo_github.get(repo or "")
+
+    def channel_for_jira_project(self, project: str) -> str | None:
+        """The channel a Jira project's tickets are posted to (`jira_projects` in DROID_CONFIG)."""
+        return self.jira_projects.get(project)
+
+    def channel_for_github_repo(self, full_name: str) -> str | None:
+        """The channel mapped to a GitHub owner/name (a channel's `github:`, or a repo entry's `github:`)."""
+        wanted = full_name.lower()
+        for channel, name in self.github_repos.items():
+            if name.lower() == wanted:
+                return channel
+        for repo, name in self.repo_github.items():
+            if name.lower() == wanted:
+                return next((ch for ch, repos in self.channel_repo_lists.items() if repo in repos),
+                            next((ch for ch, r in self.channel_repos.items() if r == repo), None))
+        return None
 
 
 @dataclass(frozen=True)
@@ -105,6 +137,16 @@ class Settings:
     rca_cooldown_minutes: float = 30.0
     rca_needs_approval: bool = False
     webhook_max_age_seconds: int = 300
+    # tickets: intake (Jira poll + webhooks, GitHub issue webhooks) and what droid writes back
+    jira_jql: str = "labels = droid AND statusCategory != Done"
+    jira_poll_seconds: int = 300          # 0 turns the JQL poll off
+    jira_webhook_secret: str = ""         # Jira Cloud admin webhook secret: HMAC-SHA256 in X-Hub-Signature
+    jira_server_webhook_token: str = ""   # Jira Server/DC (unsigned): accepted only at /jira/webhook/<token>
+    github_webhook_secret: str = ""       # X-Hub-Signature-256
+    ticket_label: str = "droid"           # the GitHub label that hands an issue to droid
+    jira_transition_on_approve: str = ""  # a transition name, e.g. "In Progress" ("" = none)
+    jira_transition_on_review: str = ""   # e.g. "In Review", when the pull request is open ("" = none)
+    conventions_file: str = ""            # an org-wide conventions file read with each repository's own
     config_file: str = ""
     routing: Routing = field(default_factory=Routing)
 
@@ -197,6 +239,9 @@ def _load_routing(path: str, problems: list[str]) -> Routing:
     github = {str(ch): str(v["github"]) for ch, v in channels.items() if isinstance(v, dict) and v.get("github")}
     approvers = {str(ch): tuple(str(u) for u in v["approvers"]) for ch, v in channels.items()
                  if isinstance(v, dict) and v.get("approvers")}
+    repo_lists, repo_github = _repo_lists(channels, problems)
+    for channel, listed in repo_lists.items():
+        repos.setdefault(channel, listed[0])
     return Routing(
         channel_repos=repos,
         default_repo=data.get("default_repo"),
@@ -208,7 +253,36 @@ def _load_routing(path: str, problems: list[str]) -> Routing:
         sentry_projects={str(k): str(v) for k, v in (data.get("sentry_projects") or {}).items()},
         jira_project=data.get("jira_project"),
         channel_approvers=approvers,
+        channel_repo_lists=repo_lists,
+        repo_github=repo_github,
+        jira_projects={str(k): str(v) for k, v in (data.get("jira_projects") or {}).items()},
+        ticket_repos={str(k): str(v) for k, v in (data.get("ticket_repos") or {}).items()},
     )
+
+
+def _repo_lists(channels: dict, problems: list[str]) -> tuple[dict[str, tuple[str, ...]], dict[str, str]]:
+    """`channels: {C1: {repos: [a, {repo: b, github: acme/b}]}}` → (channel → repos, repo → GitHub name)."""
+    lists: dict[str, tuple[str, ...]] = {}
+    github: dict[str, str] = {}
+    for channel, value in channels.items():
+        entries = value.get("repos") if isinstance(value, dict) else None
+        if entries is None:
+            continue
+        if not isinstance(entries, list) or not entries:
+            problems.append(f"DROID_CONFIG: channels.{channel}.repos must be a non-empty list")
+            continue
+        names = []
+        for entry in entries:
+            repo = entry.get("repo") if isinstance(entry, dict) else entry
+            if not repo:
+                problems.append(f"DROID_CONFIG: channels.{channel}.repos has an entry without a repo")
+                continue
+            names.append(str(repo))
+            if isinstance(entry, dict) and entry.get("github"):
+                github[str(repo)] = str(entry["github"])
+        if names:
+            lists[str(channel)] = tuple(names)
+    return lists, github
 
 
 # field name -> (environment variable, parser)
@@ -249,6 +323,15 @@ ENV_VARS: dict[str, tuple[str, object]] = {
     "rca_cooldown_minutes": ("DROID_RCA_COOLDOWN_MINUTES", float),
     "rca_needs_approval": ("DROID_RCA_NEEDS_APPROVAL", lambda v: v.strip().lower() in ("1", "true", "yes")),
     "webhook_max_age_seconds": ("DROID_WEBHOOK_MAX_AGE_SECONDS", int),
+    "jira_jql": ("DROID_JIRA_JQL", str),
+    "jira_poll_seconds": ("DROID_JIRA_POLL_SECONDS", int),
+    "jira_webhook_secret": ("JIRA_WEBHOOK_SECRET", str),
+    "jira_server_webhook_token": ("JIRA_SERVER_WEBHOOK_TOKEN", str),
+    "github_webhook_secret": ("GITHUB_WEBHOOK_SECRET", str),
+    "ticket_label": ("DROID_TICKET_LABEL", str),
+    "jira_transition_on_approve": ("DROID_JIRA_TRANSITION_ON_APPROVE", str),
+    "jira_transition_on_review": ("DROID_JIRA_TRANSITION_ON_REVIEW", str),
+    "conventions_file": ("DROID_CONVENTIONS_FILE", str),
     "config_file": ("DROID_CONFIG", str),
 }
 

@@ -83,6 +83,27 @@ MIGRATIONS: list[tuple[int, str]] = [
     ALTER TABLE slack_deliveries ADD COLUMN payload TEXT;
     ALTER TABLE slack_deliveries ADD COLUMN handled_at REAL;
     """),
+    (4, """
+    CREATE TABLE ticket_triggers (
+        ticket TEXT NOT NULL,
+        trigger TEXT NOT NULL,
+        source TEXT NOT NULL,
+        run_id TEXT,
+        created_at REAL NOT NULL,
+        PRIMARY KEY (ticket, trigger)
+    );
+    CREATE INDEX ticket_triggers_run ON ticket_triggers (run_id);
+    CREATE TABLE ticket_writes (
+        run_id TEXT NOT NULL,
+        purpose TEXT NOT NULL,
+        ticket TEXT NOT NULL,
+        state TEXT NOT NULL,
+        result TEXT,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL,
+        PRIMARY KEY (run_id, purpose)
+    );
+    """),
 ]
 
 

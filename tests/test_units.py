@@ -96,7 +96,7 @@ def test_state_machine_and_append_only_log(tmp_path):
     store.events.append(run.run_id, "note", token="xoxb-123456789012-abcdefghijkl")
     with pytest.raises(sqlite3.DatabaseError):
         store.database.db.execute("UPDATE run_events SET kind='x'")
-    assert store.database.schema_version() == 3
+    assert store.database.schema_version() == 4
     reopened = Store.open(str(tmp_path / "s.db"))
     assert reopened.runs.get(run.run_id).state == "planning"
 
