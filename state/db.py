@@ -133,6 +133,8 @@ class Database:
         self.db = sqlite_utils.Database(conn)
         self._lock = threading.RLock()
         self._depth = 0          # transaction nesting, guarded by the lock (only its holder touches it)
+        self._side: sqlite3.Connection | None = None
+        self._side_lock = threading.Lock()
         self.migrate()
 
     @contextmanager
@@ -172,6 +174,29 @@ class Database:
         self.db.execute(f"RELEASE {name}")
 
     @contextmanager
+    def side_transaction(self) -> Iterator[sqlite3.Connection]:
+        """One short IMMEDIATE transaction on a second connection that never waits for the shared lock.
+
+        For the write on Slack's ack path: planners and the deliverer hold the shared lock for reads
+        too, and an ack must not queue behind them. SQLite itself still serialises writers (WAL,
+        busy_timeout), which costs only the length of another write, not of another thread's work.
+        It cannot join the caller's transaction: use it only for a write that stands alone.
+        """
+        with self._side_lock:
+            if self._side is None:
+                self._side = sqlite3.connect(self.path, check_same_thread=False, timeout=30, isolation_level=None)
+                self._side.execute("PRAGMA busy_timeout=30000")
+                self._side.execute("PRAGMA synchronous=NORMAL")
+            conn = self._side
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    @contextmanager
     def reading(self) -> Iterator[sqlite_utils.Database]:
         """Hold the lock for a read."""
         with self._lock:
@@ -197,9 +222,11 @@ class Database:
                     db.execute("INSERT INTO schema_version VALUES (?, strftime('%s','now'))", [version])
 
     def close(self) -> None:
-        """Close the connection."""
-        with self._lock:
+        """Close the connections."""
+        with self._lock, self._side_lock:
             self.db.conn.close()
+            if self._side is not None:
+                self._side.close()
 
 
 def _statements(sql: str) -> list[str]:

@@ -30,8 +30,8 @@ class DeliveryLog:
     def record(self, event_id: str, payload: dict) -> bool:
         """Record a delivery with what it carries, to be handled (or, after a crash, replayed); True the first time."""
         payload = self.redact.data(payload)
-        try:
-            with self.database.transaction() as db:
+        try:   # on the ack path: a connection of its own, never queued behind planners holding the shared lock
+            with self.database.side_transaction() as db:
                 db.execute("INSERT INTO slack_deliveries (event_id, received_at, payload) VALUES (?, ?, ?)",
                            [event_id, time.time(), json.dumps(payload)])
             return True
