@@ -66,7 +66,7 @@ def ship(settings, run, plan: Plan, ws, summary: str, redact, record, thread_lin
         return Outcome("No change made", redact(summary or "The agent finished without changing any file."), ok=False)
     tests = run_tests(settings, ws, settings.secrets())
     record("tests", command=tests.command, exit_code=tests.exit_code, summary=tests.summary)
-    title = pr_title(run, _title(run.task))
+    title = pr_title(run, _title(run.task), plan.goal)
     message = redact(f"{title}\n\n{summary}\n\nTests: {tests.describe()}\nRun {run.run_id} by droid, approved by "
                      f"{run.approved_by} (plan v{plan.version}).")
     try:

@@ -74,7 +74,8 @@ def write_once(store, trackers: Trackers, run_id: str, purpose: str, ticket: str
     spec = row.spec                     # a retry repeats the first attempt exactly (same text, same marker)
     try:
         if not fresh and (found := _landed(trackers, run_id, purpose, row)) is not None:
-            store.ticket_writes.settle(run_id, purpose, "done", {**found, "found": True})
+            found = {**found, "found": True}
+            store.ticket_writes.settle(run_id, purpose, "done", found)
             record("ticket_write", op=spec.get("op"), already=True)
             return found
         outcome = _perform(store, trackers, run_id, purpose, spec, row)

@@ -59,11 +59,12 @@ def ticket_title(run) -> str:
     return " ".join(first.split()).strip(" :-–") or "droid change"
 
 
-def pr_title(run, default: str) -> str:
-    """`PAY-142: <title>` for a Jira ticket (the development panel links it by key); the issue's title as is for a
-    GitHub issue; `default` otherwise."""
+def pr_title(run, default: str, goal: str = "") -> str:
+    """`PAY-142: <title>` for a Jira ticket (the development panel links it by key; the title is the ticket's, else
+    the plan's goal); the issue's title as is for a GitHub issue; `default` otherwise."""
     if key := jira_key(run):
-        title = ticket_title(run)
+        has_title = ((run.context or {}).get("ticket") or {}).get("title")
+        title = ticket_title(run) if has_title or not goal.strip() else one_line(goal, TITLE_MAX)
         return f"{key}: {title[:1].upper() + title[1:]}"[:TITLE_MAX]
     if github_issue(run) and ((run.context or {}).get("ticket") or {}).get("title"):
         return ticket_title(run)[:TITLE_MAX]
