@@ -93,6 +93,9 @@ class TicketWriteback:
 
     # -- the writes -------------------------------------------------------------------------
     def _thread_link(self, run) -> None:
+        done = self.runner.store.ticket_writes.get(run.run_id, "thread")
+        if done is not None and done.settled:
+            return                 # a revised plan: the thread was linked already
         link = self._permalink(run, self._plan_ts(run.run_id, PLAN_TS_WAIT))
         if not link:
             self.runner.store.events.append(run.run_id, "ticket_skipped", purpose="thread",
