@@ -351,6 +351,9 @@ def test_jira_client_write_side_against_the_stub(trackers):
     assert [c["text"] for c in client.recent_comments("PAY-142", 2)] == ["comment 2", "comment 1"]
     with pytest.raises(JiraError, match="not found"):
         client.transitions("NOPE-1")
+    cloud = json.loads((jira.fixtures / "get_transitions.v3.openapi-example.json").read_text())["transitions"]
+    jira.workflow = cloud                                   # Jira Cloud's shape (the OpenAPI example)
+    assert [(t["name"], t["to"]) for t in client.transitions("PAY-142")] == [("QA Review", "Closed")]
 
 
 def test_branch_key_cannot_inject_ref_syntax():

@@ -79,9 +79,12 @@ def write_once(store, trackers: Trackers, run_id: str, purpose: str, ticket: str
             record("ticket_write", op=spec.get("op"), already=True)
             return found
         outcome = _perform(store, trackers, run_id, purpose, spec, row)
-    except (JiraError, GitHubError) as exc:
-        store.ticket_writes.settle(run_id, purpose, "failed", {"error": str(exc)})
-        record("error", phase=f"ticket_{purpose}", message=str(exc))
+    except Exception as exc:  # noqa: BLE001 — a ticket write never fails the run; JiraError/GitHubError are short
+        message = str(exc) if isinstance(exc, (JiraError, GitHubError)) else f"unexpected {type(exc).__name__}"
+        if not isinstance(exc, (JiraError, GitHubError)):
+            log.exception("run %s: ticket write %s failed", run_id, purpose)
+        store.ticket_writes.settle(run_id, purpose, "failed", {"error": message})
+        record("error", phase=f"ticket_{purpose}", message=message)
         return None
     if outcome.get("skipped"):
         store.ticket_writes.settle(run_id, purpose, "skipped", outcome)
