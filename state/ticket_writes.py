@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from state.db import NO_REDACTION, Database
 
 STATES = ("claimed", "done", "failed", "skipped")
+RETRY_FOR = 7 * 24 * 3600      # a write still unsettled after a week is left alone (a ticket update that late is noise)
 
 
 @dataclass
@@ -77,9 +78,11 @@ class TicketWrites:
         """Every write of a run, oldest first."""
         return self._select("WHERE run_id = ? ORDER BY created_at, rowid", [run_id])
 
-    def unsettled(self) -> list[TicketWrite]:
-        """Writes claimed or failed and never settled (a crash, or a tracker that was down), oldest first."""
-        return self._select("WHERE state IN ('claimed', 'failed') ORDER BY created_at, rowid", [])
+    def unsettled(self, max_age: float = RETRY_FOR) -> list[TicketWrite]:
+        """Writes claimed or failed and never settled (a crash, a tracker that was down) in the last `max_age`
+        seconds, oldest first."""
+        return self._select("WHERE state IN ('claimed', 'failed') AND created_at >= ? ORDER BY created_at, rowid",
+                            [time.time() - max_age])
 
     def _select(self, where: str, args: list) -> list[TicketWrite]:
         with self.database.reading() as db:

@@ -328,6 +328,7 @@ def test_tracker_errors_are_events_and_the_write_waits_for_a_retry(trackers):
     jira.fail("/rest/api/2/issue/PAY-142/comment", 503)
     assert write_once(store, Trackers(settings, Redactor()), run_id, "thread", "PAY-142", spec) is None
     assert store.ticket_writes.unsettled()[0].purpose == "thread"
+    assert store.ticket_writes.unsettled(max_age=0) == []        # too old to retry: left alone
     assert [e.data["phase"] for e in store.events.for_run(run_id, "error")] == ["ticket_thread"]
     assert write_once(store, Trackers(settings, Redactor()), run_id, "thread", "PAY-142", spec)["id"]
     assert len(jira.comments["PAY-142"]) == 1 and not store.ticket_writes.unsettled()
