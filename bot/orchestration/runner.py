@@ -143,10 +143,9 @@ class Runner:
                 self._supersede(self.store.runs.get(run_id), version)
                 self.deliverer.post(run, blocks.plan_message(run_id, plan, requester=run.requester, banner=banner),
                                     "droid_plan", run_field="plan_ts", version=version)
-        if not auto:
-            self.tickets.plan_posted(run_id)
         if auto:
             return self.execute(run_id)
+        self.tickets.plan_posted(run_id)
 
     def _supersede(self, run: Run, version: int) -> None:
         """Queue the closing of the run's live plan message (if any): it was superseded by `version`."""
