@@ -107,7 +107,7 @@ class TicketWriteback:
         if not run.approved_by or run.approved_by == "auto":
             return
         name = self.runner.settings.jira_transition_on_approve
-        if name and text.jira_key(run):
+        if name and self._uses_jira(run):
             self._write(run, "transition_approve", text.jira_key(run),
                         {"op": "jira_transition", "args": {"key": text.jira_key(run), "name": name}})
         plan = self.runner._plan(run)
