@@ -203,3 +203,26 @@ class GitHubClient:
             return (git_author.name if git_author else None) or None
         except Exception as exc:
             raise _translate(exc, f"commit {sha[:12]} in {repo}") from None
+
+    # -- the write side on issues: what droid writes back to a GitHub issue (bot/tickets/writeback.py) --
+    def comment_on_issue(self, repo: str, number: int, body: str) -> str:
+        """Comment on an issue (never retried: a POST); the comment's html_url."""
+        try:
+            comment = self._repo(repo).get_issue(int(number)).create_comment(self.redact(body))
+        except Exception as exc:
+            raise _translate(exc, f"commenting on {repo}#{number}") from None
+        return comment.html_url or ""
+
+    def issue_comments(self, repo: str, number: int, n: int = 30, since=None) -> list[dict]:
+        """Up to `n` comments of an issue (updated after `since`, a datetime, when given): [{"id", "url", "text"}]."""
+        try:
+            issue = self._repo(repo).get_issue(int(number))
+            found = issue.get_comments(since=since) if since is not None else issue.get_comments()
+            out = []
+            for i, comment in enumerate(found):
+                if i >= n:
+                    break
+                out.append({"id": str(comment.id), "url": comment.html_url or "", "text": comment.body or ""})
+            return out
+        except Exception as exc:
+            raise _translate(exc, f"reading the comments of {repo}#{number}") from None

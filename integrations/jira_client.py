@@ -172,3 +172,54 @@ class JiraClient:
         except Exception as exc:
             raise _translate(exc, f"creating a ticket in {project}") from None
         return self._info(issue.raw)
+
+    # -- the write side: what droid writes back to a ticket (bot/tickets/writeback.py) ----------
+    def status(self, key: str) -> str:
+        """The ticket's current status name."""
+        try:
+            issue = self._jira.issue(key, fields="status")
+        except Exception as exc:
+            raise _translate(exc, f"reading {key}") from None
+        return ((issue.raw.get("fields") or {}).get("status") or {}).get("name") or ""
+
+    def transitions(self, key: str) -> list[dict]:
+        """The transitions the ticket's workflow offers now: [{"id", "name", "to"}] (`to`: the target status name)."""
+        try:
+            found = self._jira.transitions(key)
+        except Exception as exc:
+            raise _translate(exc, f"reading the transitions of {key}") from None
+        return [{"id": str(t.get("id")), "name": t.get("name") or "", "to": (t.get("to") or {}).get("name") or ""}
+                for t in found]
+
+    def transition(self, key: str, name: str) -> bool:
+        """Apply the transition called `name` (case-insensitive); False when the workflow offers none by that name."""
+        wanted = (name or "").strip().casefold()
+        match = next((t for t in self.transitions(key) if t["name"].strip().casefold() == wanted), None)
+        if match is None:
+            return False
+        try:
+            self._jira.transition_issue(key, match["id"])
+        except Exception as exc:
+            raise _translate(exc, f"moving {key} through {match['name']!r}") from None
+        return True
+
+    def remote_link(self, key: str, url: str, title: str, global_id: str) -> str:
+        """Create or update (Jira upserts by `global_id`) a link on the ticket to `url`; the link's id."""
+        destination = {"url": url, "title": self.redact(title)[:255],
+                       "icon": {"url16x16": "https://github.com/favicon.ico", "title": "Pull request"}}
+        try:
+            link = self._jira.add_remote_link(key, destination, globalId=global_id,
+                                              application={"type": "com.github", "name": "GitHub"},
+                                              relationship="pull request")
+        except Exception as exc:
+            raise _translate(exc, f"linking {key}") from None
+        return str(getattr(link, "id", "") or "")
+
+    def recent_comments(self, key: str, n: int = 20) -> list[dict]:
+        """The ticket's latest `n` comments, newest first: [{"id", "text"}] (v3 ADF bodies flattened)."""
+        try:
+            found = self._jira.comments(key, max_results=n, order_by="-created")
+        except Exception as exc:
+            raise _translate(exc, f"reading the comments of {key}") from None
+        out = [{"id": str(c.raw.get("id") or ""), "text": description_text(c.raw.get("body"))} for c in found]
+        return sorted(out, key=lambda c: int(c["id"]) if c["id"].isdigit() else 0, reverse=True)[:n]

@@ -41,6 +41,7 @@ log = logging.getLogger("droid.workspace")
 BRANCH_PREFIX = "droid/"
 ALWAYS_PROTECTED = ("main", "master")
 SLUG_MAX = 40
+KEY_MAX = 24          # a ticket key at the front of a branch name (PAY-142, issue-123)
 FAILED_MARKER = "droid-failed"     # inside the workspace's .git, so it never shows in the tree
 NETWORK_TIMEOUT = 600.0            # clone / fetch / push
 LOCAL_TIMEOUT = 120.0              # everything that stays on this machine
@@ -179,9 +180,14 @@ def _sanitize_run_id(run_id: str) -> str:
     return text
 
 
-def branch_name(run_id: str, slug: str) -> str:
-    """droid/<run_id>-<slug>, both parts sanitised (and the slug redacted: branch names are public)."""
-    return f"{BRANCH_PREFIX}{_sanitize_run_id(run_id)}-{sanitize_slug(Redactor()(slug or '').replace(MASK, ' '))}"
+def branch_name(run_id: str, slug: str, key: str = "") -> str:
+    """droid/<run_id>-<slug>, or droid/<key>-<slug>-<run_id> for a ticket (the key first: Jira links the branch by
+    it); every part sanitised (and the slug redacted: branch names are public)."""
+    clean = sanitize_slug(Redactor()(slug or '').replace(MASK, ' '))
+    key = re.sub(r"[^A-Za-z0-9]+", "-", key or "").strip("-")[:KEY_MAX].strip("-")
+    if key:
+        return f"{BRANCH_PREFIX}{key}-{clean}-{_sanitize_run_id(run_id)}"
+    return f"{BRANCH_PREFIX}{_sanitize_run_id(run_id)}-{clean}"
 
 
 _OWNER_NAME = re.compile(r"^([A-Za-z0-9](?:[A-Za-z0-9-]{0,38}))/([A-Za-z0-9._-]{1,100}?)(?:\.git)?/?$")
@@ -269,10 +275,11 @@ class WorkspaceManager:
 
     # ---- public
 
-    def create(self, source: str, run_id: str, slug: str) -> Workspace:
-        """A fresh working tree of `source` on a new droid/<run_id>-<slug> branch at the base branch's tip."""
+    def create(self, source: str, run_id: str, slug: str, key: str = "") -> Workspace:
+        """A fresh working tree of `source` on a new droid/<run_id>-<slug> (or droid/<key>-<slug>-<run_id>) branch at
+        the base branch's tip."""
         src = self._resolve(source)
-        branch = branch_name(run_id, slug)
+        branch = branch_name(run_id, slug, key)
         _git(["check-ref-format", "--branch", branch], what="branch name check")
         cache = self._cache_path(src.url)
         secrets = _secrets_of(self._token)

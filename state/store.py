@@ -10,6 +10,7 @@ from state.events import EventLog
 from state.outbox import OutboxStore
 from state.plans import PlanStore
 from state.runs import RunStore
+from state.ticket_writes import TicketWrites
 
 
 @dataclass
@@ -22,10 +23,12 @@ class Store:
     events: EventLog
     deliveries: DeliveryLog
     outbox: OutboxStore
+    ticket_writes: TicketWrites
 
     @classmethod
     def open(cls, path: str, redact=None) -> Store:
         """Open (and migrate) the database at `path`."""
         database = Database(path)
         return cls(database, RunStore(database, redact), PlanStore(database, redact), EventLog(database, redact),
-                   DeliveryLog(database, redact), OutboxStore(database, redact))
+                   DeliveryLog(database, redact), OutboxStore(database, redact),
+                   TicketWrites(database, redact))

@@ -85,23 +85,24 @@ def test_scripted_agent_fixes_a_failing_test_and_opens_the_pr(world):
     model.assert_done()
 
     pr = github.pulls["acme/calc"][0]
-    assert pr["head"]["ref"].startswith(f"droid/{run.run_id}-") and pr["base"]["ref"] == "main"
+    assert pr["head"]["ref"].startswith("droid/CALC-7-") and pr["head"]["ref"].endswith(f"-{run.run_id}")
+    assert pr["base"]["ref"] == "main" and pr["title"].startswith("CALC-7: ")
     body = pr["body"]
     assert "Approved plan (v1" in body and "Locate add" in body and "passed" in body and "calc.py" in body
     link = wait_for(lambda: [p for p in droid.posts() if pr["html_url"] in p["text"]], what="PR link in thread")
     assert link[0]["thread_ts"] == ts
     branches = git(origin, "branch", "--list")
-    assert f"droid/{run.run_id}" in branches
+    assert pr["head"]["ref"] in branches
     assert "return a - b" in git(origin, "show", "main:calc.py")          # default branch untouched
     assert "return a + b" in git(origin, "show", f"{pr['head']['ref']}:calc.py")
-    assert jira.comments.get("CALC-7") and pr["html_url"] in json.dumps(jira.comments["CALC-7"])
+    wait_for(lambda: pr["html_url"] in json.dumps(jira.comments.get("CALC-7")), what="PR link on the ticket")
     # the planted token printed by the failing test reached neither the model, Slack, the PR nor Jira
     assert PLANTED not in json.dumps(model.requests)
     assert PLANTED not in json.dumps([c.args for c in droid.slack.calls])
     assert PLANTED not in body and PLANTED not in json.dumps(jira.comments)
     assert PLANTED not in git(origin, "log", "--all", "--format=%B")
     kinds = [e.kind for e in droid.store.events.for_run(run.run_id)]
-    assert {"workspace", "tool_call", "tests", "pushed", "pull_request", "jira_comment"} <= set(kinds)
+    assert {"workspace", "tool_call", "tests", "pushed", "pull_request", "ticket_write"} <= set(kinds)
 
 
 def test_widening_revision_waits_and_touches_nothing_outside_the_plan(world):

@@ -1,4 +1,7 @@
-"""Shipping a code change: run the tests, commit, push the droid/ branch, open the PR, tell Jira.
+"""Shipping a code change: run the tests, commit, push the droid/ branch, open the PR.
+
+The run's ticket (Jira or GitHub issue) names the PR (`PAY-142: …`, `Fixes #123`); what droid writes on the
+ticket itself is bot/tickets/writeback.py's, once the run has concluded.
 
 Guardrails live in integrations/workspace.py (never the default or a protected branch, never
 force); this module never merges. Everything that leaves is redacted.
@@ -47,13 +50,15 @@ def run_tests(settings, ws, secrets: list[str]) -> TestRun:
 
 
 def ship(settings, run, plan: Plan, ws, summary: str, redact, record, thread_link: str | None) -> Outcome:
-    """Tests → commit → push → pull request (when GitHub is configured) → Jira comment."""
+    """Tests → commit → push → pull request (when GitHub is configured)."""
+    from bot.tickets.writeback_text import fixes_line, pr_title
     from integrations.workspace import (
         GuardrailError,
         WorkspaceError,
         changed_files,
         commit_all,
         diff_stat,
+        github_repo_of,
         push_branch,
     )
     files = changed_files(ws)
@@ -61,7 +66,7 @@ def ship(settings, run, plan: Plan, ws, summary: str, redact, record, thread_lin
         return Outcome("No change made", redact(summary or "The agent finished without changing any file."), ok=False)
     tests = run_tests(settings, ws, settings.secrets())
     record("tests", command=tests.command, exit_code=tests.exit_code, summary=tests.summary)
-    title = _title(run.task)
+    title = pr_title(run, _title(run.task), plan.goal)
     message = redact(f"{title}\n\n{summary}\n\nTests: {tests.describe()}\nRun {run.run_id} by droid, approved by "
                      f"{run.approved_by} (plan v{plan.version}).")
     try:
@@ -74,9 +79,10 @@ def ship(settings, run, plan: Plan, ws, summary: str, redact, record, thread_lin
         return Outcome("Push failed", f"The branch could not be pushed: {exc}", ok=False)
     record("pushed", branch=ws.branch, commit=sha, files=files)
     stat = diff_stat(ws)
-    body = pr_body(run, plan, summary, files, stat, tests, thread_link)
-    pr_url = _open_pr(settings, run.context.get("github_repo") or ws.source, ws, title, body, redact, record)
-    _comment_on_ticket(settings, run, pr_url or ws.branch, tests, redact, record)
+    target = run.context.get("github_repo") or ws.source
+    fixes = fixes_line(run, github_repo_of(target, github_url=settings.github_url))
+    body = pr_body(run, plan, summary, files, stat, tests, thread_link, fixes)
+    pr_url = _open_pr(settings, target, ws, title, body, redact, record)
     from bot.slack import mrkdwn
     where = mrkdwn.link(pr_url, "Pull request") if pr_url else \
         f"Branch {mrkdwn.code(ws.branch)} pushed to {mrkdwn.code(ws.source)}"
@@ -86,12 +92,15 @@ def ship(settings, run, plan: Plan, ws, summary: str, redact, record, thread_lin
                    redact(text), ok=True)
 
 
-def pr_body(run, plan: Plan, summary: str, files: list[str], stat: str, tests: TestRun, thread_link: str | None) -> str:
-    """Summary, the approved plan, what changed, tests, risks, links back."""
+def pr_body(run, plan: Plan, summary: str, files: list[str], stat: str, tests: TestRun, thread_link: str | None,
+            fixes: str | None = None) -> str:
+    """Summary, the approved plan, what changed, tests, risks, links back (and `Fixes #123` for a GitHub issue)."""
     steps = "\n".join(f"{i}. {s.title}" for i, s in enumerate(plan.steps, 1))
     links = [f"- Slack thread: {thread_link}" if thread_link else f"- Slack run `{run.run_id}`"]
     if run.context.get("jira_key"):
         links.append(f"- Jira: {run.context.get('jira_url') or run.context['jira_key']}")
+    if fixes:
+        links.append(f"- {fixes}")
     return (f"## Summary\n{summary}\n\n## Approved plan (v{plan.version}, approved by {run.approved_by})\n{steps}\n\n"
             f"## What changed\n```\n{stat}\n```\n\n## Tests\n{tests.describe()}\n\n"
             + (f"```\n{tests.tail}\n```\n\n" if tests.exit_code not in (0, None) else "")
@@ -111,21 +120,8 @@ def _open_pr(settings, target: str, ws, title: str, body: str, redact, record) -
     except GitHubError as exc:
         record("error", phase="pull_request", message=str(exc))
         return None
-    record("pull_request", number=pr.number, url=pr.url)
+    record("pull_request", number=pr.number, url=pr.url, title=pr.title)
     return pr.url
-
-
-def _comment_on_ticket(settings, run, link: str, tests: TestRun, redact, record) -> None:
-    key = run.context.get("jira_key")
-    if not (key and settings.jira_url):
-        return
-    from integrations.jira_client import JiraClient, JiraError
-    try:
-        JiraClient(settings.jira_url, settings.jira_user, settings.jira_token, redact=redact).comment(
-            key, redact(f"droid opened {link} for this ticket.\nTests: {tests.describe()}"))
-        record("jira_comment", key=key)
-    except JiraError as exc:
-        record("error", phase="jira_comment", message=str(exc))
 
 
 def _title(task: str) -> str:

@@ -34,6 +34,7 @@ def recover(deps) -> list[str]:
                                      "part-way. Its history is kept; mention @droid again to start over.")
         touched.append(run.run_id)
     replay_unhandled(deps)     # after the re-planning above, so a replayed run is planned once
+    deps.runner.tickets.resume()   # ticket writes a crash left claimed: each checked on the ticket, then made once
     touched += queue_undelivered(deps)
     pending = deps.store.outbox.pending()
     if pending:

@@ -18,6 +18,8 @@ from bot.orchestration.planner import PlanError, model_plan, template_plan
 from bot.orchestration.status import StatusMessage
 from bot.slack import blocks, mrkdwn
 from bot.slack.poster import SlackPoster
+from bot.tickets.writeback import TicketWriteback
+from bot.tickets.writeback_text import branch_naming
 from integrations.llm import LLM, LLMError, Usage
 from skills.plan import Budget, Plan
 from skills.registry import all_skills
@@ -55,6 +57,7 @@ class Runner:
         self._lock = threading.Lock()
         self._busy = 0
         self.deliverer = Deliverer(store, poster.client, redact).start()
+        self.tickets = TicketWriteback(self)     # what droid writes back to the run's Jira ticket / GitHub issue
         self.remote = None    # with DROID_BROKER_URL: executions run on `droid worker` processes
         if settings.broker_url:
             from bot.orchestration.executors import RemoteExecution
@@ -142,6 +145,7 @@ class Runner:
                                     "droid_plan", run_field="plan_ts", version=version)
         if auto:
             return self.execute(run_id)
+        self.tickets.plan_posted(run_id)
 
     def _supersede(self, run: Run, version: int) -> None:
         """Queue the closing of the run's live plan message (if any): it was superseded by `version`."""
@@ -207,6 +211,7 @@ class Runner:
         run = self.store.runs.get(run_id)
         if run.state != "executing":
             return
+        self.tickets.approved(run_id)
         plan = self._plan(run)
         skill = self.skills[run.skill]
         status = self._status(run, plan)
@@ -385,6 +390,7 @@ class Runner:
             for filename, content, title in outcome.files:
                 self.deliverer.upload(run, filename, content, title)
             self.deliverer.react(run, run.trigger_ts, "white_check_mark" if outcome.ok else "x")
+        self.tickets.concluded(run_id, outcome.ok)
 
     def _close_status(self, run: Run, status: StatusMessage | None, message: blocks.Message) -> None:
         """Queue the status message's final edit (after the throttle interval), ending live edits.
@@ -419,6 +425,7 @@ class Runner:
                 self.close_plan(run, "❌ This run failed; nothing is left to decide.")
             self.deliverer.post(run, blocks.notice(f"❌ {message}"), "droid_result")
             self.deliverer.react(run, run.trigger_ts, "x")
+        self.tickets.failed(run_id)
 
     def _services(self, run_id: str) -> Services:
         def record(kind, /, **data):
@@ -460,7 +467,7 @@ class Runner:
             return Workspace(**{**saved, "path": Path(saved["path"])})
         if not run.repo:
             raise WorkspaceMissing("No repository is mapped to this channel (DROID_CONFIG channels → repo).")
-        ws = self._workspaces().create(run.repo, run.run_id, run.task)
+        ws = self._workspaces().create(run.repo, run.run_id, **branch_naming(run))
         saved = {**dataclasses.asdict(ws), "path": str(ws.path)}
         self.store.runs.update(run.run_id, context={**run.context, "workspace": saved})
         self.store.events.append(run.run_id, "workspace", **saved)

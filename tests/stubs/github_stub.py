@@ -232,6 +232,7 @@ class GitHubStub(StubServer):
         self.commit_pulls: dict[str, list[dict]] = {}   # sha -> scripted PR list (default: the fixture)
         self.commit_authors: dict[str, str | None] = {}  # sha -> GitHub login (None: no GitHub user)
         self._fixture_cache: dict[str, str] = {}
+        self.issue_comments: dict[str, list[dict]] = {}  # "owner/name#123" -> comments, oldest first
 
     # ---- setup
 
@@ -280,6 +281,7 @@ class GitHubStub(StubServer):
             ("GET", r"^/pulls/(\d+)$", self._get_pull),
             ("GET", r"^/commits/([^/]+)/pulls$", self._commit_pulls),
             ("GET", r"^/commits/([^/]+)$", self._get_commit),
+            *self.issue_comment_routes(),
         ):
             match = re.match(pattern, rest)
             if match and req.method == method:
@@ -399,6 +401,35 @@ class GitHubStub(StubServer):
             login = self.commit_authors[sha]
             data["author"] = None if login is None else {**(data["author"] or {}), "login": login}
         return 200, data, {}
+
+    # ---- issue comments (what droid writes back to a GitHub issue)
+
+    def issue_comment_routes(self) -> list[tuple]:
+        """POST and GET /repos/{o}/{n}/issues/{number}/comments (any issue number: comments only)."""
+        return [("POST", r"^/issues/(\d+)/comments$", self._create_issue_comment),
+                ("GET", r"^/issues/(\d+)/comments$", self._list_issue_comments)]
+
+    def _create_issue_comment(self, req: Request, repo: StubRepo, number: str) -> Response:
+        body = (req.json or {}).get("body")
+        if not body:
+            return 422, {"message": "Validation Failed", "errors": [
+                {"resource": "IssueComment", "field": "body", "code": "missing_field"}]}, {}
+        import time
+        comments = self.issue_comments.setdefault(f"{repo.full_name}#{number}", [])
+        cid = 3291867079 + sum(len(c) for c in self.issue_comments.values())
+        data = self.fixture("list_issue_comments.json")[0]
+        data = json.loads(json.dumps(data).replace("PyGithub/PyGithub", repo.full_name)
+                          .replace("/issues/3372", f"/issues/{number}").replace("3291867079", str(cid)))
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        data.update(body=body, created_at=stamp, updated_at=stamp,
+                    user={**data["user"], "login": self.login, "type": "Bot"})
+        comments.append(data)
+        return 201, data, {"Location": data["url"]}
+
+    def _list_issue_comments(self, req: Request, repo: StubRepo, number: str) -> Response:
+        since = (req.query.get("since") or [""])[0]
+        comments = self.issue_comments.get(f"{repo.full_name}#{number}", [])
+        return 200, [c for c in comments if not since or c["updated_at"] >= since], {}
 
     # ---- git smart HTTP through git http-backend
 

@@ -22,6 +22,8 @@ from tests.stubs.github_stub import Request, Response, StubServer
 ISSUE = re.compile(r"^/rest/api/(2|3|latest)/issue/([^/]+)$")
 COMMENT = re.compile(r"^/rest/api/(2|3|latest)/issue/([^/]+)/comment$")
 CREATE = re.compile(r"^/rest/api/(2|3|latest)/issue/?$")
+TRANSITIONS = re.compile(r"^/rest/api/(2|3|latest)/issue/([^/]+)/transitions$")
+REMOTELINK = re.compile(r"^/rest/api/(2|3|latest)/issue/([^/]+)/remotelink$")
 
 
 def _default_fixtures() -> Path:
@@ -41,6 +43,8 @@ class JiraStub(StubServer):
         self.issues: dict[str, dict] = {}
         self.comments: dict[str, list[dict]] = {}
         self._next_id = 10000
+        self.remote_links: dict[str, list[dict]] = {}   # key -> links, in creation order
+        self.workflow: list[dict] | None = None         # the transitions offered (default: the v2 server fixture)
 
     # ---- setup
 
@@ -90,6 +94,8 @@ class JiraStub(StubServer):
             return 200, {"self": f"{self.url}/rest/api/2/user?username=droid", "name": "droid", "key": "droid",
                          "accountId": "droid-account", "emailAddress": self.user, "displayName": "droid",
                          "active": True, "timeZone": "UTC"}, {}
+        if (answer := self.writeback_route(req)) is not None:
+            return answer
         if (m := COMMENT.match(req.path)) and req.method == "POST":
             return self._add_comment(req, m.group(2))
         if (m := COMMENT.match(req.path)) and req.method == "GET":
@@ -103,6 +109,58 @@ class JiraStub(StubServer):
         if CREATE.match(req.path) and req.method == "POST":
             return self._create(req)
         return 404, {"errorMessages": ["null for uri: " + req.path], "errors": {}}, {}
+
+    # ---- what droid writes back: transitions and remote links
+
+    def writeback_route(self, req: Request) -> Response | None:
+        """Transitions (GET/POST), remote links (POST upserts by globalId; GET) and the applinks list."""
+        if req.method == "GET" and req.path == "/rest/applinks/latest/listApplicationlinks":
+            return 200, {"list": []}, {}
+        if m := TRANSITIONS.match(req.path):
+            issue = self._find(m.group(2))
+            if not issue:
+                return 404, self.failure_body(404), {}
+            return self._transitions(issue) if req.method == "GET" else self._transition(req, issue)
+        if m := REMOTELINK.match(req.path):
+            issue = self._find(m.group(2))
+            if not issue:
+                return 404, self.failure_body(404), {}
+            if req.method == "GET":
+                return 200, self.remote_links.get(issue["key"], []), {}
+            return self._remote_link(req, issue)
+        return None
+
+    def offered(self, issue: dict) -> list[dict]:
+        """The workflow's transitions that leave the issue's current status."""
+        if self.workflow is None:
+            self.workflow = json.loads((self.fixtures / "get_transitions.v2.server.json").read_text())["transitions"]
+        status = ((issue.get("fields") or {}).get("status") or {}).get("name")
+        return [t for t in self.workflow if t["to"]["name"] != status]
+
+    def _transitions(self, issue: dict) -> Response:
+        return 200, {"expand": "transitions", "transitions": self.offered(issue)}, {}
+
+    def _transition(self, req: Request, issue: dict) -> Response:
+        wanted = str(((req.json or {}).get("transition") or {}).get("id") or "")
+        match = next((t for t in self.offered(issue) if str(t["id"]) == wanted), None)
+        if match is None:
+            return 400, {"errorMessages": [f"Transition id '{wanted}' is not valid for this issue."], "errors": {}}, {}
+        issue.setdefault("fields", {})["status"] = copy.deepcopy(match["to"])
+        return 204, None, {}
+
+    def _remote_link(self, req: Request, issue: dict) -> Response:
+        data = req.json or {}
+        if not (data.get("object") or {}).get("url") or not (data.get("object") or {}).get("title"):
+            return 400, {"errorMessages": [], "errors": {"object": "url and title are required"}}, {}
+        links = self.remote_links.setdefault(issue["key"], [])
+        existing = next((x for x in links if data.get("globalId") and x.get("globalId") == data["globalId"]), None)
+        if existing is not None:
+            existing.update({k: v for k, v in data.items() if k not in ("id", "self")})
+            return 200, {"id": existing["id"], "self": existing["self"]}, {}
+        lid = self._new_id()
+        link = {**data, "id": lid, "self": f"{self.url}/rest/api/2/issue/{issue['key']}/remotelink/{lid}"}
+        links.append(link)
+        return 201, {"id": lid, "self": link["self"]}, {}
 
     def _find(self, key_or_id: str) -> dict | None:
         return self.issues.get(key_or_id) or next(
