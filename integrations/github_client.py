@@ -180,6 +180,23 @@ class GitHubClient:
             return None
         return None
 
+    def issue(self, repo: str, number: int, comments: int = 5) -> tuple[dict, list[dict]]:
+        """An issue's JSON and its newest `comments` comments' JSON, oldest first (at most two pages read)."""
+        try:
+            issue = self._repo(repo).get_issue(int(number))
+            data = dict(issue.raw_data)
+            total = int(data.get("comments") or 0)
+            latest: list[dict] = []
+            if total and comments > 0:
+                pages = issue.get_comments()
+                last = (total - 1) // MAX_LISTED
+                latest = [c.raw_data for c in pages.get_page(last)]
+                if len(latest) < comments and last > 0:
+                    latest = [c.raw_data for c in pages.get_page(last - 1)] + latest
+            return data, latest[-comments:] if comments > 0 else []
+        except Exception as exc:
+            raise _translate(exc, f"reading issue {repo}#{number}") from None
+
     def pulls_for_commit(self, repo: str, sha: str) -> list[PullRequestInfo]:
         """Pull requests associated with a commit (GET /repos/{repo}/commits/{sha}/pulls)."""
         try:

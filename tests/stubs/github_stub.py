@@ -232,6 +232,8 @@ class GitHubStub(StubServer):
         self.commit_pulls: dict[str, list[dict]] = {}   # sha -> scripted PR list (default: the fixture)
         self.commit_authors: dict[str, str | None] = {}  # sha -> GitHub login (None: no GitHub user)
         self._fixture_cache: dict[str, str] = {}
+        self.issues: dict[tuple[str, int], dict] = {}             # (repo, number) -> issue JSON
+        self.issue_comments: dict[tuple[str, int], list[dict]] = {}
 
     # ---- setup
 
@@ -241,6 +243,27 @@ class GitHubStub(StubServer):
         self.repos[full_name] = repo
         self.pulls.setdefault(full_name, [])
         return repo
+
+    def add_issue(self, full_name: str, number: int, *, fixture: str = "get_an_issue.markdown_body.json",
+                  comments: list[str] | None = None, html_host: str = "https://github.com", **fields) -> dict:
+        """Serve issue `number` of `full_name` (the fixture's shape, `fields` overriding), with comments:
+        `comments` bodies, or the recorded comments fixture when None."""
+        if full_name not in self.repos:
+            self.add_repo(full_name)
+        original = self.fixture(fixture)
+        old = original["repository_url"].split("/repos/", 1)[1]
+        text = json.dumps(original).replace(old, full_name).replace(f"/issues/{original['number']}",
+                                                                    f"/issues/{number}")
+        issue = {**json.loads(text), "number": number, **fields}
+        issue["html_url"] = f"{html_host}/{full_name}/issues/{number}"
+        recorded = self.fixture("list_issue_comments.json")
+        if comments is not None:
+            recorded = [{**copy.deepcopy(recorded[i % len(recorded)]), "id": 900000 + i, "body": body,
+                         "created_at": f"2025-01-01T00:{i // 60:02d}:{i % 60:02d}Z"} for i, body in enumerate(comments)]
+        issue["comments"] = len(recorded)
+        self.issues[(full_name, number)] = issue
+        self.issue_comments[(full_name, number)] = recorded
+        return issue
 
     def git_dir(self, full_name: str) -> Path:
         """Where the bare repository for `full_name` lives (under git_root)."""
@@ -280,6 +303,8 @@ class GitHubStub(StubServer):
             ("GET", r"^/pulls/(\d+)$", self._get_pull),
             ("GET", r"^/commits/([^/]+)/pulls$", self._commit_pulls),
             ("GET", r"^/commits/([^/]+)$", self._get_commit),
+            ("GET", r"^/issues/(\d+)$", self._get_issue),
+            ("GET", r"^/issues/(\d+)/comments$", self._list_issue_comments),
         ):
             match = re.match(pattern, rest)
             if match and req.method == method:
@@ -399,6 +424,18 @@ class GitHubStub(StubServer):
             login = self.commit_authors[sha]
             data["author"] = None if login is None else {**(data["author"] or {}), "login": login}
         return 200, data, {}
+
+    def _get_issue(self, req: Request, repo: StubRepo, number: str) -> Response:
+        issue = self.issues.get((repo.full_name, int(number)))
+        return (200, issue, {}) if issue else (404, self.failure_body(404), {})
+
+    def _list_issue_comments(self, req: Request, repo: StubRepo, number: str) -> Response:
+        if (repo.full_name, int(number)) not in self.issues:
+            return 404, self.failure_body(404), {}
+        items = self.issue_comments.get((repo.full_name, int(number)), [])
+        per_page = int((req.query.get("per_page") or ["30"])[0])
+        page = int((req.query.get("page") or ["1"])[0])
+        return 200, items[(page - 1) * per_page: page * per_page], {}
 
     # ---- git smart HTTP through git http-backend
 
