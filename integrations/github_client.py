@@ -183,16 +183,18 @@ class GitHubClient:
     def issue(self, repo: str, number: int, comments: int = 5) -> tuple[dict, list[dict]]:
         """An issue's JSON and its newest `comments` comments' JSON, oldest first (at most two pages read)."""
         try:
-            issue = self._repo(repo).get_issue(int(number))
-            data = dict(issue.raw_data)
+            data = dict(self._repo(repo).get_issue(int(number)).raw_data)
             total = int(data.get("comments") or 0)
             latest: list[dict] = []
-            if total and comments > 0:
-                pages = issue.get_comments()
-                last = (total - 1) // MAX_LISTED
-                latest = [c.raw_data for c in pages.get_page(last)]
-                if len(latest) < comments and last > 0:
-                    latest = [c.raw_data for c in pages.get_page(last - 1)] + latest
+            last = (total - 1) // MAX_LISTED + 1      # GitHub's pages count from 1
+            for page in (last, last - 1) if total and comments > 0 else ():
+                if page < 1 or len(latest) >= comments:
+                    break
+                # raw pages: PyGithub's comment objects would each be re-fetched to give their raw_data
+                _, items = self._gh.requester.requestJsonAndCheck(
+                    "GET", f"/repos/{repo}/issues/{int(number)}/comments", parameters={"per_page": MAX_LISTED,
+                                                                                        "page": page})
+                latest = list(items or []) + latest
             return data, latest[-comments:] if comments > 0 else []
         except Exception as exc:
             raise _translate(exc, f"reading issue {repo}#{number}") from None

@@ -256,7 +256,8 @@ class GitHubStub(StubServer):
                                                                     f"/issues/{number}")
         issue = {**json.loads(text), "number": number, **fields}
         issue["html_url"] = f"{html_host}/{full_name}/issues/{number}"
-        recorded = self.fixture("list_issue_comments.json")
+        recorded = json.loads(json.dumps(self.fixture("list_issue_comments.json"))
+                              .replace("PyGithub/PyGithub", full_name).replace("/issues/3372", f"/issues/{number}"))
         if comments is not None:
             recorded = [{**copy.deepcopy(recorded[i % len(recorded)]), "id": 900000 + i, "body": body,
                          "created_at": f"2025-01-01T00:{i // 60:02d}:{i % 60:02d}Z"} for i, body in enumerate(comments)]
