@@ -177,11 +177,11 @@ class Runner:
         return shown.payload.get("version") if shown is not None else (run.approved_version or fallback)
 
     def _draft(self, run: Run, skill: Skill, budget: Budget, feedback: str | None, previous: Plan | None) -> Plan:
-        ticket_context.read_tickets(self, run)
         if skill.execute is not None:      # a fixed procedure (e.g. the RCA): its template is the plan
             plan = skill.template(run.task)
             plan.source = "template"
             return plan
+        ticket_context.read_tickets(self, run)
         if self.llm is None:
             plan = template_plan(skill, run.task, budget, ticket_context.primary(run))
             if skill.workspace:

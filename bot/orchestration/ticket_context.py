@@ -67,8 +67,10 @@ def read_tickets(deps, run) -> list[Ticket]:
     if "ticket" in run.context or "ticket_errors" in run.context:
         return stored(run)
     refs = [TicketRef.from_dict(r) for r in run.context.get("ticket_refs") or []]
-    if not refs:     # e.g. "Draft a fix" from an alert whose analysis names a ticket
+    if not refs:     # e.g. "Draft a fix" from an analysis: its text, then the alert it analysed
         refs = refs_in(deps.settings, f"{run.task}\n{run.context.get('extra') or ''}")
+    if not refs and run.context.get("from_rca"):
+        refs = alert_refs(deps, run)
     if not refs:
         return []
     tickets, errors = [], []
@@ -98,6 +100,29 @@ def read_tickets(deps, run) -> list[Ticket]:
     deps.store.runs.update(run.run_id, context={**(fresh.context if fresh else run.context), **found})
     run.context.update(deps.store.runs.get(run.run_id).context)
     return stored(run)
+
+
+def alert_refs(deps, run) -> list[TicketRef]:
+    """Refs in the alert that starts the run's thread (its text, blocks and attachments): a ticket it links."""
+    client = getattr(getattr(deps, "poster", None), "client", None)
+    if client is None:
+        return []
+    try:
+        parent = client.conversations_replies(channel=run.channel, ts=run.thread_ts, limit=1)["messages"][0]
+    except Exception as exc:  # noqa: BLE001 — the alert is extra context
+        log.warning("could not read the alert of run %s: %s", run.run_id, exc)
+        return []
+    return refs_in(deps.settings, "\n".join(_strings(parent))[:THREAD_CHARS * 4])
+
+
+def _strings(value, depth: int = 0) -> list[str]:
+    """Every string in a Slack message (text, blocks, attachments), bounded in depth."""
+    if isinstance(value, str):
+        return [value]
+    if depth > 8:
+        return []
+    items = value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
+    return [s for item in items for s in _strings(item, depth + 1)]
 
 
 def stored(run) -> list[Ticket]:
