@@ -89,6 +89,14 @@ def test_a_jira_key_in_a_mention_makes_the_plan(droid, stubs):
     assert [(e.data["key"], e.data["ok"]) for e in events] == [("PAY-142", True)]
 
 
+def test_without_a_model_the_approved_run_shows_files_for_the_ticket(droid):
+    run = start(droid, "fix PAY-142")
+    droid.click("droid_approve", droid.buttons(plan_post(droid))["droid_approve"])
+    droid.wait_state(run.run_id, "failed", "succeeded")
+    result = wait_for(lambda: next((p for p in droid.posts() if "Needs a model" in p["text"]), None), what="result")
+    assert "webhooks/sender.py" in result["text"]
+
+
 def test_a_jira_url_in_a_mention(droid, stubs):
     jira, _ = stubs
     run = start(droid, f"please look at <{jira.url}/browse/PAY-142>")

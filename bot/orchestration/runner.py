@@ -253,7 +253,7 @@ class Runner:
                                status: StatusMessage) -> Outcome:
         plan.steps[0].status = "active"
         status.set(blocks.status_message(run.run_id, plan, "⏳ Searching (no model configured)…", running=True))
-        outcome = skill.without_model(ctx, plan, run.task)
+        outcome = skill.without_model(ctx, plan, ticket_context.search_query(run)[0])
         self.store.events.append(run.run_id, "deterministic_result", title=outcome.title, ok=outcome.ok)
         for step in plan.steps:
             step.status = "done" if outcome.ok and step is plan.steps[0] else "skipped"
