@@ -88,8 +88,10 @@ class Ticket:
         parts = ["\n".join(head + facts)]
         if self.description:
             parts.append("Description:\n" + bounded(self.description, DESCRIPTION_MAX))
-        if self.acceptance:
+        if self.acceptance and self.acceptance not in self.description:    # else it is read there already
             parts.append("Acceptance criteria:\n" + bounded(self.acceptance, 2000))
+        if self.sentry_links:
+            parts.append("Sentry issues linked in the ticket:\n" + "\n".join(f"- {u}" for u in self.sentry_links))
         if self.links:
             parts.append("Linked issues:\n" + "\n".join(f"- {x.get('relation', '')} {x.get('key', '')}: "
                                                         f"{x.get('title', '')}" for x in self.links[:10]))
