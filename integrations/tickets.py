@@ -246,8 +246,8 @@ def from_jira(raw: dict, browse_url: str, *, sentry_hosts=()) -> Ticket:
         ref=TicketRef("jira", key, url=browse_url), title=bounded(fields.get("summary") or "", 300),
         description=description, url=browse_url, status=_named(fields.get("status")),
         type=_named(fields.get("issuetype")), priority=_named(fields.get("priority")),
-        labels=[str(x) for x in (fields.get("labels") or [])][:20],
-        components=[_named(c) for c in (fields.get("components") or []) if _named(c)][:20],
+        labels=[bounded(str(x), 100) for x in (fields.get("labels") or [])][:20],
+        components=[bounded(_named(c), 100) for c in (fields.get("components") or []) if _named(c)][:20],
         acceptance=bounded(acceptance, 2000), comments=comments, links=_jira_links(fields.get("issuelinks")),
         reporter=_person(fields.get("reporter")), assignee=_person(fields.get("assignee")))
     ticket.sentry_links = sentry_links(_all_text(ticket), sentry_hosts)
@@ -268,7 +268,8 @@ def from_github(issue_json: dict, comments_json: list[dict], *, sentry_hosts=())
         title=bounded(issue_json.get("title") or "", 300), description=keep_trace(issue_json.get("body") or "",
                                                                                    DESCRIPTION_MAX),
         url=url, status=issue_json.get("state") or "", type=kind,
-        labels=[str(x.get("name") if isinstance(x, dict) else x) for x in (issue_json.get("labels") or [])][:20],
+        labels=[bounded(str(x.get("name") if isinstance(x, dict) else x), 100)
+                for x in (issue_json.get("labels") or [])][:20],
         comments=comments, reporter=_gh_person(issue_json.get("user")), assignee=_gh_person(assignee))
     ticket.sentry_links = sentry_links(_all_text(ticket), sentry_hosts)
     return ticket
