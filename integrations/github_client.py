@@ -180,6 +180,25 @@ class GitHubClient:
             return None
         return None
 
+    def issue(self, repo: str, number: int, comments: int = 5) -> tuple[dict, list[dict]]:
+        """An issue's JSON and its newest `comments` comments' JSON, oldest first (at most two pages read)."""
+        try:
+            data = dict(self._repo(repo).get_issue(int(number)).raw_data)
+            total = int(data.get("comments") or 0)
+            latest: list[dict] = []
+            last = (total - 1) // MAX_LISTED + 1      # GitHub's pages count from 1
+            for page in (last, last - 1) if total and comments > 0 else ():
+                if page < 1 or len(latest) >= comments:
+                    break
+                # raw pages: PyGithub's comment objects would each be re-fetched to give their raw_data
+                _, items = self._gh.requester.requestJsonAndCheck(
+                    "GET", f"/repos/{repo}/issues/{int(number)}/comments", parameters={"per_page": MAX_LISTED,
+                                                                                        "page": page})
+                latest = list(items or []) + latest
+            return data, latest[-comments:] if comments > 0 else []
+        except Exception as exc:
+            raise _translate(exc, f"reading issue {repo}#{number}") from None
+
     def pulls_for_commit(self, repo: str, sha: str) -> list[PullRequestInfo]:
         """Pull requests associated with a commit (GET /repos/{repo}/commits/{sha}/pulls)."""
         try:

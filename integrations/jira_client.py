@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any
 
+from integrations.adf import adf_to_text, description_text  # noqa: F401 (re-exported)
 from integrations.redact import Redactor
 
 log = logging.getLogger("droid.jira")
 
 MESSAGE_MAX = 200
-BLOCK_TYPES = {"paragraph", "heading", "blockquote", "codeBlock", "listItem", "tableRow", "panel",
-               "rule", "mediaSingle", "expand", "nestedExpand", "decisionItem", "taskItem"}
+# A full ticket read: every field but the heavy ones, the field names (to find acceptance criteria).
+READ_FIELDS = "*all,-attachment,-worklog,-watches,-votes,-timetracking,-aggregateprogress,-progress"
+READ_EXPAND = "names"
+COMMENTS_READ = 5
+V3_BASE = "{server}/rest/api/3/{path}"
 
 
 @dataclass
@@ -32,56 +35,6 @@ class JiraError(Exception):
     def __init__(self, message: str, status: int | None = None):
         super().__init__(message)
         self.status = status
-
-
-def adf_to_text(node: Any) -> str:
-    """Plain text of an Atlassian Document Format node: text nodes joined, blocks on their own lines."""
-    if node is None:
-        return ""
-    if isinstance(node, str):
-        return node
-    if isinstance(node, list):
-        return "".join(adf_to_text(n) for n in node)
-    if not isinstance(node, dict):
-        return str(node)
-    kind = node.get("type")
-    attrs = node.get("attrs") or {}
-    if kind == "text":
-        return node.get("text") or ""
-    if kind == "hardBreak":
-        return "\n"
-    if kind == "mention":
-        return attrs.get("text") or "@" + str(attrs.get("id") or "someone")
-    if kind in ("emoji",):
-        return attrs.get("text") or attrs.get("shortName") or ""
-    if kind in ("inlineCard", "blockCard", "embedCard"):
-        return attrs.get("url") or ""
-    if kind == "date":
-        return str(attrs.get("timestamp") or "")
-    if kind == "status":
-        return attrs.get("text") or ""
-    inner = adf_to_text(node.get("content") or [])
-    if kind == "listItem":
-        return "- " + inner.strip("\n") + "\n"
-    if kind == "tableCell" or kind == "tableHeader":
-        return inner.strip("\n") + " | "
-    if kind == "codeBlock":
-        return "```\n" + inner + "\n```\n"
-    if kind in BLOCK_TYPES:
-        return inner.rstrip("\n") + "\n"
-    return inner
-
-
-def description_text(value: Any) -> str:
-    """A description as plain text, whether a v2 string or a v3 ADF document."""
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        return value
-    text = adf_to_text(value)
-    while "\n\n\n" in text:
-        text = text.replace("\n\n\n", "\n\n")
-    return text.strip("\n")
 
 
 def _translate(exc: Exception, what: str) -> JiraError:
@@ -113,6 +66,12 @@ def _translate(exc: Exception, what: str) -> JiraError:
     if "Timeout" in name or "Connection" in name:
         return JiraError(f"{what}: Jira unreachable ({name})")
     return JiraError(_short(f"{what}: {name}"))
+
+
+def _no_such_api(exc: Exception) -> bool:
+    """True for a 404 from Jira's REST layer for an unknown path (no REST v3 on Jira Server/DC)."""
+    from jira.exceptions import JIRAError
+    return isinstance(exc, JIRAError) and exc.status_code == 404 and "null for uri" in str(exc.text or "")
 
 
 def _short(text: str) -> str:
@@ -154,6 +113,33 @@ class JiraClient:
         return TicketInfo(key=key, summary=fields.get("summary") or "",
                           description=description_text(fields.get("description")),
                           url=self.browse_url(key), status=(fields.get("status") or {}).get("name") or "")
+
+    def issue_raw(self, key: str, comments: int = COMMENTS_READ) -> dict:
+        """A ticket as Jira sends it (Cloud: REST v3 with ADF; Server/DC: v2), with `names` expanded and
+        `fields.comment.comments` holding at most the newest `comments` comments, oldest first."""
+        params = {"fields": READ_FIELDS, "expand": READ_EXPAND}
+        try:
+            try:
+                raw, base = self._jira._get_json(f"issue/{key}", params=params, base=V3_BASE), V3_BASE
+            except Exception as exc:  # Jira Server/DC has no v3: its REST layer says "null for uri"
+                if not _no_such_api(exc):
+                    raise
+                raw, base = self._jira.issue(key, fields=READ_FIELDS, expand=READ_EXPAND).raw, self._jira.JIRA_BASE_URL
+            block = (raw.get("fields") or {}).get("comment") or {}
+            listed = list(block.get("comments") or [])
+            if int(block.get("total") or 0) > len(listed) and comments > 0:
+                listed = self._newest_comments(raw.get("key") or key, comments, base)
+            if isinstance(raw.get("fields"), dict):
+                raw["fields"]["comment"] = {**block, "comments": listed[-comments:] if comments > 0 else []}
+        except Exception as exc:
+            raise _translate(exc, f"reading {key}") from None
+        return raw
+
+    def _newest_comments(self, key: str, count: int, base: str) -> list[dict]:
+        """The newest `count` comments, oldest first (one page, ordered newest first by Jira)."""
+        page = self._jira._get_json(f"issue/{key}/comment", params={"orderBy": "-created", "maxResults": count},
+                                    base=base)
+        return list(reversed((page or {}).get("comments") or []))[-count:]
 
     def comment(self, key: str, body: str) -> str:
         """Add a comment; its id."""

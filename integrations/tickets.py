@@ -88,8 +88,10 @@ class Ticket:
         parts = ["\n".join(head + facts)]
         if self.description:
             parts.append("Description:\n" + bounded(self.description, DESCRIPTION_MAX))
-        if self.acceptance:
+        if self.acceptance and self.acceptance not in self.description:    # else it is read there already
             parts.append("Acceptance criteria:\n" + bounded(self.acceptance, 2000))
+        if self.sentry_links:
+            parts.append("Sentry issues linked in the ticket:\n" + "\n".join(f"- {u}" for u in self.sentry_links))
         if self.links:
             parts.append("Linked issues:\n" + "\n".join(f"- {x.get('relation', '')} {x.get('key', '')}: "
                                                         f"{x.get('title', '')}" for x in self.links[:10]))
@@ -116,23 +118,45 @@ def bounded(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
-def find_refs(text: str, *, jira_url: str = "", github_url: str = "https://github.com") -> list[TicketRef]:
-    """Ticket references in `text`, first-seen order, each once: Jira keys and browse URLs, GitHub issues."""
-    refs: list[TicketRef] = []
+# Keys that look like Jira keys but are standards, encodings and hashes (UTF-8, SHA-256, ISO-8601 …):
+# taken as tickets only from a Jira URL or when the project is one of routing.jira_projects.
+NOT_PROJECTS = frozenset({
+    "UTF", "UCS", "SHA", "MD", "ISO", "IEC", "HTTP", "HTTPS", "RFC", "TLS", "SSL", "CVE", "CWE", "PEP", "ECMA",
+    "ES", "AES", "DES", "RSA", "HMAC", "TOTP", "HOTP", "PKCS", "ECDSA", "EC", "IPV", "IP", "TCP", "UDP", "X",
+    "ISBN", "ISSN", "IEEE", "ANSI", "ASCII", "CP", "WINDOWS", "LATIN", "KOI", "BASE", "GZIP", "LZ", "PNG", "JPEG",
+    "MP", "H", "VP", "AV", "HDMI", "USB", "PCI", "DDR", "GPT", "COVID", "SARS", "FIPS", "NIST", "OWASP", "ARM",
+    "WCAG", "SOC", "PCI_DSS", "GDPR", "JSR", "JEP", "KEP", "SEP", "PSR", "WG", "XSS", "CSRF", "OAUTH", "OIDC",
+})
+
+
+def find_refs(text: str, *, jira_url: str = "", github_url: str = "https://github.com",
+              jira_projects=()) -> list[TicketRef]:
+    """Ticket references in `text`, in textual order, each once: Jira keys and browse URLs, GitHub issues.
+
+    A bare key whose project is a common standard or encoding (UTF-8, SHA-256, RFC-1234 …) is dropped
+    unless the project is in `jira_projects` (a Jira URL is always kept)."""
+    text = text or ""
+    found: list[tuple[int, TicketRef]] = []
     spans: list[tuple[int, int]] = []
-    for match in URL.finditer(text or ""):
+    for match in URL.finditer(text):
         ref = _url_ref(match.group(0).rstrip(".,;:)>"), jira_url, github_url)
         if ref:
-            refs.append(ref)
+            found.append((match.start(), ref))
         spans.append(match.span())
-    outside = _blank(text or "", spans)
+    outside = _blank(text, spans)
     for match in GITHUB_SHORT.finditer(outside):
         owner, name, number = match.groups()
-        refs.append(TicketRef("github", f"{owner}/{name}#{number}", repo=f"{owner}/{name}", number=int(number)))
+        found.append((match.start(), TicketRef("github", f"{owner}/{name}#{number}", repo=f"{owner}/{name}",
+                                               number=int(number))))
+    projects = {str(p).upper() for p in jira_projects or ()}
     for match in JIRA_KEY.finditer(_blank(outside, [m.span() for m in GITHUB_SHORT.finditer(outside)])):
-        refs.append(TicketRef("jira", match.group(1)))
+        key = match.group(1)
+        project = key.rsplit("-", 1)[0]
+        if project in NOT_PROJECTS and project not in projects:
+            continue
+        found.append((match.start(), TicketRef("jira", key)))
     seen, out = set(), []
-    for ref in refs:
+    for _, ref in sorted(found, key=lambda item: item[0]):
         if ref.key not in seen:
             seen.add(ref.key)
             out.append(ref)
@@ -159,3 +183,179 @@ def _blank(text: str, spans: list[tuple[int, int]]) -> str:
     for start, end in spans:
         chars[start:end] = " " * (end - start)
     return "".join(chars)
+
+
+# -- reading tickets -------------------------------------------------------------------------------
+
+SENTRY_ISSUE = re.compile(r"https?://[^\s<>|\"')\]]+/issues/[0-9]+/?[^\s<>|\"')\]]*")
+TRACE_START = re.compile(r"Traceback \(most recent call last\)|Exception in thread |^\s+at [\w$.<>]+\(|"
+                         r"^\s*File \"[^\"]+\", line \d+|^[\w.]+(?:Error|Exception)\b", re.MULTILINE)
+LINKS_KEPT = 10
+SENTRY_KEPT = 10
+
+
+def fetch(settings, ref: TicketRef, redact) -> Ticket:
+    """Read one ticket through its tracker's client; bounded and redacted. Raises TicketError (short, safe)."""
+    hosts = _sentry_hosts(settings)
+    if ref.system == "jira":
+        if not settings.jira_url:
+            raise TicketError(f"{ref.key}: Jira is not configured (JIRA_URL), so the ticket was not read")
+        from integrations.jira_client import JiraClient, JiraError
+        client = JiraClient(settings.jira_url, settings.jira_user, settings.jira_token, redact=redact)
+        try:
+            ticket = from_jira(client.issue_raw(ref.key, COMMENTS_KEPT), client.browse_url(ref.key),
+                               sentry_hosts=hosts)
+        except JiraError as exc:
+            raise TicketError(redact(str(exc))) from None
+        finally:
+            client.close()
+    elif ref.system == "github":
+        if not settings.github_token:
+            raise TicketError(f"{ref.key}: GitHub is not configured (GITHUB_TOKEN), so the issue was not read")
+        from integrations.github_client import GitHubClient, GitHubError
+        client = GitHubClient(settings.github_token, settings.github_api_url, redact=redact)
+        try:
+            issue, comments = client.issue(ref.repo, ref.number, COMMENTS_KEPT)
+            ticket = from_github(issue, comments, sentry_hosts=hosts)
+        except GitHubError as exc:
+            raise TicketError(redact(str(exc))) from None
+        finally:
+            client.close()
+    else:
+        raise TicketError(f"{ref.key}: unknown tracker {ref.system!r}")
+    return Ticket.from_dict(redact.data(ticket.to_dict()))
+
+
+def from_jira(raw: dict, browse_url: str, *, sentry_hosts=()) -> Ticket:
+    """A Ticket from a Jira issue as REST v2 or v3 returns it (with `names` expanded, when it was)."""
+    from integrations.adf import acceptance_section, description_text
+    fields = raw.get("fields") or {}
+    key = raw.get("key") or "?"
+    described = fields.get("description")
+    acceptance = ""
+    for field_id, name in (raw.get("names") or {}).items():
+        if "acceptance" in str(name).lower() and fields.get(field_id):
+            acceptance = description_text(_plain_value(fields[field_id]))
+            break
+    acceptance = acceptance or acceptance_section(described)
+    comments = [{"author": _name(c.get("author")), "created": c.get("created") or "",
+                 "text": bounded(description_text(c.get("body")), COMMENT_MAX)}
+                for c in ((fields.get("comment") or {}).get("comments") or [])[-COMMENTS_KEPT:]]
+    description = keep_trace(description_text(described), DESCRIPTION_MAX)
+    ticket = Ticket(
+        ref=TicketRef("jira", key, url=browse_url), title=bounded(fields.get("summary") or "", 300),
+        description=description, url=browse_url, status=_named(fields.get("status")),
+        type=_named(fields.get("issuetype")), priority=_named(fields.get("priority")),
+        labels=[bounded(str(x), 100) for x in (fields.get("labels") or [])][:20],
+        components=[bounded(_named(c), 100) for c in (fields.get("components") or []) if _named(c)][:20],
+        acceptance=bounded(acceptance, 2000), comments=comments, links=_jira_links(fields.get("issuelinks")),
+        reporter=_person(fields.get("reporter")), assignee=_person(fields.get("assignee")))
+    ticket.sentry_links = sentry_links(_all_text(ticket), sentry_hosts)
+    return ticket
+
+
+def from_github(issue_json: dict, comments_json: list[dict], *, sentry_hosts=()) -> Ticket:
+    """A Ticket from GitHub's issue JSON and (the latest of) its comments' JSON."""
+    repo = _github_repo(issue_json)
+    number = int(issue_json.get("number") or 0)
+    url = issue_json.get("html_url") or ""
+    comments = [{"author": ((c.get("user") or {}).get("login") or ""), "created": c.get("created_at") or "",
+                 "text": bounded(c.get("body") or "", COMMENT_MAX)} for c in (comments_json or [])[-COMMENTS_KEPT:]]
+    kind = "pull request" if issue_json.get("pull_request") else ((issue_json.get("type") or {}).get("name") or "issue")
+    assignee = issue_json.get("assignee") or {}
+    ticket = Ticket(
+        ref=TicketRef("github", f"{repo}#{number}", url=url, repo=repo, number=number),
+        title=bounded(issue_json.get("title") or "", 300), description=keep_trace(issue_json.get("body") or "",
+                                                                                   DESCRIPTION_MAX),
+        url=url, status=issue_json.get("state") or "", type=kind,
+        labels=[bounded(str(x.get("name") if isinstance(x, dict) else x), 100)
+                for x in (issue_json.get("labels") or [])][:20],
+        comments=comments, reporter=_gh_person(issue_json.get("user")), assignee=_gh_person(assignee))
+    ticket.sentry_links = sentry_links(_all_text(ticket), sentry_hosts)
+    return ticket
+
+
+def sentry_links(text: str, hosts=()) -> list[str]:
+    """Sentry issue URLs in `text` (sentry.io and its subdomains, or one of `hosts`), each once."""
+    out: list[str] = []
+    allowed = tuple(h.lower() for h in hosts if h)
+    for match in SENTRY_ISSUE.finditer(text or ""):
+        url = match.group(0).rstrip(".,;:")
+        host = (urlparse(url).hostname or "").lower()
+        if (host == "sentry.io" or host.endswith(".sentry.io") or host in allowed) and url not in out:
+            out.append(url)
+    return out[:SENTRY_KEPT]
+
+
+def keep_trace(text: str, limit: int) -> str:
+    """`text` bounded to `limit`; when a stack trace starts past the head, the head and the trace are kept."""
+    text = text or ""
+    if len(text) <= limit:
+        return text
+    match = TRACE_START.search(text)
+    if not match or match.start() < limit // 2:
+        return bounded(text, limit)
+    half = limit // 2
+    return bounded(text[:half], half) + "\n[…]\n" + bounded(text[match.start():], limit - half - 5)
+
+
+def _all_text(ticket: Ticket) -> str:
+    return "\n".join([ticket.description, ticket.acceptance, *(c.get("text", "") for c in ticket.comments)])
+
+
+def _plain_value(value):
+    """A custom field's value: ADF and strings as they are, option objects as their value, lists joined."""
+    if isinstance(value, list):
+        return "\n".join(f"- {_plain_value(v)}" for v in value)
+    if isinstance(value, dict) and value.get("type") != "doc":
+        return str(value.get("value") or value.get("name") or "")
+    return value
+
+
+def _named(value) -> str:
+    return str(value.get("name") or "") if isinstance(value, dict) else str(value or "")
+
+
+def _name(person) -> str:
+    return str((person or {}).get("displayName") or (person or {}).get("name") or "") if isinstance(person, dict) else ""
+
+
+def _person(person) -> dict:
+    if not isinstance(person, dict):
+        return {}
+    return {"name": str(person.get("displayName") or person.get("name") or ""),
+            "email": str(person.get("emailAddress") or ""),
+            "id": str(person.get("accountId") or person.get("key") or person.get("name") or "")}
+
+
+def _gh_person(user) -> dict:
+    if not isinstance(user, dict) or not user.get("login"):
+        return {}
+    return {"name": str(user["login"]), "email": str(user.get("email") or ""), "id": str(user.get("id") or "")}
+
+
+def _jira_links(links) -> list[dict]:
+    out = []
+    for link in links or []:
+        kind = link.get("type") or {}
+        other = link.get("outwardIssue") or link.get("inwardIssue") or {}
+        if not other.get("key"):
+            continue
+        relation = kind.get("outward") if link.get("outwardIssue") else kind.get("inward")
+        out.append({"key": str(other["key"]), "relation": str(relation or kind.get("name") or "relates to"),
+                    "title": bounded(str((other.get("fields") or {}).get("summary") or ""), 200)})
+    return out[:LINKS_KEPT]
+
+
+def _github_repo(issue_json: dict) -> str:
+    api = str(issue_json.get("repository_url") or "")
+    if "/repos/" in api:
+        return api.split("/repos/", 1)[1].strip("/")
+    parts = urlparse(str(issue_json.get("html_url") or "")).path.strip("/").split("/")
+    return "/".join(parts[:2])
+
+
+def _sentry_hosts(settings) -> tuple[str, ...]:
+    url = getattr(settings, "sentry_url", "") or ""
+    host = (urlparse(url).hostname or "").lower()
+    return (host,) if host else ()

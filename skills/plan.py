@@ -38,6 +38,7 @@ class Plan:
     note: str = ""
     actions: list[str] = field(default_factory=lambda: ["read"])   # kinds of action: read, edit, run, push
     version: int = 0
+    ticket: dict | None = None        # {"key", "title", "url", "system"}: the ticket the plan comes from
 
     def to_dict(self) -> dict:
         """Plain JSON-able form."""

@@ -11,6 +11,7 @@ QUESTION = re.compile(r"^\s*(where|what|which|who|why|how|when|is|are|does|do|ca
 CHANGE = re.compile(r"\b(fix|add|implement|change|make|refactor|update|remove|delete|rename|bump|upgrade|"
                     r"migrate|write|create|support|handle|replace|improve|draft a fix)\b", re.IGNORECASE)
 TICKET = re.compile(r"\b[A-Z][A-Z0-9]+-\d+\b")
+GITHUB_ISSUE = re.compile(r"(?<![\w./-])[\w.-]+/[\w.-]+#\d+\b|/issues/\d+\b")
 
 
 def all_skills() -> dict[str, Skill]:
@@ -25,6 +26,6 @@ def choose(task: str, skills: dict[str, Skill] | None = None) -> Skill:
     skills = skills or all_skills()
     if QUESTION.match(task) or task.rstrip().endswith("?"):
         return skills["ask"]
-    if CHANGE.search(task) or TICKET.search(task):
+    if CHANGE.search(task) or TICKET.search(task) or GITHUB_ISSUE.search(task):
         return skills["code_change"]
     return skills["ask"]

@@ -163,7 +163,7 @@ def test_github_issue_run_says_fixes_in_the_pr_and_comments_once(world):
     pr = github.pulls["acme/calc"][0]
     assert "Fixes #123" in pr["body"] and pr["title"] == "add() subtracts"
     assert pr["head"]["ref"].startswith("droid/issue-123-add-subtracts-")
-    comments = github.issue_comments["acme/calc#123"]
+    comments = github.issue_comments[("acme/calc", 123)]
     assert [c["body"] for c in comments if pr["html_url"] in c["body"]] == [comments[-1]["body"]]
     assert len(comments) == 3 and len({c["body"] for c in comments}) == 3
     assert not jira.comments                                  # a GitHub-issue run writes nothing to Jira
@@ -317,7 +317,7 @@ def test_retry_after_a_crash_does_not_comment_twice_on_a_github_issue(trackers):
     _crash_after_write(db, run_id, "pull_request", spec, lambda: client.comment_on_issue("acme/pay", 123, body))
     second = Store.open(db)
     outcome = write_once(second, Trackers(settings, Redactor()), run_id, "pull_request", "acme/pay#123", spec)
-    assert outcome["found"] and len(github.issue_comments["acme/pay#123"]) == 1
+    assert outcome["found"] and len(github.issue_comments[("acme/pay", 123)]) == 1
     assert github.requests_to("/repos/acme/pay/issues/123/comments", "GET")[0].query.get("since")
 
 

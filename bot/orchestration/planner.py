@@ -28,24 +28,39 @@ PLAN_TOOL = {
 }
 
 
+TICKET_GIST = 240     # characters of a ticket's ask shown in a template plan's first step
+
+
 class PlanError(Exception):
     """The model could not produce a valid plan."""
 
 
-def template_plan(skill: Skill, task: str, budget: Budget) -> Plan:
-    """The skill's template, labelled as such."""
+def template_plan(skill: Skill, task: str, budget: Budget, ticket=None) -> Plan:
+    """The skill's template, labelled as such; from a ticket, its key and summary are the goal and the
+    first step says what the ticket asks (its acceptance criteria, else its description's start)."""
     plan = skill.template(task)
     plan.budget = Budget(min(plan.budget.steps, budget.steps), min(plan.budget.tokens, budget.tokens))
     plan.source, plan.note = "template", NO_MODEL_NOTE
+    if ticket is not None:
+        plan.goal = f"{ticket.key}: {ticket.title}"
+        asks = " ".join((ticket.acceptance or ticket.description or "").split())
+        if plan.steps and asks:
+            plan.steps[0].detail = f"{ticket.key} asks: {asks[:TICKET_GIST - 1] + '…' if len(asks) > TICKET_GIST else asks}"
     return plan
 
 
 def model_plan(llm: LLM, skill: Skill, task: str, context: str, budget: Budget,
-               feedback: str | None = None, previous: Plan | None = None, attempts: int = 3) -> tuple[Plan, object]:
-    """Ask the model for a plan through `submit_plan`; invalid output is retried, then PlanError."""
+               feedback: str | None = None, previous: Plan | None = None, attempts: int = 3,
+               tickets: str = "", ticket_key: str = "") -> tuple[Plan, object]:
+    """Ask the model for a plan through `submit_plan`; invalid output is retried, then PlanError.
+
+    `tickets`: the tickets' context text (untrusted, in <ticket> tags); the plan's goal then names `ticket_key`."""
     template = skill.template(task)
-    prompt = [f"Task from Slack (untrusted user text):\n<task>\n{task}\n</task>",
-              "Template steps for this kind of task:\n" + "\n".join(f"- {s.title}" for s in template.steps)]
+    prompt = [f"Task from Slack (untrusted user text):\n<task>\n{task}\n</task>"]
+    if tickets:
+        prompt.append(f"{tickets}\nBase the goal and the steps on what the ticket asks (its description and "
+                      f"acceptance criteria); start the goal with {ticket_key}.")
+    prompt.append("Template steps for this kind of task:\n" + "\n".join(f"- {s.title}" for s in template.steps))
     if context:
         prompt.append(f"Context gathered so far:\n{context}")
     if previous and feedback:
@@ -65,7 +80,8 @@ def model_plan(llm: LLM, skill: Skill, task: str, context: str, budget: Budget,
         problem = validate_plan_input(data)
         if not problem:
             cost = estimate_cost(llm.model, budget.tokens)
-            plan = Plan(goal=data["goal"], steps=[Step(s["title"], s.get("detail", "")) for s in data["steps"]],
+            goal = data["goal"] if not ticket_key or ticket_key in data["goal"] else f"{ticket_key}: {data['goal']}"
+            plan = Plan(goal=goal, steps=[Step(s["title"], s.get("detail", "")) for s in data["steps"]],
                         touches=list(data.get("touches") or []), risks=list(data.get("risks") or template.risks),
                         budget=Budget(budget.steps, budget.tokens, round(cost, 2)), source="model",
                         actions=template.actions)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.execution.agent_loop import Limits, LoopResult, Spent, run_loop
+from bot.orchestration import ticket_context
 from bot.orchestration.deliverer import Deliverer
 from bot.orchestration.plan_tools import plan_tools
 from bot.orchestration.planner import PlanError, model_plan, template_plan
@@ -184,17 +185,20 @@ class Runner:
             plan = skill.template(run.task)
             plan.source = "template"
             return plan
+        ticket_context.read_tickets(self, run)
         if self.llm is None:
-            plan = template_plan(skill, run.task, budget)
+            plan = template_plan(skill, run.task, budget, ticket_context.primary(run))
             if skill.workspace:
                 plan.note += "\n" + self._planning_context(run, skill)
             if feedback:
                 plan.note += f" Your feedback was recorded but a template plan cannot change without a model: {feedback}"
-            return plan
+            return ticket_context.attach(plan, run, self.settings)
         context = self._planning_context(run, skill)
-        plan, usage = model_plan(self.llm, skill, run.task, context, budget, feedback, previous)
+        plan, usage = model_plan(self.llm, skill, run.task, context, budget, feedback, previous,
+                                 tickets=ticket_context.context_text(run),
+                                 ticket_key=getattr(ticket_context.primary(run), "key", ""))
         self._record_usage(run.run_id, "planning", usage)
-        return plan
+        return ticket_context.attach(plan, run, self.settings)
 
     def _planning_context(self, run: Run, skill: Skill) -> str:
         ctx = self._tool_context(run)
@@ -202,7 +206,8 @@ class Runner:
             return "No repository is mapped to this channel."
         tools = {t.name: t for t in skill.planning_tools(ctx)}
         if "search_code" in tools:
-            return "Search results for the task:\n" + tools["search_code"].call({"query": run.task, "top": 8}).text
+            query, label = ticket_context.search_query(run)
+            return f"{label}:\n" + tools["search_code"].call({"query": query, "top": 8}).text
         return ""
 
     # -- execution -------------------------------------------------------------------------
@@ -253,7 +258,7 @@ class Runner:
                                status: StatusMessage) -> Outcome:
         plan.steps[0].status = "active"
         status.set(blocks.status_message(run.run_id, plan, "⏳ Searching (no model configured)…", running=True))
-        outcome = skill.without_model(ctx, plan, run.task)
+        outcome = skill.without_model(ctx, plan, ticket_context.search_query(run)[0])
         self.store.events.append(run.run_id, "deterministic_result", title=outcome.title, ok=outcome.ok)
         for step in plan.steps:
             step.status = "done" if outcome.ok and step is plan.steps[0] else "skipped"
@@ -485,6 +490,8 @@ class Runner:
         parts = [f"Task from Slack (untrusted user text):\n<task>\n{run.task}\n</task>"]
         if run.context.get("extra"):
             parts.append(f"Context (untrusted):\n{run.context['extra']}")
+        if tickets := ticket_context.task_prompt_text(run):
+            parts.append(tickets)
         if ctx.allowed is not None:
             parts.append("Files and areas the approved plan allows you to edit: "
                          + (", ".join(ctx.allowed) or "none yet — call revise_plan to add them"))

@@ -174,6 +174,8 @@ def plan_message(run_id: str, plan: Plan, *, requester: str, with_buttons: bool 
     budget = f"Budget: ≤ {plan.budget.steps} steps, ≤ {plan.budget.tokens:,} tokens{cost}"
     source = "drafted by the model" if plan.source == "model" else "from the skill's template"
     blocks = [header(f"Plan v{plan.version} · run {run_id}")]
+    if plan.ticket:
+        blocks += sections(ticket_line(plan.ticket))
     if banner:
         blocks += sections(banner)
     blocks += sections("\n".join(lines))
@@ -187,6 +189,15 @@ def plan_message(run_id: str, plan: Plan, *, requester: str, with_buttons: bool 
                               button("Cancel", "droid_cancel", value, "danger")))
     text = f"Plan v{plan.version} for run {run_id}: {line(plan.goal)}"
     return fit(text, blocks, filename=f"plan-{run_id}-v{plan.version}.md", full_text="\n".join(lines))
+
+
+def ticket_line(ticket: dict) -> str:
+    """🎫 KEY (a droid link when the ticket's URL is one of its own shapes) — its title, as raw text."""
+    key, url = str(ticket.get("key") or "?"), str(ticket.get("url") or "")
+    issue = re.fullmatch(r"(.+)#(\d+)", key)
+    shaped = url.endswith(f"/browse/{key}") or bool(issue and url.endswith(f"/{issue[1]}/issues/{issue[2]}"))
+    shown = mrkdwn.link(url, key) if url and shaped else mrkdwn.code(key)
+    return f"🎫 {shown} — {mrkdwn.one_line(ticket.get('title') or '')}"
 
 
 def plan_closed_message(run_id: str, plan: Plan, outcome: str) -> Message:

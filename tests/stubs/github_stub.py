@@ -232,7 +232,8 @@ class GitHubStub(StubServer):
         self.commit_pulls: dict[str, list[dict]] = {}   # sha -> scripted PR list (default: the fixture)
         self.commit_authors: dict[str, str | None] = {}  # sha -> GitHub login (None: no GitHub user)
         self._fixture_cache: dict[str, str] = {}
-        self.issue_comments: dict[str, list[dict]] = {}  # "owner/name#123" -> comments, oldest first
+        self.issues: dict[tuple[str, int], dict] = {}             # (repo, number) -> issue JSON
+        self.issue_comments: dict[tuple[str, int], list[dict]] = {}
 
     # ---- setup
 
@@ -242,6 +243,28 @@ class GitHubStub(StubServer):
         self.repos[full_name] = repo
         self.pulls.setdefault(full_name, [])
         return repo
+
+    def add_issue(self, full_name: str, number: int, *, fixture: str = "get_an_issue.markdown_body.json",
+                  comments: list[str] | None = None, html_host: str = "https://github.com", **fields) -> dict:
+        """Serve issue `number` of `full_name` (the fixture's shape, `fields` overriding), with comments:
+        `comments` bodies, or the recorded comments fixture when None."""
+        if full_name not in self.repos:
+            self.add_repo(full_name)
+        original = self.fixture(fixture)
+        old = original["repository_url"].split("/repos/", 1)[1]
+        text = json.dumps(original).replace(old, full_name).replace(f"/issues/{original['number']}",
+                                                                    f"/issues/{number}")
+        issue = {**json.loads(text), "number": number, **fields}
+        issue["html_url"] = f"{html_host}/{full_name}/issues/{number}"
+        recorded = json.loads(json.dumps(self.fixture("list_issue_comments.json"))
+                              .replace("PyGithub/PyGithub", full_name).replace("/issues/3372", f"/issues/{number}"))
+        if comments is not None:
+            recorded = [{**copy.deepcopy(recorded[i % len(recorded)]), "id": 900000 + i, "body": body,
+                         "created_at": f"2025-01-01T00:{i // 60:02d}:{i % 60:02d}Z"} for i, body in enumerate(comments)]
+        issue["comments"] = len(recorded)
+        self.issues[(full_name, number)] = issue
+        self.issue_comments[(full_name, number)] = recorded
+        return issue
 
     def git_dir(self, full_name: str) -> Path:
         """Where the bare repository for `full_name` lives (under git_root)."""
@@ -281,6 +304,7 @@ class GitHubStub(StubServer):
             ("GET", r"^/pulls/(\d+)$", self._get_pull),
             ("GET", r"^/commits/([^/]+)/pulls$", self._commit_pulls),
             ("GET", r"^/commits/([^/]+)$", self._get_commit),
+            ("GET", r"^/issues/(\d+)$", self._get_issue),
             *self.issue_comment_routes(),
         ):
             match = re.match(pattern, rest)
@@ -415,7 +439,7 @@ class GitHubStub(StubServer):
             return 422, {"message": "Validation Failed", "errors": [
                 {"resource": "IssueComment", "field": "body", "code": "missing_field"}]}, {}
         import time
-        comments = self.issue_comments.setdefault(f"{repo.full_name}#{number}", [])
+        comments = self.issue_comments.setdefault((repo.full_name, int(number)), [])
         cid = 3291867079 + sum(len(c) for c in self.issue_comments.values())
         data = self.fixture("list_issue_comments.json")[0]
         data = json.loads(json.dumps(data).replace("PyGithub/PyGithub", repo.full_name)
@@ -426,10 +450,19 @@ class GitHubStub(StubServer):
         comments.append(data)
         return 201, data, {"Location": data["url"]}
 
+    def _get_issue(self, req: Request, repo: StubRepo, number: str) -> Response:
+        issue = self.issues.get((repo.full_name, int(number)))
+        return (200, issue, {}) if issue else (404, self.failure_body(404), {})
+
     def _list_issue_comments(self, req: Request, repo: StubRepo, number: str) -> Response:
+        key = (repo.full_name, int(number))
+        if key not in self.issues and key not in self.issue_comments:
+            return 404, self.failure_body(404), {}
         since = (req.query.get("since") or [""])[0]
-        comments = self.issue_comments.get(f"{repo.full_name}#{number}", [])
-        return 200, [c for c in comments if not since or c["updated_at"] >= since], {}
+        items = [c for c in self.issue_comments.get(key, []) if not since or c["updated_at"] >= since]
+        per_page = int((req.query.get("per_page") or ["30"])[0])
+        page = int((req.query.get("page") or ["1"])[0])
+        return 200, items[(page - 1) * per_page: page * per_page], {}
 
     # ---- git smart HTTP through git http-backend
 

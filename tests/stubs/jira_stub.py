@@ -45,6 +45,9 @@ class JiraStub(StubServer):
         self._next_id = 10000
         self.remote_links: dict[str, list[dict]] = {}   # key -> links, in creation order
         self.workflow: list[dict] | None = None         # the transitions offered (default: the v2 server fixture)
+        self.versions = {"2", "3"}        # REST versions served ("2" only: a Jira Server/DC without v3)
+        self.embedded_comments = 50       # at most this many comments come inside an issue's `comment` field
+        self.field_names: dict[str, str] = {}   # extra field id -> name, for `expand=names`
 
     # ---- setup
 
@@ -61,6 +64,23 @@ class JiraStub(StubServer):
         raw["self"] = f"{self.url}/rest/api/2/issue/{raw['id']}"
         self.issues[raw["key"]] = raw
         return raw
+
+    def load_adf(self, key: str, summary: str, adf: str = "rich_description.jira-cli.adf.json", **fields) -> dict:
+        """A Cloud v3 issue whose description is an ADF document from fixtures/jira/adf (or `fields` as given)."""
+        raw = json.loads((self.fixtures / "get_issue.v3.adf.minimal.jira-cli.json").read_text())
+        raw["fields"]["summary"] = summary
+        raw["fields"]["description"] = json.loads((self.fixtures.parent / "adf" / adf).read_text())
+        raw["fields"].update(fields)
+        return self.add_issue(raw, key)
+
+    def add_comment(self, key: str, body, author: str = "Example User", created: str = "") -> dict:
+        """A comment already on an issue (a string for v2, an ADF document for v3)."""
+        cid = str(self._new_id())
+        comment = {"self": f"{self.url}/rest/api/2/issue/{key}/comment/{cid}", "id": cid,
+                   "author": {"displayName": author, "accountId": f"acc-{author.lower().replace(' ', '-')}"},
+                   "body": body, "created": created or f"2025-01-01T00:00:{len(self.comments.get(key, [])):02d}.000+0000"}
+        self.comments.setdefault(key, []).append(comment)
+        return comment
 
     def _new_id(self) -> int:
         self._next_id += 1
@@ -98,14 +118,14 @@ class JiraStub(StubServer):
             return answer
         if (m := COMMENT.match(req.path)) and req.method == "POST":
             return self._add_comment(req, m.group(2))
+        version = (ISSUE.match(req.path) or COMMENT.match(req.path) or CREATE.match(req.path))
+        if version and version.group(1) not in self.versions | {"latest"}:
+            return 404, {"errorMessages": ["null for uri: " + req.path], "errors": {}}, {}
         if (m := COMMENT.match(req.path)) and req.method == "GET":
-            if m.group(2) not in self.issues:
-                return 404, self.failure_body(404), {}
-            items = self.comments.get(m.group(2), [])
-            return 200, {"startAt": 0, "maxResults": len(items), "total": len(items), "comments": items}, {}
+            return self._comment_page(req, m.group(2))
         if (m := ISSUE.match(req.path)) and req.method == "GET":
             issue = self._find(m.group(2))
-            return (200, issue, {}) if issue else (404, self.failure_body(404), {})
+            return (200, self._issue_view(req, issue), {}) if issue else (404, self.failure_body(404), {})
         if CREATE.match(req.path) and req.method == "POST":
             return self._create(req)
         return 404, {"errorMessages": ["null for uri: " + req.path], "errors": {}}, {}
@@ -161,6 +181,29 @@ class JiraStub(StubServer):
         link = {**data, "id": lid, "self": f"{self.url}/rest/api/2/issue/{issue['key']}/remotelink/{lid}"}
         links.append(link)
         return 201, {"id": lid, "self": link["self"]}, {}
+    def _issue_view(self, req: Request, issue: dict) -> dict:
+        """The issue with its comments embedded (bounded, as Jira does) and `names` when expanded."""
+        issue = copy.deepcopy(issue)
+        items = self.comments.get(issue["key"], [])
+        if items or "comment" not in issue["fields"]:
+            shown = items[:self.embedded_comments]
+            issue["fields"]["comment"] = {"comments": shown, "maxResults": len(shown), "total": len(items),
+                                          "startAt": 0}
+        if "names" in ",".join(req.query.get("expand", [])):
+            names = {k: k.capitalize() for k in issue["fields"]}
+            issue["names"] = {**names, **issue.get("names", {}), **self.field_names}
+        return issue
+
+    def _comment_page(self, req: Request, key: str) -> Response:
+        if key not in self.issues:
+            return 404, self.failure_body(404), {}
+        items = list(self.comments.get(key, []))
+        if (req.query.get("orderBy") or [""])[0] == "-created":
+            items.reverse()
+        start = int((req.query.get("startAt") or ["0"])[0])
+        size = int((req.query.get("maxResults") or ["50"])[0])
+        page = items[start:start + size]
+        return 200, {"startAt": start, "maxResults": size, "total": len(items), "comments": page}, {}
 
     def _find(self, key_or_id: str) -> dict | None:
         return self.issues.get(key_or_id) or next(

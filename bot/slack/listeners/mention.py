@@ -5,9 +5,10 @@ from __future__ import annotations
 import logging
 import re
 
+from bot.orchestration import ticket_context
 from bot.slack import blocks, policy
 from bot.slack.middleware.dedupe import record_delivery
-from skills.registry import TICKET, choose
+from skills.registry import choose
 
 log = logging.getLogger("droid.mention")
 MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
@@ -78,8 +79,7 @@ def handle_mention(deps, event: dict, team: str, delivery: str | None = None) ->
     skill = choose(task)
     routing = deps.settings.routing
     context = {"github_repo": routing.github_repo_for(channel)} if routing.github_repo_for(channel) else {}
-    if key := TICKET.search(task):
-        context["jira_key"] = key.group(0)
+    context.update(ticket_context.mention_context(deps, event, task))
     with deps.store.database.transaction():   # the run (state `received`) and its delivery's mark: together
         run, created = deps.store.runs.create(channel=channel, trigger_ts=ts, thread_ts=thread_ts, requester=user,
                                               skill=skill.name, task=task, team=team,
