@@ -163,6 +163,24 @@ def test_a_ticket_that_cannot_be_read_leaves_a_note(droid, stubs, key, setup, no
     assert events and events[0].data["ok"] is False
 
 
+def test_only_the_configured_projects_and_repositories_are_read(tmp_path, stubs):
+    jira, github = stubs
+    jira.load("get_issue.v2.minimal.jira-cli.json", key="HR-7")
+    routing = Routing(default_repo=str(make_repo(tmp_path / "svc", SERVICE_FILES)), jira_projects={"PAY": "CDEV"},
+                      default_github_repo="acme/pay")
+    d = make_droid(tmp_path, stubs, routing=routing)
+    try:
+        start(d, "fix HR-7 and acme/private#3")
+        text = blocks_text(plan_post(d))
+        assert "HR-7: not one of droid's Jira projects (PAY)" in text
+        assert "acme/private#3: not one of droid's GitHub repositories" in text
+        assert not jira.requests_to("/rest/api/3/issue/HR-7") and not github.requests_to("/repos/acme/private/issues/3")
+        start(d, "fix PAY-142", channel="CDEV")
+        assert jira.requests_to("/rest/api/3/issue/PAY-142", "GET")     # a configured project is read
+    finally:
+        d.close()
+
+
 def test_without_jira_the_key_is_noted(tmp_path, stubs):
     d = make_droid(tmp_path, stubs, jira_url="", jira_user="", jira_token="")
     try:

@@ -75,6 +75,11 @@ def read_tickets(deps, run) -> list[Ticket]:
         return []
     tickets, errors = [], []
     for ref in refs[:MAX_TICKETS]:
+        if reason := refusal(deps.settings, ref):
+            errors.append(reason)
+            deps.store.events.append(run.run_id, "ticket_read", key=ref.key, system=ref.system, ok=False,
+                                     error=reason)
+            continue
         try:
             ticket = fetch(deps.settings, ref, deps.redact)
         except TicketError as exc:
@@ -100,6 +105,33 @@ def read_tickets(deps, run) -> list[Ticket]:
     deps.store.runs.update(run.run_id, context={**(fresh.context if fresh else run.context), **found})
     run.context.update(deps.store.runs.get(run.run_id).context)
     return stored(run)
+
+
+def refusal(settings, ref: TicketRef) -> str | None:
+    """Why droid will not read this ticket for a channel, or None: once the routing names droid's Jira
+    projects or GitHub repositories, only those are read (a guest in a channel cannot have droid
+    quote a private ticket of another team's project)."""
+    routing = settings.routing
+    if ref.system == "jira":
+        projects = set(routing.jira_projects) | ({routing.jira_project} if routing.jira_project else set())
+        if projects and ref.key.split("-")[0] not in projects:
+            return f"{ref.key}: not one of droid's Jira projects ({', '.join(sorted(projects))}), not read"
+        return None
+    repos = known_github_repos(settings)
+    if repos and ref.repo.lower() not in repos:
+        return f"{ref.key}: not one of droid's GitHub repositories, not read"
+    return None
+
+
+def known_github_repos(settings) -> set[str]:
+    """Every GitHub owner/name the routing mentions (lower case)."""
+    from integrations.workspace import github_repo_of
+    routing = settings.routing
+    names = {*routing.github_repos.values(), *routing.repo_github.values(), routing.default_github_repo or ""}
+    sources = {*routing.channel_repos.values(), *(r for repos in routing.channel_repo_lists.values() for r in repos),
+               routing.default_repo or ""}
+    names |= {github_repo_of(s, github_url=settings.github_url) or "" for s in sources}
+    return {n.lower() for n in names if n}
 
 
 def alert_refs(deps, run) -> list[TicketRef]:
