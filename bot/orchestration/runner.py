@@ -19,6 +19,7 @@ from bot.orchestration.status import StatusMessage
 from bot.slack import blocks, mrkdwn
 from bot.slack.poster import SlackPoster
 from integrations.llm import LLM, LLMError, Usage
+from skills import conventions
 from skills.plan import Budget, Plan
 from skills.registry import all_skills
 from skills.skill import Outcome, Skill
@@ -184,11 +185,16 @@ class Runner:
             plan = template_plan(skill, run.task, budget)
             if skill.workspace:
                 plan.note += "\n" + self._planning_context(run, skill)
+                plan.note += conventions.plan_note(self.settings, self._tool_context(run).repo,
+                                                   [plan.note, *plan.touches], self.redact)
             if feedback:
                 plan.note += f" Your feedback was recorded but a template plan cannot change without a model: {feedback}"
             return plan
         context = self._planning_context(run, skill)
-        plan, usage = model_plan(self.llm, skill, run.task, context, budget, feedback, previous)
+        repo = self._tool_context(run).repo
+        grounding = conventions.planning_text(self.settings, repo, [context], self.redact)
+        plan, usage = model_plan(self.llm, skill, run.task, context + grounding, budget, feedback, previous)
+        plan.note = (plan.note + conventions.plan_note(self.settings, repo, [context, *plan.touches], self.redact)).strip()
         self._record_usage(run.run_id, "planning", usage)
         return plan
 
@@ -478,6 +484,9 @@ class Runner:
         parts = [f"Task from Slack (untrusted user text):\n<task>\n{run.task}\n</task>"]
         if run.context.get("extra"):
             parts.append(f"Context (untrusted):\n{run.context['extra']}")
+        grounding = conventions.task_text(self.settings, ctx.repo, ctx.allowed or [], self.redact)
+        if grounding:
+            parts.append(grounding)
         if ctx.allowed is not None:
             parts.append("Files and areas the approved plan allows you to edit: "
                          + (", ".join(ctx.allowed) or "none yet — call revise_plan to add them"))

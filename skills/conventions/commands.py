@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from skills.conventions.condense import inline_text, parse
 
 SHELL_LANGS = {"", "sh", "bash", "shell", "console", "zsh", "shell-session", "shellsession", "terminal", "cmd"}
+SETUP = re.compile(r"\s*(python\d?\s+-m\s+)?(pip3?|npm|yarn|pnpm|poetry|uv|gem|bundle|apt(-get)?|brew|cargo|go)\s+"
+                   r"(install|add|i|ci|get|sync)\b|\s*python\d?\s+setup\.py\s+(install|develop)")   # setup, not a check
 SHELLISH = {"curl", "wget", "bash", "sh", "rm", "git", "sudo", "docker", "podman", "ssh"}
 CONTEXT = re.compile(r"test|lint|check|format|style|verif|\bci\b", re.I)
 TEST = re.compile(r"pytest|\btests?\b|\btox\b|\bnox\b|jest|vitest|mocha|rspec|phpunit|ctest|unittest|\btest:", re.I)
@@ -84,7 +86,7 @@ def refusal(command: str) -> str:
 
 def kind_of(command: str, context: str) -> str | None:
     """"test", "lint" or None, from the command's own words, then (for `make check`) from its context."""
-    if not CONTEXT.search(context + " " + command) or re.search(r"\b(install|setup|add)\b", command.split("&&")[0]):
+    if not CONTEXT.search(context + " " + command) or SETUP.match(command):
         return None
     for words in (command, context):     # the command's own words first; then what its heading or line says
         if TEST.search(words):
