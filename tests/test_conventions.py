@@ -87,7 +87,7 @@ def test_nested_agents_md_wins_for_a_touched_file_under_it(repo, org):
     # condensed: no badge, no HTML comment, no boilerplate sections; commands kept
     for dropped in ("badge.svg", "maintainers:", "ROOT-LICENSE-TEXT", "COC-TEXT", "CURSOR-TSX-RULE"):
         assert dropped not in text
-    assert "ruff check ." in text and "## Testing" in text
+    assert "ruff check ." in text and "## Testing" in text and "alwaysApply" not in text
     test = conv.command("test")
     assert (test.command, test.source, test.cwd) == ("make unit", "AGENTS.md (services/pay/AGENTS.md)", "services/pay")
     assert conv.command("lint").command == "ruff check ."

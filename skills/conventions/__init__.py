@@ -15,7 +15,7 @@ from pathlib import Path
 
 from skills.conventions.commands import Command, stated_commands
 from skills.conventions.condense import condense
-from skills.conventions.sources import Source, collect, touched_paths
+from skills.conventions.sources import Source, collect, frontmatter, touched_paths
 
 PER_FILE = 4000      # characters of one condensed file at most
 TOTAL = 12000        # characters of all of them together; shares are fair (small files whole, big ones cut)
@@ -63,7 +63,7 @@ class Conventions:
             return ""
         parts = [LABEL, "<conventions>"]
         for source, text in zip(self.sources, self.texts, strict=True):
-            parts.append(f"### from {source.provenance}{_scope(source)}\n{text}")
+            parts.append(f"### from {source.provenance}{_scope(source)}\n{text}".strip())
         parts.append("</conventions>")
         lines = [f"- {c.kind}: `{c.command}` (from {c.source}" + (f", run in {c.cwd}/" if c.cwd else "") + ")"
                  for c in (self.command("test"), self.command("lint")) if c]
@@ -91,14 +91,15 @@ def read_conventions(repo: Path | str | None, hints=(), org_file: str = "", reda
     repo = Path(repo) if repo else None
     touched = touched_paths(repo, list(hints or [])) if repo else []
     sources = collect(repo, touched, org_file)
-    condensed = [condense(s.text) for s in sources]
+    bodies = [frontmatter(s.text)[1] for s in sources]      # Cursor rules' (and any file's) front matter
+    condensed = [condense(body) for body in bodies]
     caps = fair_caps([len(t) for t in condensed], per_file, total)
     redact = redact or (lambda text: text)
     texts = [redact(_bounded(text, cap, s)).replace("</conventions", "</ conventions")
              for text, cap, s in zip(condensed, caps, sources, strict=True)]
     commands = []
-    for source in sorted(sources, key=_precedence):
-        for command in stated_commands(source.text, source.provenance, source.scope.rstrip("/")):
+    for source, body in sorted(zip(sources, bodies, strict=True), key=lambda pair: _precedence(pair[0])):
+        for command in stated_commands(body, source.provenance, source.scope.rstrip("/")):
             command.command = redact(command.command)
             commands.append(command)
     return Conventions(sources, texts, commands)

@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-READ_BYTES = 256 * 1024          # read at most this much of any file (a 1 MB AGENTS.md is cut here first)
+READ_BYTES = 64 * 1024           # read at most this much of any file (a 1 MB AGENTS.md is cut here first)
 MAX_RULES = 20
 ROOT_FILES = [("CLAUDE.md", ("CLAUDE.md",)),
               ("Copilot instructions", (".github/copilot-instructions.md",)),
@@ -99,7 +99,7 @@ def nearest_agents(repo: Path, touched: list[str]) -> dict[str, list[str]]:
 
 def collect(repo: Path | None, touched: list[str], org_file: str = "") -> list[Source]:
     """Every conventions file that applies, in reading order: org-wide, root AGENTS.md, nested AGENTS.md
-    (most specific last), CLAUDE.md, Copilot, Cursor rules, CONTRIBUTING.md."""
+    (most specific last), CLAUDE.md, Copilot, CONTRIBUTING.md, Cursor rules."""
     sources: list[Source] = []
     seen: set[str] = set()
 
