@@ -106,6 +106,17 @@ def test_a_file_outside_the_nested_tree_gets_the_root_agents_md(repo):
     assert ".cursor/rules/frontend.mdc" in read_conventions(repo, ["web/App.tsx"]).files_read
 
 
+def test_a_symlink_out_of_the_repository_is_not_read(tmp_path):
+    outside = tmp_path / "private.md"
+    outside.write_text("PRIVATE-OUTSIDE-TEXT\n")
+    repo = make_repo(tmp_path / "r", {"CLAUDE.md": "Same as AGENTS (CLAUDE-TEXT).\n"})
+    (repo / "AGENTS.md").symlink_to(outside)
+    (repo / ".github").mkdir()
+    (repo / ".github/copilot-instructions.md").symlink_to(repo / "CLAUDE.md")   # inside, but read once
+    conv = read_conventions(repo, [])
+    assert conv.files_read == ["CLAUDE.md"] and "PRIVATE-OUTSIDE-TEXT" not in conv.context_text()
+
+
 def test_a_huge_agents_md_does_not_flood_and_small_files_stay_whole(tmp_path):
     huge = "# Rules\n" + "".join(f"- rule number {i} is about something long enough\n" for i in range(20000))
     assert len(huge) > 1_000_000

@@ -105,7 +105,8 @@ def collect(repo: Path | None, touched: list[str], org_file: str = "") -> list[S
 
     def add(kind: str, path: Path, shown: str, **extra) -> None:
         key = _identity(path)
-        read = read_bounded(path) if key and key not in seen else None
+        outside = repo is not None and kind != "organisation conventions" and not inside(repo, path)
+        read = read_bounded(path) if key and key not in seen and not outside else None
         if read is not None:
             seen.add(key)
             sources.append(Source(kind, shown, read[0], cut=read[1], **extra))
