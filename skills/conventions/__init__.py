@@ -10,6 +10,7 @@ of them and `commands` for the stated commands and which droid refuses to run.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -54,7 +55,8 @@ class Conventions:
         if not self.sources:
             return ""
         test = self.command("test")
-        return ("Conventions read: " + ", ".join(self.files_read) + "."
+        shown = [re.sub(r"[^\w./@+() -]", "?", name) for name in self.files_read]   # repo paths, shown in Slack
+        return ("Conventions read: " + ", ".join(shown) + "."
                 + (f" Tests: `{test.command}` (from {test.source})." if test else ""))
 
     def context_text(self) -> str:

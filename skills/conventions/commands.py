@@ -37,7 +37,7 @@ DANGER = [
     (re.compile(r"\b(ssh|scp|rsync|nc|ncat|telnet|docker|podman|kubectl)\b"), "leaves the workspace"),
     (re.compile(r"\b(publish|upload|deploy|release|twine)\b"), "publishes or deploys"),
     (re.compile(r"\b(pip3?|npm|yarn|pnpm|gem|apt(-get)?|brew|poetry|uv)\s+(install|add|i|ci)\b"), "installs packages"),
-    (re.compile(r"\$\(|`|<<|>\s*[/~]|\.\./|:\(\)"), "substitutes, redirects outside the workspace or climbs out"),
+    (re.compile(r"\$\(|`|[<>]|\.\./|:\(\)"), "substitutes, redirects or climbs out of the workspace"),
 ]
 
 
