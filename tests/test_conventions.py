@@ -99,6 +99,9 @@ def test_a_file_outside_the_nested_tree_gets_the_root_agents_md(repo):
     conv = read_conventions(repo, ["web/app.py"])
     assert "services/pay/AGENTS.md" not in conv.files_read and "AGENTS.md" in conv.files_read
     assert conv.command("test").command == "pytest -q tests/unit"
+    assert discover_test_command(repo) == "make test"          # the Makefile's target loses to AGENTS.md
+    chosen = preferred_test_command(repo, ["web/app.py"])
+    assert (chosen.command, chosen.source, chosen.cwd) == ("pytest -q tests/unit", "AGENTS.md (AGENTS.md)", "")
     # search-result text as hints: only existing files count, and they bring their nearest AGENTS.md
     hits = "services/pay/refunds.py (1.00) — symbols: refund_rounding; lines 1-2\nnot/a/file.py (0.5)"
     assert "services/pay/AGENTS.md" in read_conventions(repo, [hits]).files_read
