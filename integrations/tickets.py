@@ -17,6 +17,7 @@ GITHUB_SHORT = re.compile(r"(?<![\w./-])([A-Za-z0-9][A-Za-z0-9-]{0,38})/([A-Za-z
 GITHUB_ISSUE_PATH = re.compile(r"^/([^/]+)/([^/]+)/issues/([1-9][0-9]{0,6})/?$")
 URL = re.compile(r"https?://[^\s<>|\"']+")
 DESCRIPTION_MAX = 6000
+QUERY_MAX = 20_000        # what search ranks for: a traceback past the model's cut still counts
 COMMENT_MAX = 1200
 COMMENTS_KEPT = 5
 
@@ -105,7 +106,7 @@ class Ticket:
 
     def query_text(self) -> str:
         """What `locate` ranks files for: the title, then the description."""
-        return f"{self.title}\n{bounded(self.description, DESCRIPTION_MAX)}".strip()
+        return f"{self.title}\n{bounded(self.description, QUERY_MAX)}".strip()
 
 
 class TicketError(Exception):

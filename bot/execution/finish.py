@@ -37,14 +37,17 @@ class TestRun:
 
 
 def run_tests(settings, ws, secrets: list[str]) -> TestRun:
-    """The repository's own tests, discovered from the repo, in the workspace."""
+    """The repository's own tests in the workspace: the command its conventions state (nearest AGENTS.md to the
+    changed files first), else the one discovered from the repo."""
+    from integrations.workspace import changed_files
     from skills.tools.condense import condense
     from skills.tools.run import run_command, scrubbed_env
-    from skills.tools.test_command import discover_test_command, parse_test_summary
-    command = discover_test_command(ws.path)
-    if not command:
+    from skills.tools.test_command import parse_test_summary, preferred_test_command
+    chosen = preferred_test_command(ws.path, changed_files(ws), settings.conventions_file)
+    if chosen is None:
         return TestRun(None)
-    result = run_command(command, ws.path, timeout=settings.test_timeout, env=scrubbed_env(secrets=secrets))
+    command = chosen.command
+    result = run_command(command, ws.path / chosen.cwd, timeout=settings.test_timeout, env=scrubbed_env(secrets=secrets))
     tail = condense(result.output, max_lines=40).text
     return TestRun(command, result.exit_code, parse_test_summary(result.output), tail)
 

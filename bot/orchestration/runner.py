@@ -22,6 +22,7 @@ from bot.slack.poster import SlackPoster
 from bot.tickets.writeback import TicketWriteback
 from bot.tickets.writeback_text import branch_naming
 from integrations.llm import LLM, LLMError, Usage
+from skills import conventions
 from skills.plan import Budget, Plan
 from skills.registry import all_skills
 from skills.skill import Outcome, Skill
@@ -190,13 +191,18 @@ class Runner:
             plan = template_plan(skill, run.task, budget, ticket_context.primary(run))
             if skill.workspace:
                 plan.note += "\n" + self._planning_context(run, skill)
+                plan.note += conventions.plan_note(self.settings, self._tool_context(run).repo,
+                                                   [plan.note, *plan.touches], self.redact)
             if feedback:
                 plan.note += f" Your feedback was recorded but a template plan cannot change without a model: {feedback}"
             return ticket_context.attach(plan, run, self.settings)
         context = self._planning_context(run, skill)
-        plan, usage = model_plan(self.llm, skill, run.task, context, budget, feedback, previous,
+        repo = self._tool_context(run).repo
+        grounding = conventions.planning_text(self.settings, repo, [context], self.redact)
+        plan, usage = model_plan(self.llm, skill, run.task, context + grounding, budget, feedback, previous,
                                  tickets=ticket_context.context_text(run),
                                  ticket_key=getattr(ticket_context.primary(run), "key", ""))
+        plan.note = (plan.note + conventions.plan_note(self.settings, repo, [context, *plan.touches], self.redact)).strip()
         self._record_usage(run.run_id, "planning", usage)
         return ticket_context.attach(plan, run, self.settings)
 
@@ -492,6 +498,9 @@ class Runner:
             parts.append(f"Context (untrusted):\n{run.context['extra']}")
         if tickets := ticket_context.task_prompt_text(run):
             parts.append(tickets)
+        grounding = conventions.task_text(self.settings, ctx.repo, ctx.allowed or [], self.redact)
+        if grounding:
+            parts.append(grounding)
         if ctx.allowed is not None:
             parts.append("Files and areas the approved plan allows you to edit: "
                          + (", ".join(ctx.allowed) or "none yet — call revise_plan to add them"))

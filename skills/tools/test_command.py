@@ -4,10 +4,35 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 PYTEST = "python -m pytest -q"
 NPM_DEFAULT_TEST = 'echo "Error: no test specified" && exit 1'
+
+
+@dataclass
+class PreferredCommand:
+    """The test command droid runs, where it comes from, and the repo-relative directory it runs in."""
+
+    command: str
+    source: str          # "AGENTS.md (services/pay/AGENTS.md)", or DISCOVERED
+    cwd: str = ""
+
+
+DISCOVERED = "discovered from the repository's files"
+
+
+def preferred_test_command(repo: Path, touches=(), org_file: str = "") -> PreferredCommand | None:
+    """The test command a conventions file states (the nearest AGENTS.md to the touched files first; refused
+    commands skipped), else the one `discover_test_command` finds, else None."""
+    from skills.conventions import read_conventions
+    stated = read_conventions(repo, touches, org_file).command("test")
+    if stated is not None:
+        cwd = stated.cwd if stated.cwd and (Path(repo) / stated.cwd).is_dir() else ""
+        return PreferredCommand(stated.command, stated.source, cwd)
+    found = discover_test_command(repo)
+    return PreferredCommand(found, DISCOVERED) if found else None
 
 
 def discover_test_command(repo: Path) -> str | None:
