@@ -58,8 +58,13 @@ class Choice:
 
 # -- names -------------------------------------------------------------------------------------------
 def display_name(routing, repo: str) -> str:
-    """How droid names a repository: its GitHub owner/name when configured, else its last path part."""
-    return routing.github_for_repo(repo) or _base(repo) or repo
+    """How droid names a repository: its GitHub owner/name (configured, or the repo's own), else its last path part."""
+    return _github(routing, repo) or _base(repo) or repo
+
+
+def _github(routing, repo: str) -> str | None:
+    from integrations.workspace import github_repo_of
+    return routing.github_for_repo(repo) or github_repo_of(repo)
 
 
 def _base(text: str) -> str:
@@ -68,7 +73,7 @@ def _base(text: str) -> str:
 
 def _names(routing, repo: str) -> set[str]:
     names = {repo, _base(repo)}
-    github = routing.github_for_repo(repo)
+    github = _github(routing, repo)
     if github:
         names |= {github, _base(github)}
     return {n.lower() for n in names if n}
@@ -216,6 +221,8 @@ def _apply(settings, update, record, run, choice: Choice) -> None:
     """Store the choice on the run (repo, context) unless it is already the stored one."""
     if run.context.get("repo_choice") == choice.to_dict() and run.repo == choice.repo:
         return
+    if choice.by == "kept":          # a refused switch: said on this plan and recorded, the choice stays
+        return record("repo_choice", **choice.to_dict())
     context = {**run.context, "repo_choice": choice.to_dict()}
     github = github_target(settings, run.channel, choice.repo)
     if github:
