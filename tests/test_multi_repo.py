@@ -235,6 +235,13 @@ def test_rca_uses_the_repo_whose_files_match_the_stack(tmp_path, repos, fixtures
             scores = {c["repo"]: c["score"] for c in choice["candidates"]}
             assert scores[str(shop)] >= 1 and scores[pay] == 0
             assert "cart.py" in json.dumps(report)
+            # "Draft a fix" works on the repository the frames chose
+            value = next(b["value"] for blk in report["blocks"] if blk["type"] == "actions" for b in blk["elements"]
+                         if b["action_id"] == "droid_rca_fix")
+            droid.click("droid_rca_fix", value, channel="CALERTS")
+            fix = wait_for(lambda: next((r for r in droid.store.runs.in_states("awaiting_approval")
+                                         if r.skill == "code_change"), None), timeout=20, what="fix plan")
+            assert fix.repo == str(shop) and fix.context["repo_choice"]["by"] == "rca"
         finally:
             droid.close()
 
@@ -279,3 +286,27 @@ def test_pull_request_goes_to_the_chosen_repo(tmp_path, fixtures_dir, monkeypatc
                                               f"{pr['head']['ref']}:src/components/CheckoutButton.jsx")
         finally:
             droid.close()
+
+
+# -- how words name a repository (the parser behind the request and Revise rules) --------------------------------
+ROUTING = Routing(channel_repo_lists={"C": ("/srv/payments", "git@git.internal:web/app.git", "acme/docs")},
+                  repo_github={"git@git.internal:web/app.git": "acme/storefront"})
+REPOS = ROUTING.channel_repo_lists["C"]
+
+
+@pytest.mark.parametrize("text,loose,expected", [
+    ("fix the refund in repo payments", False, ("/srv/payments", None)),
+    ("repo: acme/storefront please", False, ("git@git.internal:web/app.git", None)),
+    ("do it in the storefront repo", False, ("git@git.internal:web/app.git", None)),
+    ("use app", True, ("git@git.internal:web/app.git", None)),        # the URL's last part
+    ("switch to docs instead", True, ("acme/docs", None)),
+    ("payments", True, ("/srv/payments", None)),                      # the feedback is just the name
+    ("use payments", False, (None, None)),                            # a mention must say "repo"
+    ("use a retry loop", True, (None, None)),
+    ("keep it in the same repo, the repo is fine", True, (None, None)),
+    ("repo: evil", True, (None, "evil")),
+    ("use repo evil.", True, (None, "evil")),
+])
+def test_words_naming_a_repository(text, loose, expected):
+    from bot.orchestration.repo_choice import named_in
+    assert named_in(ROUTING, REPOS, text, loose=loose) == expected

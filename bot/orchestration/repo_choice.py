@@ -16,21 +16,27 @@ as a `repo_choice` event, sets run.repo (the workspace is created from it) and r
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot.orchestration.repo_scores import Candidate, frame_scores, search_scores
 
+log = logging.getLogger("droid.repo_choice")
 MARGIN = 0.1            # search: the best repository must lead the next by this much (scores are 0..1)
 _NAME = r"`?([\w][\w./@:-]*?)`?"
 _TAIL = r"(?=$|[\s.,;:!?)])"
-# the requester's words in the mention: only forms that say "repository"
-REQUEST = [re.compile(r"\b(?:repo|repository)\b\s*[:=]?\s*" + _NAME + _TAIL, re.I),
-           re.compile(r"\b(?:in|on|use|using|against)\s+(?:the\s+)?" + _NAME + r"\s+(?:repo|repository)\b", re.I)]
+# (pattern, whether an unknown name there is worth answering): the requester's words name a repository only in
+# forms that say "repo"; an unknown name is answered only where the words clearly ask for a repository
+REQUEST = [(re.compile(r"\b(?:repo|repository)\s*[:=]\s*" + _NAME + _TAIL, re.I), True),
+           (re.compile(r"\b(?:use|using|in|on|against|switch\s+to)\s+(?:the\s+)?(?:repo|repository)\s+" + _NAME + _TAIL,
+                       re.I), True),
+           (re.compile(r"\b(?:repo|repository)\s+" + _NAME + _TAIL, re.I), False),
+           (re.compile(r"\b(?:in|on|use|using|against)\s+(?:the\s+)?" + _NAME + r"\s+(?:repo|repository)\b", re.I), False)]
 # Revise feedback may also say `use b` / `switch to b` (only a configured name counts then)
-LOOSE = [re.compile(r"\b(?:use|switch\s+to|move\s+to|try)\s+(?:the\s+)?" + _NAME
-                    + r"(?=$|[.,;!?)]|\s+(?:instead|please|repo|repository)\b)", re.I)]
+LOOSE = [(re.compile(r"\b(?:use|switch\s+to|move\s+to|try)\s+(?:the\s+)?" + _NAME
+                     + r"(?=$|[.,;!?)]|\s+(?:instead|please)\b)", re.I), False)]
 
 
 @dataclass
@@ -90,12 +96,12 @@ def find_repo(routing, repos, name: str) -> str | None:
 def named_in(routing, repos, text: str, *, loose: bool = False) -> tuple[str | None, str | None]:
     """(the configured repository `text` asks for, or None; the unknown name it asked for, or None)."""
     unknown = None
-    for pattern in REQUEST + (LOOSE if loose else []):
+    for pattern, answer_unknown in REQUEST + (LOOSE if loose else []):
         for match in pattern.finditer(text or ""):
             repo = find_repo(routing, repos, match.group(1))
             if repo:
                 return repo, None
-            if pattern in REQUEST and unknown is None:
+            if answer_unknown and unknown is None:
                 unknown = match.group(1)
     if loose and find_repo(routing, repos, (text or "").strip().rstrip(".!")):
         return find_repo(routing, repos, text.strip().rstrip(".!")), None
@@ -207,7 +213,11 @@ def choose(settings, store, run, skill, feedback: str | None = None) -> Choice |
     if skill.execute is not None:        # a fixed procedure (the RCA) chooses once it has its evidence
         return None
     fresh = store.runs.get(run.run_id) or run      # another planning hook may have added the ticket meanwhile
-    choice = decide(settings.routing, fresh, feedback)
+    try:
+        choice = decide(settings.routing, fresh, feedback)
+    except Exception:  # noqa: BLE001 — a failed choice leaves the channel's default repository, not a failed run
+        log.exception("run %s: choosing the repository failed; keeping %s", run.run_id, run.repo)
+        return None
     if choice is None:
         return None
     choice.name = display_name(settings.routing, choice.repo)
