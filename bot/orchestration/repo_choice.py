@@ -24,7 +24,7 @@ from pathlib import Path
 from bot.orchestration.repo_scores import Candidate, frame_scores, search_scores
 
 log = logging.getLogger("droid.repo_choice")
-MARGIN = 0.1            # search: the best repository must lead the next by this much (scores are 0..1)
+MARGIN = 0.15           # search: the best repository must lead the next by this much (scores 0..1; bench/repo_choice.py)
 _NAME = r"`?([\w][\w./@:-]*?)`?"
 _TAIL = r"(?=$|[\s.,;:!?)])"
 # (pattern, whether an unknown name there is worth answering): the requester's words name a repository only in
