@@ -310,3 +310,14 @@ REPOS = ROUTING.channel_repo_lists["C"]
 def test_words_naming_a_repository(text, loose, expected):
     from bot.orchestration.repo_choice import named_in
     assert named_in(ROUTING, REPOS, text, loose=loose) == expected
+
+
+def test_a_ticket_read_after_an_automatic_choice_still_decides(droid, repos):
+    run = planned(droid, "fix the checkout button label on the storefront page when the basket is empty")
+    assert run.context["repo_choice"]["by"] == "search" and run.repo == str(repos["web"])
+    # another planning hook reads the ticket later (e.g. while drafting): the next plan follows its component
+    fresh = droid.store.runs.get(run.run_id)
+    droid.store.runs.update(run.run_id, context={**fresh.context, "ticket": ticket(components=["Ledger"])})
+    run = submit_revision(droid, run, "more detail in step 1")
+    assert run.repo == str(repos["payments"]) and run.context["repo_choice"]["by"] == "ticket"
+    assert "component `Ledger`" in repo_line(plan_post(droid, 2))
