@@ -210,8 +210,8 @@ def github_target(settings, channel: str, repo: str) -> str | None:
 
 def choose(settings, store, run, skill, feedback: str | None = None) -> Choice | None:
     """At planning time: decide the run's repository, record it and set run.repo (in the store and on `run`)."""
-    if skill.execute is not None:        # a fixed procedure (the RCA) chooses once it has its evidence
-        return None
+    if skill.execute is not None or len(settings.routing.repos_for(run.channel)) < 2:
+        return None                      # one repository; or a fixed procedure (the RCA) that chooses by its evidence
     fresh = store.runs.get(run.run_id) or run      # another planning hook may have added the ticket meanwhile
     try:
         choice = decide(settings.routing, fresh, feedback)
