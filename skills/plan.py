@@ -36,6 +36,8 @@ class Plan:
     budget: Budget = field(default_factory=lambda: Budget(steps=30, tokens=400_000))
     source: str = "template"          # "model" or "template"
     note: str = ""
+    repo: str = ""                    # the repository, named when the channel has several (with why)
+    repo_why: str = ""
     actions: list[str] = field(default_factory=lambda: ["read"])   # kinds of action: read, edit, run, push
     version: int = 0
     ticket: dict | None = None        # {"key", "title", "url", "system"}: the ticket the plan comes from

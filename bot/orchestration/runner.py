@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.execution.agent_loop import Limits, LoopResult, Spent, run_loop
-from bot.orchestration import ticket_context
+from bot.orchestration import repo_choice, ticket_context
 from bot.orchestration.deliverer import Deliverer
 from bot.orchestration.plan_tools import plan_tools
 from bot.orchestration.planner import PlanError, model_plan, template_plan
@@ -42,6 +42,7 @@ class Services:
     redact: object
     record: object
     agent: object = None      # (system, prompt, tools, limits) -> LoopResult, when a model is configured
+    update_run: object = None  # (run_id, **fields) -> None: e.g. the RCA's repository chosen by its stack frames
 
 
 class WorkspaceMissing(Exception):
@@ -116,9 +117,14 @@ class Runner:
     def draft(self, run: Run, feedback: str | None) -> Plan:
         """The plan for a run (model or template); raises PlanError / LLMError."""
         skill = self.skills[run.skill]
+        if skill.execute is None:
+            ticket_context.read_tickets(self, run)     # first: a ticket's components may choose the repository
+        choice = repo_choice.choose(self.settings, self.store, run, skill, feedback)   # several repos: which one
         previous = self._plan(run) if run.plan_version else None
         budget = Budget(min(skill.max_steps, self.settings.max_steps), self.settings.max_tokens)
-        return self._draft(run, skill, budget, feedback, previous)
+        plan = self._draft(run, skill, budget, feedback, previous)
+        repo_choice.annotate(plan, choice)
+        return plan
 
     def planning_failed(self, run_id: str, message: str) -> None:
         """Planning could not produce a plan: the run fails and the thread is told why."""
@@ -186,7 +192,6 @@ class Runner:
             plan = skill.template(run.task)
             plan.source = "template"
             return plan
-        ticket_context.read_tickets(self, run)
         if self.llm is None:
             plan = template_plan(skill, run.task, budget, ticket_context.primary(run))
             if skill.workspace:
@@ -447,7 +452,8 @@ class Runner:
                             limits=limits, should_stop=lambda: self.store.runs.get(run_id).state != "executing",
                             record=record)
 
-        return Services(self.settings, self.llm, self.redact, record, agent if self.llm else None)
+        return Services(self.settings, self.llm, self.redact, record, agent if self.llm else None,
+                        update_run=self.store.runs.update)
 
     # -- helpers ---------------------------------------------------------------------------
     def _plan(self, run: Run) -> Plan:

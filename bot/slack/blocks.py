@@ -181,6 +181,8 @@ def plan_message(run_id: str, plan: Plan, *, requester: str, with_buttons: bool 
     blocks += sections("\n".join(lines))
     if plan.note:
         blocks += sections(f"_{plan.note}_")
+    if plan.repo:         # a channel with several repositories: which one, and why
+        blocks.append(context(f"📁 Repository: {mrkdwn.code(plan.repo)} — {line(plan.repo_why)}"))
     blocks.append(context(f"{budget} · plan {source} · requested by {mrkdwn.mention(requester)}"))
     if with_buttons:
         value = button_value(run_id, plan.version)

@@ -38,7 +38,8 @@ def execute(services, run, plan: Plan) -> Outcome:
     payload, issue = services.redact.data(payload), services.redact.data(issue)
     event = parse_event(payload)
     _merge_issue(event, issue)
-    repo = Path(run.repo).expanduser() if run.repo else None
+    from bot.orchestration.repo_choice import repo_for_rca
+    repo = repo_for_rca(services, run, event)      # several repositories: the one holding the stack's files
     if repo is None or not (repo / ".git").exists() and not (repo / "HEAD").exists():
         return Outcome("RCA: no repository", f"{report_title(event)}\nNo git repository is mapped to this channel, "
                        "so droid cannot map the stack to code. Map one in DROID_CONFIG.", ok=False)

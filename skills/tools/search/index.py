@@ -147,6 +147,10 @@ class CodeIndex:
         with self._lock:
             return rank(self, query, top, mode)
 
+    def term_counts(self, terms: list[str]) -> dict[str, int]:
+        """How many chunks contain each index term (query tokens, see `analyse_query`); absent terms are left out."""
+        return self._df(sorted(set(terms)))
+
     def _df(self, terms: list[str]) -> dict[str, int]:
         out: dict[str, int] = {}
         for i in range(0, len(terms), 400):
