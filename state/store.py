@@ -1,4 +1,4 @@
-"""The state façade: one object holding the run, plan, event, delivery and outbox stores."""
+"""The state façade: one object holding the run, plan, event, delivery, outbox and ticket-trigger stores."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from state.events import EventLog
 from state.outbox import OutboxStore
 from state.plans import PlanStore
 from state.runs import RunStore
+from state.tickets import TicketTriggers
 
 
 @dataclass
@@ -22,10 +23,11 @@ class Store:
     events: EventLog
     deliveries: DeliveryLog
     outbox: OutboxStore
+    tickets: TicketTriggers
 
     @classmethod
     def open(cls, path: str, redact=None) -> Store:
         """Open (and migrate) the database at `path`."""
         database = Database(path)
         return cls(database, RunStore(database, redact), PlanStore(database, redact), EventLog(database, redact),
-                   DeliveryLog(database, redact), OutboxStore(database, redact))
+                   DeliveryLog(database, redact), OutboxStore(database, redact), TicketTriggers(database))

@@ -1,0 +1,59 @@
+"""`POST /github/webhook`: an issue labelled with the ticket label (or opened with it) becomes a run.
+
+Verified by bot/slack/webhook_guard.py (`X-Hub-Signature-256`, HMAC-SHA256 of the raw body with
+GITHUB_WEBHOOK_SECRET; a repeated signature or `X-GitHub-Delivery` is answered 200 and ignored).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from bot.slack.webhook_guard import GITHUB, WebhookGuard
+from bot.tickets.convert import github_ticket
+from bot.tickets.intake import start_ticket_run
+from bot.tickets.triggers import github_trigger
+
+log = logging.getLogger("droid.tickets")
+TEXT = {"content-type": "text/plain"}
+PATH = "/github/webhook"
+
+
+def github_route(deps):
+    """The handler for POST /github/webhook."""
+    guard = WebhookGuard(GITHUB, deps.settings.github_webhook_secret, deps.store.deliveries,
+                         deps.settings.webhook_max_age_seconds)
+
+    def handle(body: bytes | str, headers: dict) -> tuple[int, dict, str]:
+        if not deps.settings.github_webhook_secret:
+            return 503, TEXT, "GitHub webhooks are not configured (GITHUB_WEBHOOK_SECRET)"
+        verdict = guard.check(body, headers)
+        if not verdict.accepted:
+            return verdict.status, TEXT, verdict.reason
+        lower = {k.lower(): v for k, v in headers.items()}
+        return accept(deps, lower.get("x-github-event", ""), verdict.payload, lower.get("x-github-delivery", ""))
+
+    handle.wants_bytes = True
+    return handle
+
+
+def accept(deps, event: str, payload: dict, delivery: str) -> tuple[int, dict, str]:
+    """Start the issue's run on droid's executor when the delivery hands it to droid."""
+    from bot.slack.middleware.sanitize import clean
+    if event == "ping":
+        return 200, TEXT, "pong"
+    payload = clean(payload)
+    trigger = github_trigger(event, payload, deps.settings.ticket_label, delivery.strip()[:100])
+    repo = str((payload.get("repository") or {}).get("full_name") or "")
+    if trigger is None or not repo:
+        return 200, TEXT, f"ignored: {event[:40]} {str(payload.get('action') or '')[:40]}".strip()
+    ticket = github_ticket(payload["issue"], repo)
+    channel = deps.settings.routing.channel_for_github_repo(repo)
+    deps.runner.executor.submit(_guarded, deps, ticket, trigger, channel, repo)
+    return 200, TEXT, "accepted"
+
+
+def _guarded(deps, ticket, trigger: str, channel: str | None, repo: str) -> None:
+    try:
+        start_ticket_run(deps, ticket, trigger=trigger, source="github_webhook", channel=channel, github_repo=repo)
+    except Exception:  # noqa: BLE001 — logged; the webhook was already acknowledged
+        log.exception("%s: GitHub webhook not turned into a run", ticket.key)
