@@ -441,3 +441,15 @@ def test_console_label_turns_a_standin_ticket_into_a_top_level_plan(tmp_path):
     assert "── droid · in thread ──\n## Plan v1" in mention and "fix PAY-142" in mention
     assert "── droid ──\n## Plan v1" in labelled and "PAY-143: Invoice totals ignore the discount line" in labelled
     assert "requested by <@UYOU>" in labelled             # the reporter's email is the console user's
+
+
+def test_every_method_the_intake_calls_has_its_scope(droid, fixtures_dir):
+    from tests.test_manifest import MANIFEST, METHOD_SCOPES
+    droid.slack.register_email(REPORTER_EMAIL, "UREPORTER")
+    jira_webhook(droid, labelled_payload(fixtures_dir))
+    awaiting(droid)
+    plan_posted(droid)
+    scopes = set(MANIFEST["oauth_config"]["scopes"]["bot"])
+    called = {c.method for c in droid.slack.calls}
+    assert "users.lookupByEmail" in called
+    assert all(METHOD_SCOPES[m] is None or METHOD_SCOPES[m] in scopes for m in called)
