@@ -453,3 +453,20 @@ def test_every_method_the_intake_calls_has_its_scope(droid, fixtures_dir):
     called = {c.method for c in droid.slack.calls}
     assert "users.lookupByEmail" in called
     assert all(METHOD_SCOPES[m] is None or METHOD_SCOPES[m] in scopes for m in called)
+
+
+def test_github_issue_opened_with_the_label_and_its_labeled_event_make_one_run(droid, fixtures_dir):
+    opened = json.loads((fixtures_dir / "github" / "webhooks" / "issues.opened.json").read_text())
+    opened["issue"]["labels"][0]["name"] = "droid"
+    assert github_webhook(droid, opened, "d-open").text == "accepted"
+    (run,) = awaiting(droid)
+    assert run.trigger_ts == "ticket:Codertocat/Hello-World#1:opened"
+    assert github_webhook(droid, github_labeled(fixtures_dir), "d-label").text == "accepted"
+    wait_for(lambda: len(droid.store.tickets.for_ticket("Codertocat/Hello-World#1")) == 2, what="second trigger")
+    assert len(runs_of(droid)) == 1 and len(plan_posted(droid, "CGH")) == 1
+
+
+def test_a_failing_jira_search_starts_nothing(droid, jira):
+    jira.fail(r"^/rest/api/\d/search/jql$", 500, times=3)
+    assert poll_jira(droid.deps) == []
+    assert not runs_of(droid) and not droid.slack.calls_to("chat.postMessage")
