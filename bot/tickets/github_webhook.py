@@ -6,14 +6,11 @@ GITHUB_WEBHOOK_SECRET; a repeated signature or `X-GitHub-Delivery` is answered 2
 
 from __future__ import annotations
 
-import logging
-
 from bot.slack.webhook_guard import GITHUB, WebhookGuard
 from bot.tickets.convert import github_ticket
 from bot.tickets.intake import start_ticket_run
 from bot.tickets.triggers import github_trigger
 
-log = logging.getLogger("droid.tickets")
 TEXT = {"content-type": "text/plain"}
 PATH = "/github/webhook"
 
@@ -37,7 +34,7 @@ def github_route(deps):
 
 
 def accept(deps, event: str, payload: dict, delivery: str) -> tuple[int, dict, str]:
-    """Start the issue's run on droid's executor when the delivery hands it to droid."""
+    """Create the issue's run (committed before the 200, so a crash after it leaves a run recovery plans)."""
     from bot.slack.middleware.sanitize import clean
     if event == "ping":
         return 200, TEXT, "pong"
@@ -48,12 +45,5 @@ def accept(deps, event: str, payload: dict, delivery: str) -> tuple[int, dict, s
         return 200, TEXT, f"ignored: {event[:40]} {str(payload.get('action') or '')[:40]}".strip()
     ticket = github_ticket(payload["issue"], repo)
     channel = deps.settings.routing.channel_for_github_repo(repo)
-    deps.runner.executor.submit(_guarded, deps, ticket, trigger, channel, repo)
+    start_ticket_run(deps, ticket, trigger=trigger, source="github_webhook", channel=channel, github_repo=repo)
     return 200, TEXT, "accepted"
-
-
-def _guarded(deps, ticket, trigger: str, channel: str | None, repo: str) -> None:
-    try:
-        start_ticket_run(deps, ticket, trigger=trigger, source="github_webhook", channel=channel, github_repo=repo)
-    except Exception:  # noqa: BLE001 — logged; the webhook was already acknowledged
-        log.exception("%s: GitHub webhook not turned into a run", ticket.key)

@@ -80,7 +80,7 @@ def _first_time(deps, raw: bytes, headers: dict) -> bool:
 
 
 def accept(deps, payload: dict) -> tuple[int, dict, str]:
-    """Start the ticket's run on droid's executor when the delivery hands the ticket to droid."""
+    """Create the ticket's run (committed before the 200, so a crash after it leaves a run recovery plans)."""
     from bot.slack.middleware.sanitize import clean
     payload = clean(payload)
     trigger = jira_webhook_trigger(payload, deps.settings.ticket_label)
@@ -89,12 +89,5 @@ def accept(deps, payload: dict) -> tuple[int, dict, str]:
         return 200, TEXT, f"ignored: {str(payload.get('webhookEvent') or 'event')[:60]}"
     ticket = jira_ticket(issue, deps.settings.jira_url)
     channel = deps.settings.routing.channel_for_jira_project(jira_project(issue))
-    deps.runner.executor.submit(_guarded, deps, ticket, trigger, channel)
+    start_ticket_run(deps, ticket, trigger=trigger, source="jira_webhook", channel=channel)
     return 200, TEXT, "accepted"
-
-
-def _guarded(deps, ticket, trigger: str, channel: str | None) -> None:
-    try:
-        start_ticket_run(deps, ticket, trigger=trigger, source="jira_webhook", channel=channel)
-    except Exception:  # noqa: BLE001 — logged; the webhook was already acknowledged
-        log.exception("%s: Jira webhook not turned into a run", ticket.key)

@@ -8,15 +8,18 @@ from __future__ import annotations
 
 import logging
 
+from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from integrations.tickets import Ticket
 
 log = logging.getLogger("droid.tickets")
+LOOKUP_TIMEOUT = 3     # seconds per lookup, no retries: a webhook waits for it (GitHub gives up after 10 s)
 
 
 def requester_for(client, ticket: Ticket) -> str:
     """The Slack user id of the ticket's reporter, else its assignee, by email; "" when neither maps."""
+    client = WebClient(token=client.token, base_url=client.base_url, timeout=LOOKUP_TIMEOUT, retry_handlers=[])
     for role, person in (("reporter", ticket.reporter), ("assignee", ticket.assignee)):
         email = str((person or {}).get("email") or "").strip()
         if not email or "@" not in email:
