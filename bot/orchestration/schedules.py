@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from bot.slack import blocks, mrkdwn
+from bot.tickets.jira_poll import poll_enabled, poll_safely
 
 log = logging.getLogger("droid.schedules")
 JIRA_POLL = "jira_poll"
@@ -67,7 +68,6 @@ def start_scheduler(deps, expire_after_hours: float = 24.0) -> BackgroundSchedul
                       id="remind_pending_plans", max_instances=1, coalesce=True)
     scheduler.add_job(deps.store.deliveries.forget_older_than, "interval", hours=1, args=[24 * 3600],
                       id="forget_deliveries", max_instances=1, coalesce=True)
-    from bot.tickets.jira_poll import poll_enabled, poll_safely
     if poll_enabled(deps.settings):
         scheduler.add_job(poll_safely, "interval", seconds=deps.settings.jira_poll_seconds, args=[deps],
                           id=JIRA_POLL, max_instances=1, coalesce=True, next_run_time=datetime.now(UTC))
