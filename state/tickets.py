@@ -39,12 +39,21 @@ class TicketTriggers:
         return row is not None
 
     def active_run(self, ticket: str) -> str | None:
-        """The id of an unfinished run a trigger of this ticket started, if there is one."""
+        """The id of an unfinished run on this ticket: one a trigger of it started, or one whose context names it
+        (`jira_key`, or `github_issue` for `owner/name#N`: e.g. `@droid fix PAY-142`), if there is one."""
         marks = ",".join("?" * len(ACTIVE))
+        repo, _, number = ticket.rpartition("#")
+        if repo and number.isdigit():
+            names = ("json_extract(r.context, '$.github_issue.repo') = ? AND "
+                     "json_extract(r.context, '$.github_issue.number') = ?", [repo, int(number)])
+        else:
+            names = ("json_extract(r.context, '$.jira_key') = ?", [ticket])
         with self.database.reading() as db:
             row = db.execute(f"SELECT t.run_id FROM ticket_triggers t JOIN runs r ON r.run_id = t.run_id "
                              f"WHERE t.ticket=? AND r.state IN ({marks}) ORDER BY t.created_at DESC LIMIT 1",
                              [ticket, *ACTIVE]).fetchone()
+            row = row or db.execute(f"SELECT r.run_id FROM runs r WHERE r.state IN ({marks}) AND {names[0]} "
+                                    "ORDER BY r.created_at DESC LIMIT 1", [*ACTIVE, *names[1]]).fetchone()
         return row[0] if row else None
 
     def record(self, ticket: str, trigger: str, source: str, run_id: str | None) -> bool:

@@ -397,3 +397,18 @@ def test_a_failing_jira_search_starts_nothing(droid, jira):
     jira.fail(r"^/rest/api/\d/search/jql$", 500, times=3)
     assert poll_jira(droid.deps) == []
     assert not runs_of(droid) and not droid.slack.calls_to("chat.postMessage")
+
+
+def test_a_ticket_already_being_worked_on_from_a_mention_gets_no_second_run(tmp_path, jira, fixtures_dir):
+    from tests.repos import SERVICE_FILES, make_repo
+    d = Droid(tmp_path, routing=routing(default_repo=str(make_repo(tmp_path / "repo", SERVICE_FILES))),
+              jira_url=jira.url, jira_user=USER, jira_token=TOKEN)
+    try:
+        _, ts = d.mention("fix TES-41 please", channel="CPAY")
+        mentioned = d.wait_state(d.run_for("CPAY", ts).run_id, "awaiting_approval")
+        jira.add_issue(labelled_payload(fixtures_dir)["issue"])
+        assert poll_jira(d.deps) == []
+        (trigger,) = d.store.tickets.for_ticket("TES-41")
+        assert trigger.run_id is None and [r.run_id for r in runs_of(d)] == [mentioned.run_id]
+    finally:
+        d.close()
