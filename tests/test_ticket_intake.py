@@ -40,7 +40,7 @@ def jira(fixtures_dir):
 
 
 def routing(**extra) -> Routing:
-    return Routing(approvers=("UBOSS",), jira_projects={"TES": "CPAY", "TEST": "CPAY"},
+    return Routing(approvers=("UBOSS",), jira_projects={"TES": "CPAY", "TEST": "CPAY", "BBCOM": "CPAY"},
                    github_repos={"CGH": "Codertocat/Hello-World"}, **extra)
 
 
@@ -412,3 +412,17 @@ def test_a_ticket_already_being_worked_on_from_a_mention_gets_no_second_run(tmp_
         assert trigger.run_id is None and [r.run_id for r in runs_of(d)] == [mentioned.run_id]
     finally:
         d.close()
+
+
+def test_tickets_created_with_the_label_trigger_once_as_created(droid, fixtures_dir):
+    webhooks = fixtures_dir / "jira" / "webhooks"
+    cloud = json.loads((webhooks / "cloud" / "jira_issue_created.cloud.mattermost.json").read_text())
+    assert jira_webhook(droid, cloud).text == "ignored: jira:issue_created"            # labels: test-label only
+    cloud["issue"]["fields"]["labels"].append("droid")
+    assert jira_webhook(droid, cloud).text == "accepted"
+    server = json.loads((webhooks / "jira_issue_created.json").read_text())            # Jira Server's shape
+    server["issue"]["fields"]["labels"] = ["droid"]
+    assert post(droid, "/jira/webhook/" + SERVER_TOKEN, server).text == "accepted"
+    runs = awaiting(droid, 2)
+    assert sorted(r.trigger_ts for r in runs) == ["ticket:BBCOM-1398:created", "ticket:TES-41:created"]
+    assert len(plan_posted(droid, count=2)) == 2
