@@ -19,6 +19,7 @@ from bot.settings import Settings, SettingsError
 from bot.slack.app import build_app, build_deps
 from bot.slack.http_server import DroidHTTPServer
 from bot.slack.sentry_webhook import sentry_route
+from bot.tickets.routes import any_configured, ticket_routes
 
 log = logging.getLogger("droid.serve")
 # Acks must not wait behind planning threads holding the GIL: switch threads 10x more often than
@@ -76,7 +77,8 @@ def _serve(args) -> int:
         if settings.slack_app_token:
             _socket_mode(app, settings, server)
         else:
-            log.info("droid serving HTTP on %s:%d (POST /slack/events, POST /sentry/webhook, GET /health)",
+            log.info("droid serving HTTP on %s:%d (POST /slack/events, /sentry/webhook, /jira/webhook, "
+                     "/github/webhook; GET /health)",
                      server.host, server.port)
             server.serve_forever()
     except KeyboardInterrupt:
@@ -90,9 +92,9 @@ def _serve(args) -> int:
 
 
 def _http_server(app, deps, settings: Settings, host: str, port: int) -> DroidHTTPServer | None:
-    """Bind the HTTP server (Slack's endpoint, or only the Sentry webhook in Socket Mode)."""
-    routes = {"/sentry/webhook": sentry_route(deps)}
-    if settings.slack_app_token and not settings.sentry_webhook_secret:
+    """Bind the HTTP server (Slack's endpoint, or only the Sentry and ticket webhooks in Socket Mode)."""
+    routes = {"/sentry/webhook": sentry_route(deps), **ticket_routes(deps)}
+    if settings.slack_app_token and not (settings.sentry_webhook_secret or any_configured(settings)):
         return None
     slack_app = None if settings.slack_app_token else app
     return _step(f"cannot listen on {host}:{port}", DroidHTTPServer, slack_app, port, host=host, routes=routes)
@@ -100,9 +102,9 @@ def _http_server(app, deps, settings: Settings, host: str, port: int) -> DroidHT
 
 def _socket_mode(app, settings: Settings, webhooks: DroidHTTPServer | None) -> None:
     from slack_bolt.adapter.socket_mode import SocketModeHandler
-    if webhooks is not None:   # Sentry still needs an HTTP endpoint to call
+    if webhooks is not None:   # Sentry, Jira and GitHub still need an HTTP endpoint to call
         webhooks.start()
-        log.info("Sentry webhooks on %s:%d/sentry/webhook", webhooks.host, webhooks.port)
+        log.info("webhooks on %s:%d (/sentry/webhook, /jira/webhook, /github/webhook)", webhooks.host, webhooks.port)
     handler = SocketModeHandler(app, settings.slack_app_token)
     _step("Socket Mode could not connect to Slack", handler.connect)
     log.info("droid serving in Socket Mode")

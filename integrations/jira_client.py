@@ -16,6 +16,9 @@ READ_FIELDS = "*all,-attachment,-worklog,-watches,-votes,-timetracking,-aggregat
 READ_EXPAND = "names"
 COMMENTS_READ = 5
 V3_BASE = "{server}/rest/api/3/{path}"
+SEARCH_PAGE = 50     # issues per search request
+SEARCH_FIELDS = ("summary", "description", "status", "labels", "components", "issuetype", "priority", "project",
+                 "reporter", "assignee", "created", "updated")
 
 
 @dataclass
@@ -89,6 +92,7 @@ class JiraClient:
         self.redact = redact or Redactor([token])   # everything droid writes to Jira is redacted
         self._jira = JIRA(server=self.url, basic_auth=(user, token), get_server_info=False,
                           max_retries=max_retries, timeout=timeout)
+        self._deployment: str | None = None     # "Cloud" or "Server", once search() asked
 
     def __repr__(self) -> str:
         return f"JiraClient({self.url!r})"
@@ -106,6 +110,55 @@ class JiraClient:
         except Exception as exc:
             raise _translate(exc, f"reading {key}") from None
         return self._info(issue.raw)
+
+    def search(self, jql: str, max_results: int = 100, *, expand: str = "changelog") -> list[dict]:
+        """Issues matching `jql` as raw JSON (with their changelog), following pages up to `max_results`.
+
+        Jira Cloud: the enhanced search (`search/jql`, `nextPageToken` / `isLast`); Jira Server/Data Center,
+        which has no enhanced search: the classic `search` with `startAt` / `total`."""
+        try:
+            if self._is_cloud():
+                return self._search_enhanced(jql, max_results, expand)
+            return self._search_classic(jql, max_results, expand)
+        except JiraError:
+            raise
+        except Exception as exc:
+            raise _translate(exc, "searching Jira") from None
+
+    def _is_cloud(self) -> bool:
+        """Whether the server is Jira Cloud (asked once: serverInfo's deploymentType).
+
+        The client is built with get_server_info=False (one call per read), which leaves the library's
+        deploymentType unset and its @cloud_api methods (enhanced_search_issues) returning None: set it here."""
+        if self._deployment is None:
+            info = self._jira.server_info() or {}
+            self._deployment = str(info.get("deploymentType") or "Server")
+            self._jira.deploymentType = self._deployment
+        return self._deployment == "Cloud"
+
+    def _search_enhanced(self, jql: str, max_results: int, expand: str) -> list[dict]:
+        issues: list[dict] = []
+        token = None
+        while len(issues) < max_results:
+            page = self._jira.enhanced_search_issues(jql, nextPageToken=token, fields=list(SEARCH_FIELDS),
+                                                     maxResults=min(SEARCH_PAGE, max_results - len(issues)),
+                                                     expand=expand, json_result=True) or {}
+            issues += page.get("issues") or []
+            token = page.get("nextPageToken")
+            if page.get("isLast", not token) or not token:
+                break
+        return issues[:max_results]
+
+    def _search_classic(self, jql: str, max_results: int, expand: str) -> list[dict]:
+        issues: list[dict] = []
+        while len(issues) < max_results:
+            page = self._jira.search_issues(jql, startAt=len(issues), fields=list(SEARCH_FIELDS), expand=expand,
+                                            maxResults=min(SEARCH_PAGE, max_results - len(issues)), json_result=True)
+            batch = page.get("issues") or []
+            issues += batch
+            if not batch or len(issues) >= int(page.get("total") or 0):
+                break
+        return issues[:max_results]
 
     def _info(self, raw: dict) -> TicketInfo:
         fields = raw.get("fields") or {}

@@ -18,6 +18,7 @@ STRONG = {"password", "passwd", "pwd", "pass", "passphrase", "secret", "token", 
 # `<word>_key` is a secret key; any other `..._key` only when its value looks random.
 KEY_OWNERS = {"api", "access", "secret", "private", "signing", "encryption", "master", "client", "app",
               "auth", "account", "storage", "license", "webhook", "sas", "shared", "consumer", "hmac"}
+_TOKEN = re.compile(r"[A-Za-z0-9+/=_.~-]+")   # base64, base64url, hex, JWT-ish: what a random secret is written in
 WEAK = {"key", "auth", "signature", "sig", "cookie"}
 # ALLCAPS or lower-case run-together names: `WEBHOOKSECRET`, `dbpassword`, `ENCKEY`.
 STRONG_ENDINGS = ("password", "passwd", "secret", "token", "apikey", "accesskey", "privatekey", "secretkey")
@@ -89,8 +90,8 @@ def secret_value(raw: str, strong: bool, env_style: bool = False, sep: str = "="
         return None
     if (_SPACE.search(value) and not (quoted and env_style and strong)) or (value[0] in "@&*!" and _IDENT.fullmatch(value[1:])):
         return None   # prose (but a quoted `DB_PASS="…"` may hold spaces), or a YAML alias / anchor / tag
-    if not strong:
-        return (start, end) if looks_random(value) else None
+    if not strong:   # `key`, `auth`…: only a token-shaped random value (`acme/pay#123` is a ticket, not a key)
+        return (start, end) if looks_random(value) and _TOKEN.fullmatch(value) else None
     if quoted or env_style:
         return start, end
     # An unquoted value: code unless it reads like a literal.

@@ -158,6 +158,13 @@ class RunStore:
                 db.execute("UPDATE runs SET context=json_set(context, ?, json(?)), updated_at=? WHERE run_id=?",
                            [f"$.{key}", json.dumps(value), time.time(), run_id])
 
+    def open_thread(self, run_id: str, thread_ts: str) -> bool:
+        """Compare-and-set: give a run created without a thread (a ticket's) the thread its first post opened."""
+        with self.database.transaction() as db:
+            cursor = db.execute("UPDATE runs SET thread_ts=?, updated_at=? WHERE run_id=? AND thread_ts=''",
+                                [thread_ts, time.time(), run_id])
+            return cursor.rowcount == 1
+
     def update(self, run_id: str, **changes) -> None:
         """Set fields that are not the state (message timestamps, context, result)."""
         if "state" in changes:

@@ -1,4 +1,4 @@
-"""The state façade: one object holding the run, plan, event, delivery and outbox stores."""
+"""The state façade: one object holding the run, plan, event, delivery, outbox and ticket-trigger stores."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from state.outbox import OutboxStore
 from state.plans import PlanStore
 from state.runs import RunStore
 from state.ticket_writes import TicketWrites
+from state.tickets import TicketTriggers
 
 
 @dataclass
@@ -24,6 +25,7 @@ class Store:
     deliveries: DeliveryLog
     outbox: OutboxStore
     ticket_writes: TicketWrites
+    tickets: TicketTriggers
 
     @classmethod
     def open(cls, path: str, redact=None) -> Store:
@@ -31,4 +33,4 @@ class Store:
         database = Database(path)
         return cls(database, RunStore(database, redact), PlanStore(database, redact), EventLog(database, redact),
                    DeliveryLog(database, redact), OutboxStore(database, redact),
-                   TicketWrites(database, redact))
+                   TicketWrites(database, redact), TicketTriggers(database))

@@ -30,6 +30,8 @@ METHOD_SCOPES = {
     "views.open": None,
     "conversations.replies": "channels:history",
     "views.update": None,
+    "conversations.history": "channels:history",
+    "users.lookupByEmail": "users:read.email",
 }
 EVENT_SCOPES = {"app_mention": "app_mentions:read", "message.channels": "channels:history",
                 "message.groups": "groups:history"}

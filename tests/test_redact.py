@@ -143,6 +143,7 @@ LOOKALIKES = [
     "Password expired", "password reset required", '<add key="Title" value="Hello World"/>',
     "<secret>${env.SECRET}</secret>", "Map<String, Key> keys = new HashMap<>();", 'label = "Enter your password"', "description: |\n  Rotate the password yearly.\n",
     "Rotate the key and the token after the incident.",
+    '{"key": "Codertocat/Hello-World#1", "system": "github"}', "key: ACME-Platform/payments-service#1042",
 ]
 
 

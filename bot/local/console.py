@@ -27,7 +27,8 @@ from bot.slack.app import build_app, build_deps
 HELP = """Type a message as you would in Slack, e.g.  @droid where is the retry logic?
   <number>        click that button        /as USER   act as another user (refusals)
   /thread         toggle: post in the last thread (follow-ups)
-  /runs           list runs                /help      this help      /quit   leave"""
+  /runs           list runs                /help      this help      /quit   leave
+  /label KEY      label a Jira ticket for droid (the stand-in's PAY-143, say), then poll Jira now"""
 
 
 class Console:
@@ -37,6 +38,7 @@ class Console:
         self.settings, self.slack, self.out, self.channel = settings, slack, out, channel
         self.user, self.thread_ts, self.in_thread = "UYOU", None, False
         self.choices: dict[int, tuple[str, str, str]] = {}
+        self.jira = None            # the Jira stand-in (bot/local/jira_standin.py) when JIRA_URL is unset
         self._lock = threading.Lock()
         self.deps = build_deps(settings)
         self.app = build_app(settings, self.deps)
@@ -105,6 +107,8 @@ class Console:
             for run in self.deps.store.runs.in_states("received", "planning", "awaiting_approval", "executing",
                                                       "succeeded", "failed", "cancelled", "rejected", "expired"):
                 self._say(f"  {run.run_id}  {run.state:18} {run.task[:60]}")
+        elif line.startswith("/label "):
+            self.label(line.split(None, 1)[1].strip().upper())
         elif line.isdigit():
             self.click(int(line))
         else:
@@ -125,6 +129,18 @@ class Console:
         event = payloads.app_mention(user=self.user, text=text, channel=self.channel, ts=message["ts"],
                                      thread_ts=thread)
         self._dispatch(payloads.event_callback(event, team=self.slack.team))
+
+    def label(self, key: str) -> None:
+        """Label a stand-in ticket for droid, as a person would in Jira, and run the Jira poll job now."""
+        from bot.tickets.jira_poll import poll_jira
+        if self.jira is None:
+            self._say("(/label works on the Jira stand-in: start the console without JIRA_URL)")
+            return
+        if not self.jira.label(key, self.settings.ticket_label):
+            self._say(f"(no ticket {key} in the Jira stand-in: {', '.join(self.jira.issues)})")
+            return
+        self._say(f"(labelled {key} `{self.settings.ticket_label}` in Jira; polling Jira now)")
+        poll_jira(self.deps)
 
     def click(self, number: int) -> None:
         """Click a numbered button; Revise asks for feedback here instead of a modal."""
@@ -213,12 +229,16 @@ def cli_main(argv: list[str]) -> int:
     except SettingsError as exc:
         slack.stop()
         return fail("droid console", str(exc))
+    from bot.local.jira_standin import console_jira
+    jira, settings = console_jira(settings, "CCONSOLE", slack)
     console = Console(settings, slack)
+    console.jira = jira
     configure(console.deps.redact, logging.WARNING)
     model = (f"model {settings.anthropic_model}" if settings.has_model
              else "no model (set ANTHROPIC_API_KEY for plans and answers by a model)")
     repo = settings.routing.default_repo or "none (use --repo PATH)"
-    print(f"droid console · repo: {repo} · {model} · db: {settings.db_path}\n{HELP}", flush=True)
+    tickets = f"Jira stand-in: {', '.join(jira.issues)}" if jira else f"Jira: {settings.jira_url or 'none'}"
+    print(f"droid console · repo: {repo} · {model} · {tickets} · db: {settings.db_path}\n{HELP}", flush=True)
     recover(console.deps)
     interactive = sys.stdin.isatty()
     try:
@@ -237,4 +257,6 @@ def cli_main(argv: list[str]) -> int:
         console.wait_idle()
         console.deps.runner.shutdown(wait=True)
         slack.stop()
+        if jira is not None:
+            jira.stop()
     return 0

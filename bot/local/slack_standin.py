@@ -29,7 +29,7 @@ from bot.slack.ratelimit import SPECIAL, Bucket, Limits
 BOT_USER = "UDROIDBOT"
 BOT_ID = "BDROIDBOT"
 SCOPES = ("app_mentions:read,chat:write,reactions:write,files:write,channels:history,"
-          "groups:history,commands,users:read")
+          "groups:history,commands,users:read,users:read.email")
 
 
 @dataclass
@@ -62,6 +62,7 @@ class SlackStandIn(LoopbackServer):
         self.views: list[dict] = []
         self.files: dict[str, dict] = {}
         self.listeners: list[Callable[[Call, dict], None]] = []
+        self.emails: dict[str, str] = {}          # email (lower case) -> user id, for users.lookupByEmail
         self._failures: dict[str, list[Failure]] = {}
         self._outage: tuple[float, Failure, tuple[str, ...] | None] | None = None
         self._lock = threading.RLock()
@@ -130,6 +131,11 @@ class SlackStandIn(LoopbackServer):
     def new_ts(self) -> str:
         """A fresh, increasing message timestamp."""
         return f"{int(time.time())}.{next(self._ts):06d}"
+
+    def register_email(self, email: str, user: str) -> None:
+        """Make `users.lookupByEmail` find `user` by `email`."""
+        with self._lock:
+            self.emails[email.strip().lower()] = user
 
     def add_user_message(self, channel: str, user: str, text: str, thread_ts: str | None = None) -> dict:
         """Record a message a person posted (as Slack would before sending the event)."""
@@ -297,6 +303,24 @@ def _replies(s: SlackStandIn, args: dict) -> dict:
     return {"ok": True, "messages": [dict(m) for m in messages], "has_more": False}
 
 
+def _history(s: SlackStandIn, args: dict) -> dict:
+    """Top-level messages of a channel, newest first, from `oldest` on."""
+    oldest = float(args.get("oldest") or 0)
+    messages = [m for m in s.messages.get(args.get("channel", ""), [])
+                if not m.get("thread_ts") or m.get("thread_ts") == m["ts"]]
+    messages = [m if str(args.get("include_all_metadata", "")).lower() in ("1", "true") else _without_metadata(m)
+                for m in reversed(messages) if float(m["ts"]) >= oldest]
+    return {"ok": True, "messages": [dict(m) for m in messages], "has_more": False}
+
+
+def _lookup_by_email(s: SlackStandIn, args: dict) -> dict:
+    user = s.emails.get(str(args.get("email") or "").strip().lower())
+    if user is None:
+        return {"ok": False, "error": "users_not_found"}
+    return {"ok": True, "user": {"id": user, "name": user, "is_bot": False, "deleted": False,
+                                 "profile": {"email": args.get("email")}}}
+
+
 def _get_upload_url(s: SlackStandIn, args: dict) -> dict:
     file_id = f"F{len(s.files) + 1:08d}"
     s.files[file_id] = {"id": file_id, "name": args.get("filename"), "length": args.get("length")}
@@ -334,6 +358,8 @@ HANDLERS: dict[str, Callable[[SlackStandIn, dict], dict]] = {
     "reactions.remove": lambda s, a: _reaction(s, a, False),
     "views.open": _views_open,
     "conversations.replies": _replies,
+    "conversations.history": _history,
+    "users.lookupByEmail": _lookup_by_email,
     "files.getUploadURLExternal": _get_upload_url,
     "files.completeUploadExternal": _complete_upload,
     "users.info": lambda s, a: {"ok": True, "user": {"id": a.get("user"), "name": a.get("user"),

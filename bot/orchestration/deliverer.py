@@ -23,6 +23,8 @@ from slack_sdk.errors import SlackApiError
 
 from bot.slack import ratelimit
 from bot.slack.blocks import Message
+from bot.tickets import toplevel
+from bot.tickets.triggers import synthetic
 from state.outbox import OutboxItem
 from state.store import Store
 
@@ -85,7 +87,9 @@ class Deliverer:
         return item_id
 
     def react(self, run, ts: str, name: str) -> int:
-        """Queue a reaction on a message (the triggering one, usually)."""
+        """Queue a reaction on a message (the triggering one, usually); a ticket run's trigger is no message."""
+        if synthetic(ts):
+            return 0
         item_id = self.store.outbox.add(run.run_id, "react", run.channel, run.thread_ts, "droid_reaction",
                                         {"ts": ts, "name": name})
         self.wake()
@@ -169,13 +173,17 @@ class Deliverer:
     # -- one row ---------------------------------------------------------------------------
     def deliver(self, item: OutboxItem) -> bool:
         """Try one row once: settle it, or schedule its retry. True when it is settled."""
+        opens_thread = toplevel.resolve(self.store, item)    # a ticket run's first post opens its thread
         try:
             sent_ts = self.send(item)
         except SlackApiError as exc:
             return self._failed(item, exc)
         except Exception as exc:  # noqa: BLE001 — connection errors, timeouts, a garbled 5xx page
             return self._retry(item, f"{type(exc).__name__}: {exc}")
-        self.store.outbox.delivered(item, sent_ts)
+        with self.store.database.transaction():
+            self.store.outbox.delivered(item, sent_ts)
+            if opens_thread and sent_ts:
+                self.store.runs.open_thread(item.run_id, sent_ts)
         return True
 
     def send(self, item: OutboxItem) -> str | None:
@@ -189,7 +197,7 @@ class Deliverer:
                 return found
             self._token("chat.postMessage", item)
             return self.client.chat_postMessage(
-                channel=item.channel, thread_ts=item.thread_ts, text=p["text"], blocks=p["blocks"],
+                channel=item.channel, thread_ts=item.thread_ts or None, text=p["text"], blocks=p["blocks"],
                 unfurl_links=False, unfurl_media=False, metadata=metadata(item))["ts"]
         if item.kind == "update":
             ts = p.get("ts") or self._ts_of(p.get("ts_of"))
@@ -210,7 +218,7 @@ class Deliverer:
         content = base64.b64decode(p["content_b64"]) if "content_b64" in p else p["content"]
         self._token("files.getUploadURLExternal", item)
         self._token("files.completeUploadExternal", item)
-        self.client.files_upload_v2(channel=item.channel, thread_ts=item.thread_ts, filename=p["filename"],
+        self.client.files_upload_v2(channel=item.channel, thread_ts=item.thread_ts or None, filename=p["filename"],
                                     content=content, title=p["title"])
         return None
 
@@ -226,7 +234,7 @@ class Deliverer:
     def _find_sent(self, item: OutboxItem) -> str | None:
         """The ts of this row's message if an earlier attempt reached the thread (by metadata or file name)."""
         if not item.thread_ts:
-            return None
+            return toplevel.find_in_channel(self.client, item, self._token, _is_row) if item.kind == "post" else None
         cursor = None
         while True:
             self._token("conversations.replies", item)

@@ -22,8 +22,9 @@ def recover(deps) -> list[str]:
     for run in deps.store.runs.in_states("received", "planning"):
         with deps.store.database.transaction():
             deps.store.events.append(run.run_id, "recovered", action="re-planning")
-            deps.runner.deliverer.post(run, blocks.notice(
-                f"🔄 droid restarted while planning run {run.run_id}; planning it again."), "droid_notice")
+            if run.thread_ts:     # a ticket's run has no thread before its plan: nobody to tell
+                deps.runner.deliverer.post(run, blocks.notice(
+                    f"🔄 droid restarted while planning run {run.run_id}; planning it again."), "droid_notice")
         deps.runner.submit(deps.runner.plan, run.run_id)
         touched.append(run.run_id)
     for run in deps.store.runs.in_states("executing"):

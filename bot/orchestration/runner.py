@@ -19,6 +19,7 @@ from bot.orchestration.planner import PlanError, model_plan, template_plan
 from bot.orchestration.status import StatusMessage
 from bot.slack import blocks, mrkdwn
 from bot.slack.poster import SlackPoster
+from bot.tickets.triggers import synthetic
 from bot.tickets.writeback import TicketWriteback
 from bot.tickets.writeback_text import branch_naming
 from integrations.llm import LLM, LLMError, Usage
@@ -103,7 +104,8 @@ class Runner:
         if run.state == "received":
             if not self.store.runs.transition(run_id, "received", "planning"):
                 return
-            self.poster.react(run.channel, run.trigger_ts, "eyes")
+            if not synthetic(run.trigger_ts):     # a ticket's run has no Slack message to react to
+                self.poster.react(run.channel, run.trigger_ts, "eyes")
         elif run.state != "planning":
             return
         if self.remote is not None:

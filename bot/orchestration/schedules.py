@@ -1,18 +1,22 @@
-"""Scheduled jobs: remind about and expire plans nobody decided on (APScheduler, droid's own thread).
+"""Scheduled jobs: remind about and expire plans nobody decided on; poll Jira (APScheduler, droid's own thread).
 
 A plan waiting a quarter of the expiry time gets one reminder per version; at the expiry time it expires.
+The Jira JQL poll (bot/tickets/jira_poll.py) runs every DROID_JIRA_POLL_SECONDS when Jira is configured.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from datetime import UTC, datetime
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from bot.slack import blocks, mrkdwn
+from bot.tickets.jira_poll import poll_enabled, poll_safely
 
 log = logging.getLogger("droid.schedules")
+JIRA_POLL = "jira_poll"
 
 
 def expire_stale_plans(deps, max_age_seconds: float, now: float | None = None) -> list[str]:
@@ -64,5 +68,18 @@ def start_scheduler(deps, expire_after_hours: float = 24.0) -> BackgroundSchedul
                       id="remind_pending_plans", max_instances=1, coalesce=True)
     scheduler.add_job(deps.store.deliveries.forget_older_than, "interval", hours=1, args=[24 * 3600],
                       id="forget_deliveries", max_instances=1, coalesce=True)
+    if poll_enabled(deps.settings):
+        scheduler.add_job(poll_safely, "interval", seconds=deps.settings.jira_poll_seconds, args=[deps],
+                          id=JIRA_POLL, max_instances=1, coalesce=True, next_run_time=datetime.now(UTC))
     scheduler.start()
     return scheduler
+
+
+def poll_now(scheduler: BackgroundScheduler) -> bool:
+    """Run the Jira poll job at once (e.g. after labelling a ticket); False when the job is not scheduled."""
+    job = scheduler.get_job(JIRA_POLL)
+    if job is None:
+        return False
+    job.modify(next_run_time=datetime.now(UTC))
+    scheduler.wakeup()
+    return True

@@ -30,7 +30,8 @@ THREADS = 4              # WSGI worker threads; Bolt hands listeners to its own 
 CHANNEL_TIMEOUT = 10     # seconds a connection may sit idle (or stall mid-body) before it is closed
 TEXT = {"content-type": "text/plain; charset=utf-8"}
 # A route: (body, headers) -> (status, headers, body). body is the decoded UTF-8 text, or the raw
-# bytes when the route sets `wants_bytes = True` on itself (what a signature is computed over).
+# bytes when the route sets `wants_bytes = True` on itself (what a signature is computed over). A route
+# whose key ends with "/" and that sets `wants_path = True` serves every path under it, called with the path too.
 SHAPE_ERRORS = (ValueError, TypeError, AttributeError, KeyError, IndexError, RecursionError)
 
 
@@ -74,10 +75,15 @@ class DroidWSGI:
         headers = _headers(environ)
         if path == "/slack/events" and self.bolt is not None:
             return self._slack(environ, start_response, raw, headers)
-        route = self.routes.get(path)
+        route = self.routes.get(path) or self._prefixed(path)
         if route is None:
             return _reply(start_response, 404, TEXT, "not found")
         return _reply(start_response, *self._route(route, path, raw, headers))
+
+    def _prefixed(self, path: str):
+        """A route registered for a path prefix (its key ends with "/"; it sets `wants_path`), e.g. /jira/webhook/."""
+        return next((route for prefix, route in self.routes.items() if prefix.endswith("/")
+                     and getattr(route, "wants_path", False) and path.startswith(prefix)), None)
 
     def _paths(self) -> set[str]:
         return set(self.routes) | ({"/slack/events"} if self.bolt is not None else set())
@@ -104,7 +110,7 @@ class DroidWSGI:
                 log.warning("%s: body is not UTF-8, refused", path)
                 return 400, TEXT, "body is not UTF-8"
         try:
-            return route(body, headers)
+            return route(body, headers, path) if getattr(route, "wants_path", False) else route(body, headers)
         except SHAPE_ERRORS as exc:   # a payload of the wrong shape that the route did not expect
             log.warning("%s: malformed payload refused: %s", path, type(exc).__name__)
             return 400, TEXT, "malformed payload"

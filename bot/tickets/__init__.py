@@ -1,1 +1,1 @@
-"""Tickets: reading them, taking them in as runs, and writing back to them as the work goes on."""
+"""Tickets: taking them in as runs (the Jira poll, the Jira and GitHub webhooks) and writing back to them."""

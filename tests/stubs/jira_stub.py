@@ -24,6 +24,9 @@ COMMENT = re.compile(r"^/rest/api/(2|3|latest)/issue/([^/]+)/comment$")
 CREATE = re.compile(r"^/rest/api/(2|3|latest)/issue/?$")
 TRANSITIONS = re.compile(r"^/rest/api/(2|3|latest)/issue/([^/]+)/transitions$")
 REMOTELINK = re.compile(r"^/rest/api/(2|3|latest)/issue/([^/]+)/remotelink$")
+SEARCH_JQL = re.compile(r"^/rest/api/(2|3|latest)/search/jql$")        # Jira Cloud's enhanced search
+SEARCH_CLASSIC = re.compile(r"^/rest/api/(2|latest)/search$")          # Server/DC (gone from Cloud)
+LABEL_CLAUSE = re.compile(r"labels\s*=\s*\"?([\w-]+)\"?", re.I)
 
 
 def _default_fixtures() -> Path:
@@ -48,6 +51,8 @@ class JiraStub(StubServer):
         self.versions = {"2", "3"}        # REST versions served ("2" only: a Jira Server/DC without v3)
         self.embedded_comments = 50       # at most this many comments come inside an issue's `comment` field
         self.field_names: dict[str, str] = {}   # extra field id -> name, for `expand=names`
+        self.deployment = "Server"              # serverInfo's deploymentType ("Cloud" serves the enhanced search)
+        self.search_pages: list[dict] = []      # scripted enhanced-search pages (script_search)
 
     # ---- setup
 
@@ -109,13 +114,15 @@ class JiraStub(StubServer):
             return 401, self.failure_body(401), {"WWW-Authenticate": 'Basic realm="protected-area"'}
         if req.method == "GET" and req.path == "/rest/api/2/serverInfo":
             return 200, {"baseUrl": self.url, "version": "9.12.0", "versionNumbers": [9, 12, 0],
-                         "deploymentType": "Server", "buildNumber": 9120000, "serverTitle": "Jira stub"}, {}
+                         "deploymentType": self.deployment, "buildNumber": 9120000, "serverTitle": "Jira stub"}, {}
         if req.method == "GET" and req.path == "/rest/api/2/myself":
             return 200, {"self": f"{self.url}/rest/api/2/user?username=droid", "name": "droid", "key": "droid",
                          "accountId": "droid-account", "emailAddress": self.user, "displayName": "droid",
                          "active": True, "timeZone": "UTC"}, {}
         if (answer := self.writeback_route(req)) is not None:
             return answer
+        if (searched := self.route_search(req)) is not None:
+            return searched
         if (m := COMMENT.match(req.path)) and req.method == "POST":
             return self._add_comment(req, m.group(2))
         version = (ISSUE.match(req.path) or COMMENT.match(req.path) or CREATE.match(req.path))
@@ -246,3 +253,59 @@ class JiraStub(StubServer):
                              project={"key": project_key}, status={"name": "To Do"})
         issue = self.add_issue(raw, key)
         return 201, {"id": issue["id"], "key": key, "self": issue["self"]}, {}
+
+
+    # ---- search (Cloud enhanced /search/jql with nextPageToken; Server/DC classic /search with startAt)
+
+    def script_search(self, *pages: dict) -> None:
+        """Serve these enhanced-search pages in order (each names the next by its `nextPageToken`)."""
+        self.deployment = "Cloud"
+        self.search_pages = [copy.deepcopy(p) for p in pages]
+
+    def route_search(self, req: Request) -> Response | None:
+        """The search routes, or None when `req` is not a search."""
+        if req.method == "GET" and re.match(r"^/rest/api/(2|3|latest)/field$", req.path):
+            return 200, [{"id": f, "name": f.title(), "clauseNames": [f]} for f in
+                         ("summary", "description", "status", "labels", "components", "issuetype", "priority",
+                          "project", "reporter", "assignee", "created", "updated")], {}
+        params = {**{k: v[-1] for k, v in req.query.items()}, **(req.json or {} if req.method == "POST" else {})}
+        if SEARCH_JQL.match(req.path):
+            if self.deployment != "Cloud":
+                return 404, {"errorMessages": ["null for uri: " + req.path], "errors": {}}, {}
+            return self._search_enhanced(params)
+        if SEARCH_CLASSIC.match(req.path):
+            if self.deployment == "Cloud":
+                return 410, {"errorMessages": ["The requested API has been removed. Please migrate to the "
+                                               "/rest/api/3/search/jql API."], "errors": {}}, {}
+            return self._search_classic(params)
+        return None
+
+    def _matching(self, jql: str, expand: str) -> list[dict]:
+        label = LABEL_CLAUSE.search(jql or "")
+        out = []
+        for issue in self.issues.values():
+            if label and label.group(1) not in ((issue.get("fields") or {}).get("labels") or []):
+                continue
+            issue = copy.deepcopy(issue)
+            if "changelog" not in (expand or ""):
+                issue.pop("changelog", None)
+            out.append(issue)
+        return out
+
+    def _search_enhanced(self, params: dict) -> Response:
+        token = params.get("nextPageToken") or ""
+        if self.search_pages:
+            tokens = [""] + [p.get("nextPageToken") or "" for p in self.search_pages[:-1]]
+            if token not in tokens:
+                return 400, {"errorMessages": ["Invalid nextPageToken"], "errors": {}}, {}
+            return 200, self.search_pages[tokens.index(token)], {}
+        found = self._matching(params.get("jql", ""), params.get("expand", ""))
+        start, size = int(token[1:] or 0) if token.startswith("t") else 0, int(params.get("maxResults") or 50)
+        page = found[start:start + size]
+        last = start + size >= len(found)
+        return 200, {"issues": page, "isLast": last, **({} if last else {"nextPageToken": f"t{start + size}"})}, {}
+
+    def _search_classic(self, params: dict) -> Response:
+        found = self._matching(params.get("jql", ""), params.get("expand", ""))
+        start, size = int(params.get("startAt") or 0), int(params.get("maxResults") or 50)
+        return 200, {"startAt": start, "maxResults": size, "total": len(found), "issues": found[start:start + size]}, {}

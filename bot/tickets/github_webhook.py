@@ -1,0 +1,49 @@
+"""`POST /github/webhook`: an issue labelled with the ticket label (or opened with it) becomes a run.
+
+Verified by bot/slack/webhook_guard.py (`X-Hub-Signature-256`, HMAC-SHA256 of the raw body with
+GITHUB_WEBHOOK_SECRET; a repeated signature or `X-GitHub-Delivery` is answered 200 and ignored).
+"""
+
+from __future__ import annotations
+
+from bot.slack.webhook_guard import GITHUB, WebhookGuard
+from bot.tickets.convert import github_ticket
+from bot.tickets.intake import start_ticket_run
+from bot.tickets.triggers import github_trigger
+
+TEXT = {"content-type": "text/plain"}
+PATH = "/github/webhook"
+
+
+def github_route(deps):
+    """The handler for POST /github/webhook."""
+    guard = WebhookGuard(GITHUB, deps.settings.github_webhook_secret, deps.store.deliveries,
+                         deps.settings.webhook_max_age_seconds)
+
+    def handle(body: bytes | str, headers: dict) -> tuple[int, dict, str]:
+        if not deps.settings.github_webhook_secret:
+            return 503, TEXT, "GitHub webhooks are not configured (GITHUB_WEBHOOK_SECRET)"
+        verdict = guard.check(body, headers)
+        if not verdict.accepted:
+            return verdict.status, TEXT, verdict.reason
+        lower = {k.lower(): v for k, v in headers.items()}
+        return accept(deps, lower.get("x-github-event", ""), verdict.payload, lower.get("x-github-delivery", ""))
+
+    handle.wants_bytes = True
+    return handle
+
+
+def accept(deps, event: str, payload: dict, delivery: str) -> tuple[int, dict, str]:
+    """Create the issue's run (committed before the 200, so a crash after it leaves a run recovery plans)."""
+    from bot.slack.middleware.sanitize import clean
+    if event == "ping":
+        return 200, TEXT, "pong"
+    payload = clean(payload)
+    trigger = github_trigger(event, payload, deps.settings.ticket_label, delivery.strip()[:100])
+    repo = str((payload.get("repository") or {}).get("full_name") or "")
+    if trigger is None or not repo:
+        return 200, TEXT, f"ignored: {event[:40]} {str(payload.get('action') or '')[:40]}".strip()
+    ticket = github_ticket(payload["issue"], repo)
+    channel = deps.settings.routing.channel_for_github_repo(repo)
+    start_ticket_run(deps, ticket, trigger=trigger, source="github_webhook", channel=channel, github_repo=repo)
+    return 200, TEXT, "accepted"

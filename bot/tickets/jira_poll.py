@@ -1,0 +1,55 @@
+"""The JQL poll: every DROID_JIRA_POLL_SECONDS, issues matching DROID_JIRA_JQL become runs (once per trigger).
+
+Run by APScheduler (bot/orchestration/schedules.py). Jira Cloud is searched with its enhanced search
+(`search/jql`, token pagination), Server/Data Center with the classic search (integrations/jira_client.py).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from bot.tickets.convert import jira_project, jira_ticket
+from bot.tickets.intake import start_ticket_run
+from bot.tickets.triggers import poll_trigger
+
+log = logging.getLogger("droid.tickets")
+POLL_MAX = 200      # issues read per poll
+
+
+def poll_enabled(settings) -> bool:
+    """True when Jira is configured, a JQL is set and the interval is not 0."""
+    return bool(settings.jira_url and settings.jira_jql and settings.jira_poll_seconds > 0)
+
+
+def poll_jira(deps, jira=None) -> list[str]:
+    """Search the JQL once and start a run for each new trigger; returns the ids of the runs started."""
+    from integrations.jira_client import JiraClient, JiraError
+    settings = deps.settings
+    client = jira or JiraClient(settings.jira_url, settings.jira_user, settings.jira_token, redact=deps.redact)
+    try:
+        issues = client.search(settings.jira_jql, POLL_MAX)
+    except JiraError as exc:
+        log.warning("Jira poll failed: %s", exc)
+        return []
+    finally:
+        if jira is None:
+            client.close()
+    started = []
+    for raw in issues:
+        if not isinstance(raw, dict) or not raw.get("key"):
+            continue
+        ticket = jira_ticket(raw, settings.jira_url)
+        channel = settings.routing.channel_for_jira_project(jira_project(raw))
+        run = start_ticket_run(deps, ticket, trigger=poll_trigger(raw, settings.ticket_label), source="jira_poll",
+                               channel=channel)
+        if run is not None:
+            started.append(run.run_id)
+    return started
+
+
+def poll_safely(deps) -> None:
+    """The scheduled job: one poll, never raising into the scheduler."""
+    try:
+        poll_jira(deps)
+    except Exception:  # noqa: BLE001 — the next interval tries again
+        log.exception("Jira poll failed")
