@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import threading
 import time
@@ -11,11 +10,13 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.execution.agent_loop import Limits, LoopResult, Spent, run_loop
-from bot.orchestration import repo_choice, ticket_context
+from bot.execution.agent_loop import Limits, LoopResult, run_loop
+from bot.orchestration import ticket_context
 from bot.orchestration.deliverer import Deliverer
+from bot.orchestration.drafting import Drafting
+from bot.orchestration.pauses import Pauses
 from bot.orchestration.plan_tools import plan_tools
-from bot.orchestration.planner import PlanError, model_plan, template_plan
+from bot.orchestration.planner import PlanError
 from bot.orchestration.status import StatusMessage
 from bot.slack import blocks, mrkdwn
 from bot.slack.poster import SlackPoster
@@ -23,8 +24,7 @@ from bot.tickets.triggers import synthetic
 from bot.tickets.writeback import TicketWriteback
 from bot.tickets.writeback_text import branch_naming
 from integrations.llm import LLM, LLMError, Usage
-from skills import conventions
-from skills.plan import Budget, Plan
+from skills.plan import Plan
 from skills.registry import all_skills
 from skills.skill import Outcome, Skill
 from skills.tools.base import Tool, ToolContext
@@ -50,7 +50,7 @@ class WorkspaceMissing(Exception):
     """The run needs a repository and none is mapped."""
 
 
-class Runner:
+class Runner(Drafting, Pauses):
     """Plans and executes runs on a bounded thread pool; every failure ends in a message in the thread."""
 
     def __init__(self, settings, store: Store, poster: SlackPoster, llm: LLM | None, redact):
@@ -116,18 +116,6 @@ class Runner:
             return self.planning_failed(run_id, exc.message if isinstance(exc, LLMError) else str(exc))
         self.planned(run_id, plan, feedback)
 
-    def draft(self, run: Run, feedback: str | None) -> Plan:
-        """The plan for a run (model or template); raises PlanError / LLMError."""
-        skill = self.skills[run.skill]
-        if skill.execute is None:
-            ticket_context.read_tickets(self, run)     # first: a ticket's components may choose the repository
-        choice = repo_choice.choose(self.settings, self.store, run, skill, feedback)   # several repos: which one
-        previous = self._plan(run) if run.plan_version else None
-        budget = Budget(min(skill.max_steps, self.settings.max_steps), self.settings.max_tokens)
-        plan = self._draft(run, skill, budget, feedback, previous)
-        repo_choice.annotate(plan, choice)
-        return plan
-
     def planning_failed(self, run_id: str, message: str) -> None:
         """Planning could not produce a plan: the run fails and the thread is told why."""
         self.store.events.append(run_id, "error", phase="planning", message=message)
@@ -188,40 +176,6 @@ class Runner:
         """The plan version the run's latest plan message shows."""
         shown = self.store.outbox.latest(run.run_id, "droid_plan")
         return shown.payload.get("version") if shown is not None else (run.approved_version or fallback)
-
-    def _draft(self, run: Run, skill: Skill, budget: Budget, feedback: str | None, previous: Plan | None) -> Plan:
-        if skill.execute is not None:      # a fixed procedure (e.g. the RCA): its template is the plan
-            plan = skill.template(run.task)
-            plan.source = "template"
-            return plan
-        if self.llm is None:
-            plan = template_plan(skill, run.task, budget, ticket_context.primary(run))
-            if skill.workspace:
-                plan.note += "\n" + self._planning_context(run, skill)
-                plan.note += conventions.plan_note(self.settings, self._tool_context(run).repo,
-                                                   [plan.note, *plan.touches], self.redact)
-            if feedback:
-                plan.note += f" Your feedback was recorded but a template plan cannot change without a model: {feedback}"
-            return ticket_context.attach(plan, run, self.settings)
-        context = self._planning_context(run, skill)
-        repo = self._tool_context(run).repo
-        grounding = conventions.planning_text(self.settings, repo, [context], self.redact)
-        plan, usage = model_plan(self.llm, skill, run.task, context + grounding, budget, feedback, previous,
-                                 tickets=ticket_context.context_text(run),
-                                 ticket_key=getattr(ticket_context.primary(run), "key", ""))
-        plan.note = (plan.note + conventions.plan_note(self.settings, repo, [context, *plan.touches], self.redact)).strip()
-        self._record_usage(run.run_id, "planning", usage)
-        return ticket_context.attach(plan, run, self.settings)
-
-    def _planning_context(self, run: Run, skill: Skill) -> str:
-        ctx = self._tool_context(run)
-        if ctx.repo is None:
-            return "No repository is mapped to this channel."
-        tools = {t.name: t for t in skill.planning_tools(ctx)}
-        if "search_code" in tools:
-            query, label = ticket_context.search_query(run)
-            return f"{label}:\n" + tools["search_code"].call({"query": query, "top": 8}).text
-        return ""
 
     # -- execution -------------------------------------------------------------------------
     def execute(self, run_id: str) -> None:
@@ -329,65 +283,6 @@ class Runner:
         run = self.store.runs.get(run_id)
         return ship(self.settings, run, plan, ws, summary, self.redact,
                     lambda kind, /, **data: self.store.events.append(run_id, kind, **data), self._permalink(run))
-
-    def _pause_for_budget(self, run_id: str, plan: Plan, reason: str, status: StatusMessage) -> None:
-        """At a limit the run pauses: a plan version whose budget adds to the approved total, as Extend / Stop.
-
-        Limits are cumulative over the run (see `_spent`), so Extend grants exactly the added steps/tokens."""
-        bigger = Plan.from_dict(plan.to_dict())
-        more = Budget(max(5, plan.budget.steps // 2), max(50_000, plan.budget.tokens // 2),
-                      round(max(1.0, self._cost_cap(plan) / 2), 2))
-        bigger.budget = Budget(plan.budget.steps + more.steps, plan.budget.tokens + more.tokens,
-                               round(self._cost_cap(plan) + more.cost_usd, 2))
-        version = self.store.plans.add(run_id, bigger.to_dict())
-        bigger.version = version
-        self.store.events.append(run_id, "budget_reached", reason=reason, offered_version=version,
-                                 offered=dataclasses.asdict(more), total=dataclasses.asdict(bigger.budget))
-        self._ask_again(run_id, version, status, blocks.status_message(run_id, plan, f"⏸️ Paused: {reason}",
-                                                                       running=False),
-                        blocks.budget_message(run_id, bigger, reason))
-
-    def _cost_cap(self, plan: Plan) -> float:
-        """The run's cost limit: the configured maximum, or more once Extend has added to it."""
-        return max(self.settings.max_cost_usd, plan.budget.cost_usd or 0.0)
-
-    def _spent(self, run_id: str) -> Spent:
-        """What earlier executions of this run used (model steps, executing tokens and cost), from its event log."""
-        spent = Spent()
-        for event in self.store.events.for_run(run_id):
-            if event.kind == "model_reply":
-                spent.steps += 1
-            elif event.kind == "usage" and event.data.get("phase") == "executing":
-                spent.usage.input_tokens += int(event.data.get("total_tokens") or 0)   # only the total is limited
-                spent.usage.cost_usd += float(event.data.get("cost_usd") or 0.0)
-        return spent
-
-    def _pause_for_approval(self, run_id: str, control: dict, status: StatusMessage) -> None:
-        proposed = Plan.from_dict(control["revise"])
-        run = self.store.runs.get(run_id)
-        banner = ("*Execution revealed the plan must change, and the change widens its scope* — "
-                  + mrkdwn.one_line("; ".join(control.get("reasons") or [])) + ". Approve to continue.")
-        with self.store.database.transaction():
-            version = self.store.plans.add(run_id, proposed.to_dict())
-            proposed.version = version
-            self.store.events.append(run_id, "plan", version=version, plan=proposed.to_dict(),
-                                     widens=control.get("reasons"))
-            self._ask_again(run_id, version, status,
-                            blocks.status_message(run_id, proposed, "⏸️ Paused: the revised plan needs approval.",
-                                                  running=False),
-                            blocks.plan_message(run_id, proposed, requester=run.requester, banner=banner))
-
-    def _ask_again(self, run_id: str, version: int, status: StatusMessage, final_status: blocks.Message,
-                   request: blocks.Message) -> None:
-        """Pause for a decision on plan `version`: one transaction moves the run and queues the status edit,
-        the closing of the previous plan message and the request itself."""
-        with self.store.database.transaction():
-            if not self.store.runs.transition(run_id, "executing", "awaiting_approval"):
-                return
-            run = self.store.runs.get(run_id)
-            self._close_status(run, status, final_status)
-            self._supersede(run, version)
-            self.deliverer.post(run, request, "droid_plan", run_field="plan_ts", version=version)
 
     # -- endings ---------------------------------------------------------------------------
     def _conclude(self, run_id: str, outcome: Outcome, plan: Plan, status: StatusMessage, ws=None) -> None:
@@ -499,35 +394,6 @@ class Runner:
             self._workspaces().cleanup(ws, failed=failed)
         except Exception as exc:  # noqa: BLE001 — cleanup is housekeeping
             log.warning("workspace cleanup failed: %s", exc)
-
-    def _task_prompt(self, run: Run, ctx: ToolContext) -> str:
-        parts = [f"Task from Slack (untrusted user text):\n<task>\n{run.task}\n</task>"]
-        if run.context.get("extra"):
-            parts.append(f"Context (untrusted):\n{run.context['extra']}")
-        if tickets := ticket_context.task_prompt_text(run):
-            parts.append(tickets)
-        grounding = conventions.task_text(self.settings, ctx.repo, ctx.allowed or [], self.redact)
-        if grounding:
-            parts.append(grounding)
-        if ctx.allowed is not None:
-            parts.append("Files and areas the approved plan allows you to edit: "
-                         + (", ".join(ctx.allowed) or "none yet — call revise_plan to add them"))
-        progress = self._progress(run.run_id)
-        if progress:
-            parts.append("Progress before this approval (your earlier work on this run):\n" + progress)
-        return "\n\n".join(parts)
-
-    def _progress(self, run_id: str, last: int = 15) -> str:
-        """Steps completed and the latest tool calls of earlier executions of this run."""
-        lines = []
-        for event in self.store.events.for_run(run_id):
-            if event.kind == "step_done":
-                lines.append(f"- step {event.data.get('step')} done: {event.data.get('summary', '')}")
-            elif event.kind == "tool_call":
-                first = (event.data.get("result") or "").splitlines()[:1]
-                lines.append(f"- {event.data.get('name')}({json.dumps(event.data.get('input'))[:200]}) → "
-                             f"{first[0][:200] if first else ''}")
-        return "\n".join(lines[-last:])
 
     def _permalink(self, run: Run) -> str | None:
         try:
