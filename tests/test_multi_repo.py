@@ -131,6 +131,7 @@ def test_revise_switches_the_repo_and_an_unknown_name_lists_the_available_ones(d
     assert run.repo == str(repos["payments"]) and run.context["repo_choice"]["by"] == "revise"
     line = repo_line(plan_post(droid, 2))
     assert "`payments`" in line and "Revise" in line
+    assert "cannot change without a model" not in json.dumps(plan_post(droid, 2)["blocks"])  # the switch was the change
     run = submit_revision(droid, run, "repo: evil")
     assert run.repo == str(repos["payments"])          # unchanged
     line = repo_line(plan_post(droid, 3))

@@ -28,7 +28,8 @@ class Drafting:
         choice = repo_choice.choose(self.settings, self.store, run, skill, feedback)   # several repos: which one
         previous = self._plan(run) if run.plan_version else None
         budget = Budget(min(skill.max_steps, self.settings.max_steps), self.settings.max_tokens)
-        plan = self._draft(run, skill, budget, feedback, previous)
+        switched = choice is not None and choice.by == "revise"   # the feedback was the switch itself
+        plan = self._draft(run, skill, budget, None if switched and self.llm is None else feedback, previous)
         repo_choice.annotate(plan, choice)
         return plan
 
