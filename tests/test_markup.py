@@ -402,3 +402,28 @@ def test_sentry_webhook_alert_and_rca_header_are_inert(tmp_path, shop, fixtures_
         assert fences_hold(markdown["content"].decode()) and not INVISIBLE.search(markdown["content"].decode())
     finally:
         droid.close()
+
+
+def test_a_link_sealed_by_another_droid_process_opens_only_under_the_same_secret():
+    """The process before a restart sealed under the signing secret's key; a worker under the key its job carries."""
+    import subprocess
+    import sys
+    from pathlib import Path
+    code = ("from bot.slack import mrkdwn; mrkdwn.use_key('deploy-signing-secret-1'); "
+            "print(mrkdwn.link('https://github.com/acme/pay/pull/7', 'Pull request'))")
+    token = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                           cwd=Path(__file__).resolve().parents[1]).stdout.strip()
+    saved = mrkdwn._KEY
+    try:
+        mrkdwn.use_key("deploy-signing-secret-1")
+        assert mrkdwn.render(token) == "<https://github.com/acme/pay/pull/7|Pull request>"
+        mrkdwn.use_key("another-deployment-secret")
+        assert "<https://" not in mrkdwn.render(token) and "Pull request" in mrkdwn.render(token)
+        key = mrkdwn.seal_key()          # what a job carries to a worker: the worker's links open here
+        worker = ("import sys; from bot.slack import mrkdwn; mrkdwn.use_seal_key(sys.argv[1]); "
+                  "print(mrkdwn.link('https://github.com/acme/pay/pull/8', 'PR'))")
+        sent = subprocess.run([sys.executable, "-c", worker, key], capture_output=True, text=True, check=True,
+                              cwd=Path(__file__).resolve().parents[1]).stdout.strip()
+        assert mrkdwn.render(sent) == "<https://github.com/acme/pay/pull/8|PR>"
+    finally:
+        mrkdwn._KEY = saved

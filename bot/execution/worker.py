@@ -22,6 +22,7 @@ from bot.execution.agent_loop import LoopResult
 from bot.orchestration.planner import PlanError
 from bot.orchestration.runner import Runner
 from bot.settings import Routing, Settings, SettingsError
+from bot.slack import mrkdwn
 from integrations.llm import LLMError, RedactingLLM, Usage
 from integrations.redact import Redactor
 from skills.plan import Plan
@@ -154,6 +155,8 @@ class WorkerRunner(Runner):
     def __init__(self, settings: Settings, job: dict, side: events_channel.WorkerSide):
         from bot.slack.app import build_llm
         self.settings, self.job, self.side = settings, job, side
+        if job.get("seal"):          # droid's links in what it sends back must open in the control plane
+            mrkdwn.use_seal_key(job["seal"])
         self.redact = Redactor(settings.secrets())
         llm = build_llm(settings)
         self.llm = RedactingLLM(llm, self.redact) if llm is not None else None

@@ -15,7 +15,7 @@ import time
 
 from bot.execution import events_channel
 from bot.orchestration.status import StatusMessage
-from bot.slack import blocks
+from bot.slack import blocks, mrkdwn
 from skills.plan import Plan
 from skills.skill import Outcome
 
@@ -114,7 +114,7 @@ class RemoteExecution:
         row = {f: getattr(run, f) for f in run.__dataclass_fields__}
         skill = self.runner.skills[run.skill]
         return {"run": row, "attempt": attempt, "plans": {k: v for k, v in plans.items() if v is not None},
-                "events": events, "settings": job_settings(self.settings),
+                "events": events, "settings": job_settings(self.settings), "seal": mrkdwn.seal_key(),
                 "permalink": self.runner._permalink(run) if skill.workspace and self.runner.llm else None}
 
     # -- the control thread -----------------------------------------------------------------

@@ -15,6 +15,7 @@ from slack_sdk.http_retry.builtin_handlers import (
 
 from bot.orchestration.runner import Runner
 from bot.settings import Settings
+from bot.slack import mrkdwn
 from bot.slack.listeners import alerts, decisions, fallback, mention
 from bot.slack.middleware import errors
 from bot.slack.middleware.sanitize import SanitizeBody
@@ -57,6 +58,7 @@ def build_llm(settings: Settings) -> LLM | None:
 def build_deps(settings: Settings, *, llm: LLM | None = None, client: WebClient | None = None) -> Deps:
     """Open the database and build the client, poster and runner."""
     redact = Redactor(settings.secrets())
+    mrkdwn.use_key(settings.slack_signing_secret)    # droid's own links survive a restart and cross workers
     store = Store.open(settings.db_path, redact)
     client = client or build_client(settings)
     poster = SlackPoster(client, redact)

@@ -40,7 +40,8 @@ import re
 import secrets
 from urllib.parse import quote, urlsplit
 
-_KEY = secrets.token_bytes(32)       # per process: tokens from an earlier process render as text
+_KEY = secrets.token_bytes(32)       # until `use_key`: per process (tokens from another process render as text)
+_KEY_LABEL = b"droid mrkdwn seal v1"
 _OPEN, _SEP, _CLOSE = "\ue000", "\ue001", "\ue002"
 _UNIT = "\x1f"                       # between a link's URL and its label inside a token
 _TOKEN = re.compile(f"{_OPEN}([^{_OPEN}{_SEP}{_CLOSE}]*){_SEP}([0-9a-f]{{16}}){_CLOSE}")
@@ -62,6 +63,26 @@ _KEEP = re.compile(f"```.*?```|`[^`\n]+`|{_TOKEN.pattern}", re.S)
 
 
 # -- the primitives ------------------------------------------------------------------------------
+
+def use_key(secret: str) -> None:
+    """Seal with a key derived from `secret` (droid's signing secret), so every process of one deployment —
+    a `droid worker` that wrote a result, the control plane after a restart — opens the others' tokens.
+    Foreign text still cannot forge one: it would need the secret. Without a secret the key stays random."""
+    global _KEY
+    if secret:
+        _KEY = hmac.new(secret.encode("utf-8"), _KEY_LABEL, hashlib.sha256).digest()
+
+
+def seal_key() -> str:
+    """The sealing key, hex, for a `droid worker` this process sends a job to (jobs already carry credentials)."""
+    return _KEY.hex()
+
+
+def use_seal_key(key_hex: str) -> None:
+    """Seal with the control plane's key (from a job), so its results' links open there."""
+    global _KEY
+    _KEY = bytes.fromhex(key_hex)
+
 
 def clean(text: str) -> str:
     """Remove invisible format and control characters (direction overrides, zero-width, tags)."""
