@@ -56,6 +56,7 @@ class Deliverer:
         self._idle = threading.Event()
         self._thread: threading.Thread | None = None
         self._paused_until = 0.0
+        self.on_undeliverable = None   # (run_id, error): a ticket run's opening post was refused for good
 
     # -- queueing (call inside the state change's transaction) -------------------------------
     def post(self, run, message: Message, event_type: str, *, run_field: str | None = None,
@@ -266,6 +267,8 @@ class Deliverer:
             log.error("run %s: outbox %s (%s) refused by Slack for good: %s", item.run_id, item.id, item.kind, error)
             self.store.events.append(item.run_id, "delivery_failed", outbox_id=item.id, kind=item.kind, error=error)
             self.store.outbox.delivered(item, None, error)
+            if item.kind == "post" and not item.thread_ts and self.on_undeliverable is not None:
+                self.on_undeliverable(item.run_id, error)     # nobody can see this run: say so where one can
             return True
         return self._retry(item, f"HTTP {status}: {error}")
 

@@ -60,7 +60,9 @@ class Runner(Drafting, Pauses):
         self._inbox_seen: dict[str, int] = {}
         self._lock = threading.Lock()
         self._busy = 0
-        self.deliverer = Deliverer(store, poster.client, redact).start()
+        self.deliverer = Deliverer(store, poster.client, redact)
+        self.deliverer.on_undeliverable = self.undeliverable
+        self.deliverer.start()
         self.tickets = TicketWriteback(self)     # what droid writes back to the run's Jira ticket / GitHub issue
         self.remote = None    # with DROID_BROKER_URL: executions run on `droid worker` processes
         if settings.broker_url:
@@ -323,6 +325,20 @@ class Runner(Drafting, Pauses):
         if run is None or not run.active:
             return
         self._finish_failed(run_id, run.state, message)
+
+    def undeliverable(self, run_id: str, error: str) -> None:
+        """A ticket run's plan could not open its thread (the channel refused it for good): the run fails, and the
+        ticket — the one place its requester can see — is told why."""
+        run = self.store.runs.get(run_id)
+        if run is None or run.thread_ts or not synthetic(run.trigger_ts) or not run.active:
+            return
+        message = (f"droid could not post this ticket's plan in Slack channel {run.channel} ({error}). Invite droid "
+                   "to the channel, or map the project to another one (jira_projects in DROID_CONFIG).")
+        with self.store.database.transaction():
+            if not self.store.runs.transition(run_id, run.state, "failed", result=message):
+                return
+            self.store.events.append(run_id, "failed", message=message)
+        self.tickets.failed(run_id)
 
     def _finish_failed(self, run_id: str, from_state: str, message: str) -> None:
         with self.store.database.transaction():
