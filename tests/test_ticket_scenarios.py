@@ -73,10 +73,11 @@ def routing_yaml(pay: Path, web: Path) -> str:
 channels:
   CPAY:
     repos: [{pay}, {{repo: {web}, github: acme/web}}]
-    approvers: [UBOSS]
+    approvers: [ULEAD]
   CWEB: {{repo: {web}, github: acme/web}}
 jira_projects: {{PAY: CPAY}}
 ticket_repos: {{Storefront: web, Refunds: payments}}
+approvers: [UBOSS]
 """
 
 
@@ -289,3 +290,138 @@ def test_jira_webhook_to_pull_request_across_every_part(world, fixtures_dir):
     assert len(again.slack.calls_to("chat.postMessage")) == posts
     assert [r for r in jira.requests if r.method in ("POST", "PUT")] == jira_writes
     assert len(jira.requests) >= writes and len(all_runs(again)) == 1
+
+
+# ---- 2. the same from a GitHub issue labelled `droid` -----------------------------------------------------------
+
+def test_github_issue_webhook_to_pull_request_that_fixes_it(world, fixtures_dir):
+    make, model, github, jira, repos = world
+    droid = make()
+    issue = github.add_issue("acme/web", 7, comments=[], html_host=github.url, title="Checkout button says basket",
+                             body=f"The empty checkout button reads 'Your basket is empty'; {DESCRIPTION_PHRASE}.")
+    payload = json.loads((fixtures_dir / "github" / "webhooks" / "issues.labeled.json").read_text())
+    payload["issue"].update(number=7, title=issue["title"], body=issue["body"], html_url=issue["html_url"])
+    payload["repository"].update(full_name="acme/web", name="web")
+    payload["label"]["name"] = "droid"
+    model.add(Turn.tool_use("submit_plan", PLAN, expect=lambda body: DESCRIPTION_PHRASE in json.dumps(body)), EDIT, DONE)
+
+    response = signed_post(droid, "/github/webhook", payload, GITHUB_SECRET, "X-Hub-Signature-256",
+                           {"X-GitHub-Event": "issues", "X-GitHub-Delivery": "d-1"})
+    assert (response.status_code, response.text) == (200, "accepted")
+    plan = plan_message(droid, "CWEB")               # the channel whose `github:` is acme/web
+    (run,) = all_runs(droid)
+    assert "acme/web#7" in plan["text"] and f"{github.url}/acme/web/issues/7" in json.dumps(plan["blocks"])
+    assert run.requester == "" and not droid.posts("CPAY")
+    click(droid, plan, "droid_approve", "UBOSS", "CWEB")
+    run = droid.wait_state(run.run_id, "succeeded", "failed", timeout=60)
+    assert run.state == "succeeded", run.result
+    (pr,) = github.pulls["acme/web"]
+    assert "Fixes #7" in pr["body"] and pr["head"]["ref"].startswith("droid/issue-7-")
+    settled(droid, run.run_id, "thread", "approved", "pull_request")
+    comments = [c["body"] for c in github.issue_comments[("acme/web", 7)]]
+    assert len(comments) == 3 and [c for c in comments if pr["html_url"] in c] == [comments[-1]]
+    assert not jira.comments
+
+
+# ---- 3. a mention in a thread that links the ticket, with no model ---------------------------------------------
+
+def test_mention_with_the_ticket_in_the_thread_and_no_model(world):
+    make, model, github, jira, repos = world
+    droid = make(llm=None, anthropic_url=None)
+    pay_142(jira)
+    parent = droid.slack.add_user_message("CPAY", "UALICE", f"Can someone look at <{jira.url}/browse/PAY-142>?")
+    droid.mention("fix PAY-142", channel="CPAY", thread_ts=parent["ts"])
+    run = droid.wait_state(droid.run_for("CPAY", parent["ts"]).run_id, "awaiting_approval", "failed")
+    assert run.state == "awaiting_approval", run.result
+    plan = wait_for(lambda: next((p for p in droid.posts("CPAY") if p["text"].startswith("Plan v1")), None),
+                    what="the plan")
+    shown = json.dumps(plan["blocks"])
+    assert "PAY-142" in shown and "Checkout button says basket" in shown and f"{jira.url}/browse/PAY-142" in shown
+    assert "Search results for PAY-142" in shown and "storefront/checkout_label.py" in shown
+    assert ACCEPTANCE.split("'")[0] in shown                      # the first step quotes the acceptance criteria
+    assert "Conventions read: AGENTS.md" in shown and "`acme/web`" in context_lines(plan)
+    assert run.repo == str(repos["web"]) and run.context["repo_choice"]["by"] == "ticket"
+    droid.click("droid_approve", droid.buttons(plan)["droid_approve"], channel="CPAY")
+    run = droid.wait_state(run.run_id, "succeeded", "failed")
+    result = wait_for(lambda: [p["text"] for p in droid.posts("CPAY") if p.get("thread_ts") == parent["ts"]
+                               and "ANTHROPIC_API_KEY" in p["text"]], what="the no-model result")
+    assert "ANTHROPIC_API_KEY" in result[0] and not github.pulls["acme/web"]
+
+
+# ---- 4. approvers only, when the reporter is nobody in Slack ----------------------------------------------------
+
+def test_reporter_without_a_slack_user_leaves_the_decision_to_approvers(world, fixtures_dir):
+    make, model, github, jira, repos = world
+    droid = make(llm=None, anthropic_url=None)          # the reporter's email is not registered in Slack
+    issue = pay_142(jira)
+    signed_post(droid, "/jira/webhook", labelled(fixtures_dir, issue), JIRA_SECRET, "X-Hub-Signature")
+    plan = plan_message(droid, "CPAY")
+    (run,) = all_runs(droid)
+    run = droid.wait_state(run.run_id, "awaiting_approval")
+    assert run.requester == ""
+    click(droid, plan, "droid_approve", "UOUTSIDER", "CPAY")
+    refusal = wait_for(lambda: [e["text"] for e in droid.slack.ephemerals if e["user"] == "UOUTSIDER"],
+                       what="the outsider's refusal")
+    assert "Nothing was changed" in refusal[0] and droid.store.runs.get(run.run_id).state == "awaiting_approval"
+    click(droid, plan, "droid_approve", "ULEAD", "CPAY")       # the channel's approver
+    run = droid.wait_state(run.run_id, "succeeded", "failed")
+    assert run.approved_by == "ULEAD"
+    assert [e.data["user"] for e in droid.store.events.for_run(run.run_id, "refused")] == ["UOUTSIDER"]
+
+
+# ---- 5. Jira's workflow without the transitions; Jira down for the whole run ------------------------------------
+
+def test_transitions_the_workflow_lacks_are_skipped(world, fixtures_dir):
+    make, model, github, jira, repos = world
+    droid = make(jira_transition_on_approve="Start Progress", jira_transition_on_review="In Review")
+    droid.slack.register_email(REPORTER, "UDANA")
+    issue = pay_142(jira)
+    model.add(Turn.tool_use("submit_plan", PLAN), EDIT, DONE)
+    signed_post(droid, "/jira/webhook", labelled(fixtures_dir, issue), JIRA_SECRET, "X-Hub-Signature")
+    plan = plan_message(droid, "CPAY")
+    (run,) = all_runs(droid)
+    droid.wait_state(run.run_id, "awaiting_approval")
+    click(droid, plan, "droid_approve", "UDANA", "CPAY")
+    run = droid.wait_state(run.run_id, "succeeded", "failed", timeout=60)
+    assert run.state == "succeeded", run.result
+    rows = settled(droid, run.run_id, "transition_approve", "approved", "pull_request", "remote_link",
+                   "transition_review")
+    assert (rows["transition_approve"].state, rows["transition_review"].state) == ("skipped", "skipped")
+    assert rows["pull_request"].state == rows["remote_link"].state == "done"
+    assert not jira.requests_to("/rest/api/2/issue/PAY-142/transitions", "POST")
+    assert jira.issues["PAY-142"]["fields"]["status"]["name"] == "To Do"
+
+
+def test_jira_down_for_the_whole_run_then_the_writes_resume_on_restart(world, fixtures_dir):
+    make, model, github, jira, repos = world
+    droid = make(jira_transition_on_approve="close issue")
+    droid.slack.register_email(REPORTER, "UDANA")
+    issue = pay_142(jira)
+    jira.fail("^/rest/", 503, times=100_000)
+    model.add(Turn.tool_use("submit_plan", PLAN, expect=lambda body: DESCRIPTION_PHRASE in json.dumps(body)),
+              EDIT, DONE)
+    signed_post(droid, "/jira/webhook", labelled(fixtures_dir, issue), JIRA_SECRET, "X-Hub-Signature")
+    plan = plan_message(droid, "CPAY")
+    (run,) = all_runs(droid)
+    droid.wait_state(run.run_id, "awaiting_approval")
+    assert "PAY-142" in plan["text"] and "not read" not in json.dumps(plan["blocks"])
+    click(droid, plan, "droid_approve", "UDANA", "CPAY")
+    run = droid.wait_state(run.run_id, "succeeded", "failed", timeout=60)
+    assert run.state == "succeeded", run.result
+    rows = settled(droid, run.run_id, "thread", "transition_approve", "approved", "pull_request", "remote_link")
+    assert {w.state for w in rows.values()} == {"failed"} and not jira.comments
+    (pr,) = github.pulls["acme/web"]
+    wait_for(lambda: [m for m in droid.slack.messages["CPAY"] if pr["html_url"] in m.get("text", "")], what="result")
+    droid.deps.runner.deliverer.drain(5)
+    said = [c.args.get("text", "") for c in droid.slack.calls if c.method in ("chat.postMessage", "chat.update")]
+    assert not [t for t in said if "Jira" in t or "❌" in t or "not read" in t or "failed" in t.lower()]
+    # Jira is back; droid restarts: each write is made once
+    stop(droid)
+    jira.failures.clear()
+    again = make(standin=droid.slack, jira_transition_on_approve="close issue")
+    recover(again.deps)
+    wait_for(lambda: all(w.state == "done" for w in again.store.ticket_writes.for_run(run.run_id)), 15,
+             what="the writes made after the restart")
+    assert [len(with_marker(jira, "PAY-142", p)) for p in ("thread", "approved", "pull_request")] == [1, 1, 1]
+    assert len(jira.remote_links["PAY-142"]) == 1
+    assert jira.issues["PAY-142"]["fields"]["status"]["name"] != "To Do"
