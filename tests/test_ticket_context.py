@@ -195,6 +195,8 @@ def test_a_revised_plan_does_not_read_the_ticket_again(droid, stubs):
     jira, _ = stubs
     run = start(droid, "fix PAY-142")
     post = plan_post(droid)
+    wait_for(lambda: (w := droid.store.ticket_writes.get(run.run_id, "thread")) and w.settled,
+             what="the thread linked on the ticket")       # that write-back is Jira traffic too: let it land first
     before = len(jira.requests)
     from bot.orchestration.runner import Runner
     assert isinstance(droid.deps.runner, Runner)

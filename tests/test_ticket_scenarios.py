@@ -338,7 +338,8 @@ def test_mention_with_the_ticket_in_the_thread_and_no_model(world):
     shown = json.dumps(plan["blocks"])
     assert "PAY-142" in shown and "Checkout button says basket" in shown and f"{jira.url}/browse/PAY-142" in shown
     assert "Search results for PAY-142" in shown and "storefront/checkout_label.py" in shown
-    assert ACCEPTANCE.split("'")[0] in shown                      # the first step quotes the acceptance criteria
+    assert "PAY-142 asks: The empty checkout button reads" in shown        # the description (ADF), first step
+    assert f"Acceptance criteria: {ACCEPTANCE}" in shown                  # on the testing step
     assert "Conventions read: AGENTS.md" in shown and "`acme/web`" in context_lines(plan)
     assert run.repo == str(repos["web"]) and run.context["repo_choice"]["by"] == "ticket"
     droid.click("droid_approve", droid.buttons(plan)["droid_approve"], channel="CPAY")
