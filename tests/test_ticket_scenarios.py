@@ -426,3 +426,20 @@ def test_jira_down_for_the_whole_run_then_the_writes_resume_on_restart(world, fi
     assert [len(with_marker(jira, "PAY-142", p)) for p in ("thread", "approved", "pull_request")] == [1, 1, 1]
     assert len(jira.remote_links["PAY-142"]) == 1
     assert jira.issues["PAY-142"]["fields"]["status"]["name"] != "To Do"
+
+
+def test_a_ticket_run_whose_planning_fails_says_which_ticket_top_level(world, fixtures_dir):
+    make, model, github, jira, repos = world
+    droid = make()
+    issue = pay_142(jira)
+    model.add(Turn.error(400, "invalid_request_error", "prompt is too long"))
+    signed_post(droid, "/jira/webhook", labelled(fixtures_dir, issue), JIRA_SECRET, "X-Hub-Signature")
+    (run,) = wait_for(lambda: all_runs(droid), what="the run")
+    run = droid.wait_state(run.run_id, "failed")
+    (top,) = wait_for(lambda: [m for m in droid.slack.messages.get("CPAY", []) if not m.get("thread_ts")],
+                      what="the top-level failure")
+    assert top["text"].startswith("PAY-142 — Checkout button says basket: ") and "Planning failed" in top["text"]
+    assert "PAY-142" in json.dumps(top["blocks"]) and droid.store.runs.get(run.run_id).thread_ts == top["ts"]
+    settled(droid, run.run_id, "failed")
+    (failed,) = with_marker(jira, "PAY-142", "failed")
+    assert f"archives/CPAY/p{top['ts'].replace('.', '')}" in failed["body"]
