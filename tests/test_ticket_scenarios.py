@@ -443,3 +443,11 @@ def test_a_ticket_run_whose_planning_fails_says_which_ticket_top_level(world, fi
     settled(droid, run.run_id, "failed")
     (failed,) = with_marker(jira, "PAY-142", "failed")
     assert f"archives/CPAY/p{top['ts'].replace('.', '')}" in failed["body"]
+
+
+def test_the_default_jql_follows_the_ticket_label():
+    assert Settings.from_env({}).jira_jql == "labels = droid AND statusCategory != Done"
+    assert Settings.from_env({"DROID_TICKET_LABEL": "agent"}).jira_jql == "labels = agent AND statusCategory != Done"
+    assert Settings.from_env({"DROID_TICKET_LABEL": "ai.fix"}).jira_jql == 'labels = "ai.fix" AND statusCategory != Done'
+    chosen = {"DROID_TICKET_LABEL": "agent", "DROID_JIRA_JQL": "project = PAY AND labels = agent"}
+    assert Settings.from_env(chosen).jira_jql == "project = PAY AND labels = agent"
