@@ -95,8 +95,8 @@ def world(tmp_path, fixtures_dir, monkeypatch):
         origin = github.git_dir("acme/web")
         origin.parent.mkdir(parents=True)
         git(tmp_path, "clone", "-q", "--bare", str(make_repo(tmp_path / "seed", WEB)), str(origin))
-        web = tmp_path / "srv" / "web"          # droid's checkout of acme/web: a work tree of GitHub's repository
-        git(origin, "worktree", "add", "-q", str(web), "main")
+        web = tmp_path / "srv" / "web"          # droid's local checkout of acme/web, cloned from GitHub
+        git(tmp_path, "clone", "-q", str(origin), str(web))
         config = tmp_path / "droid.yml"
         config.write_text(routing_yaml(pay, web))
         routing = Settings.from_env({"DROID_CONFIG": str(config)}).routing
@@ -451,3 +451,18 @@ def test_the_default_jql_follows_the_ticket_label():
     assert Settings.from_env({"DROID_TICKET_LABEL": "ai.fix"}).jira_jql == 'labels = "ai.fix" AND statusCategory != Done'
     chosen = {"DROID_TICKET_LABEL": "agent", "DROID_JIRA_JQL": "project = PAY AND labels = agent"}
     assert Settings.from_env(chosen).jira_jql == "project = PAY AND labels = agent"
+
+
+def test_a_local_checkout_with_a_github_name_pushes_where_its_pull_request_is():
+    from bot.execution.finish import push_target
+    from integrations.workspace import Workspace
+    ws = Workspace(path=Path("/w"), branch="droid/PAY-1-x-r1", base_branch="main", base_commit="0" * 40,
+                   source="/srv/repos/web", remote_url="/srv/repos/web")
+    settings = Settings(github_token="ghp_x", github_url="https://ghe.example/github")
+    moved = push_target(settings, ws, "acme/web")
+    assert (moved.remote_url, moved.auth_url) == ("https://ghe.example/github/acme/web.git", "https://ghe.example/github/")
+    assert push_target(Settings(), ws, "acme/web") is ws                     # no token: nothing to push to GitHub with
+    assert push_target(settings, ws, "/srv/repos/web") is ws                 # no GitHub target: the source
+    on_github = Workspace(**{**ws.__dict__, "source": "acme/web",
+                             "remote_url": "https://ghe.example/github/acme/web.git"})
+    assert push_target(settings, on_github, "ACME/web") is on_github
