@@ -466,3 +466,24 @@ def test_a_local_checkout_with_a_github_name_pushes_where_its_pull_request_is():
     on_github = Workspace(**{**ws.__dict__, "source": "acme/web",
                              "remote_url": "https://ghe.example/github/acme/web.git"})
     assert push_target(settings, on_github, "ACME/web") is on_github
+
+
+def test_the_readme_tickets_example_is_what_droid_reads(tmp_path):
+    import re
+
+    from bot.settings import ENV_VARS
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = readme.split("\n## Tickets\n", 1)[1].split("\n### ", 1)[0]
+    config = tmp_path / "droid.yml"
+    config.write_text(section.split("```yaml\n", 1)[1].split("```", 1)[0])
+    routing = Settings.from_env({"DROID_CONFIG": str(config)}).routing
+    assert routing.channel_for_jira_project("PAY") == "C0123PAY"
+    assert routing.repos_for("C0123PAY") == ("/srv/repos/payments", "/srv/repos/web")
+    assert routing.github_for_repo("/srv/repos/web") == "acme/web"
+    assert routing.channel_for_github_repo("acme/web") == "C0789WEB"
+    assert routing.ticket_repos == {"Storefront": "web", "Refunds": "payments"}
+    assert routing.approvers_for("C0123PAY") == ("U0BOSS", "U0PAYLEAD")
+    named = set(re.findall(r"`((?:DROID|JIRA|GITHUB)_[A-Z_]+)`", section))
+    known = {var for var, _ in ENV_VARS.values()}
+    assert named and named <= known, named - known
+    assert all(f"| `{var}`" in readme or f"`{var}` /" in readme or f"/ `{var}`" in readme for var in named)
