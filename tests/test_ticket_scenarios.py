@@ -487,3 +487,22 @@ def test_the_readme_tickets_example_is_what_droid_reads(tmp_path):
     known = {var for var, _ in ENV_VARS.values()}
     assert named and named <= known, named - known
     assert all(f"| `{var}`" in readme or f"`{var}` /" in readme or f"/ `{var}`" in readme for var in named)
+
+
+def test_doctor_checks_the_ticket_routing_and_every_repo_of_a_channel(tmp_path):
+    from bot.doctor import check_port, check_repos, check_tickets
+    from bot.settings import Routing
+    pay, web = make_repo(tmp_path / "payments", PAYMENTS), tmp_path / "web-missing"
+    good = Routing(channel_repos={"CPAY": str(pay)}, channel_repo_lists={"CPAY": (str(pay), str(web))},
+                   repo_github={str(web): "acme/web"}, jira_projects={"PAY": "CPAY"},
+                   ticket_repos={"Storefront": "acme/web", "Refunds": "payments"})
+    assert check_tickets(Settings(routing=good))[0] == "✓"
+    state, text = check_repos(Settings(routing=good, workspace_dir=str(tmp_path / "ws")))
+    assert state == "✗" and "web-missing does not exist" in text           # the channel's second repository too
+    bad = Routing(channel_repos={"CPAY": str(pay)}, jira_projects={"PAY": "CPAY", "OPS": "COPS"},
+                  ticket_repos={"Storefront": "web"})
+    state, text = check_tickets(Settings(routing=bad))
+    assert state == "✗" and "OPS → COPS: that channel has no repository" in text and "`web` is no channel's" in text
+    assert check_tickets(Settings())[0] == "–"
+    socket_mode = Settings(slack_app_token="xapp-1-abc", jira_webhook_secret="s", port=0)
+    assert check_port(socket_mode)[1].startswith("port 0")                 # ticket webhooks need the HTTP port
