@@ -360,6 +360,11 @@ def test_reporter_without_a_slack_user_leaves_the_decision_to_approvers(world, f
     (run,) = all_runs(droid)
     run = droid.wait_state(run.run_id, "awaiting_approval")
     assert run.requester == ""
+    assert "requested by PAY-142 (its reporter is nobody in Slack: an approver decides)" in context_lines(plan)
+    from bot.orchestration.schedules import remind_pending_plans
+    assert remind_pending_plans(droid.deps, 0, now=run.updated_at + 1) == [run.run_id]
+    nudge = wait_for(lambda: [p["text"] for p in droid.posts("CPAY") if p["text"].startswith("⏰")], what="reminder")
+    assert "UBOSS" in nudge[0] and "ULEAD" in nudge[0] and "someone" not in nudge[0]
     click(droid, plan, "droid_approve", "UOUTSIDER", "CPAY")
     refusal = wait_for(lambda: [e["text"] for e in droid.slack.ephemerals if e["user"] == "UOUTSIDER"],
                        what="the outsider's refusal")
