@@ -116,6 +116,8 @@ def check_repos(settings: Settings) -> tuple[str, str]:
     from integrations.workspace import WorkspaceError, WorkspaceManager, _auth_config, _secrets_of
 
     mapped = {f"channel {ch}": repo for ch, repo in settings.routing.channel_repos.items()}
+    for ch, repos in settings.routing.channel_repo_lists.items():     # every repository of a `repos:` list
+        mapped.update({f"channel {ch} ({repo})": repo for repo in repos if repo not in mapped.values()})
     if settings.routing.default_repo:
         mapped["default_repo"] = settings.routing.default_repo
     if not mapped:
@@ -156,8 +158,9 @@ def check_database(settings: Settings) -> tuple[str, str]:
 
 def check_port(settings: Settings, port: int | None = None) -> tuple[str, str]:
     """The HTTP port is free on DROID_HOST (when serve listens: HTTP mode, or Sentry webhooks)."""
-    if settings.slack_app_token and not settings.sentry_webhook_secret:
-        return OFF, "Socket Mode without Sentry webhooks: no HTTP port needed"
+    from bot.tickets.routes import any_configured
+    if settings.slack_app_token and not settings.sentry_webhook_secret and not any_configured(settings):
+        return OFF, "Socket Mode without Sentry or ticket webhooks: no HTTP port needed"
     port = settings.port if port is None else port
     if port == 0:
         return OK, "port 0: serve picks a free port"
@@ -169,6 +172,24 @@ def check_port(settings: Settings, port: int | None = None) -> tuple[str, str]:
         return BAD, (f"cannot listen on {settings.host}:{port}: {exc.strerror or exc} — stop what uses it, "
                      "or set PORT / DROID_HOST")
     return OK, f"{settings.host}:{port} is free"
+
+
+def check_tickets(settings: Settings) -> tuple[str, str]:
+    """The routing of tickets: each `jira_projects` channel has a repository; each `ticket_repos` target is one."""
+    from bot.orchestration.repo_choice import find_repo
+    routing = settings.routing
+    if not (routing.jira_projects or routing.ticket_repos):
+        return OFF, "no jira_projects / ticket_repos in DROID_CONFIG: labelled Jira tickets start no run"
+    problems = [f"jira_projects {project} → {channel}: that channel has no repository (channels / default_repo)"
+                for project, channel in routing.jira_projects.items() if not routing.repos_for(channel)]
+    every = [routing.repos_for(ch) for ch in {*routing.channel_repos, *routing.channel_repo_lists}]
+    if routing.default_repo:
+        every.append((routing.default_repo,))
+    problems += [f"ticket_repos {value}: `{name}` is no channel's repository (its path, last part or GitHub name)"
+                 for value, name in routing.ticket_repos.items() if not any(find_repo(routing, r, name) for r in every)]
+    if problems:
+        return BAD, "; ".join(problems) + " — fix DROID_CONFIG"
+    return OK, f"{len(routing.jira_projects)} Jira project(s) mapped to channels, {len(routing.ticket_repos)} ticket mapping(s)"
 
 
 def check_broker(settings: Settings) -> tuple[str, str]:
@@ -190,7 +211,7 @@ def check_broker(settings: Settings) -> tuple[str, str]:
 CHECKS: list[tuple[str, Callable[[Settings], tuple[str, str]]]] = [
     ("Slack tokens", check_tokens), ("Repositories", check_repos), ("Database", check_database),
     ("Port", check_port), ("Slack", check_slack), ("Model", check_model), ("GitHub", check_github),
-    ("Jira", check_jira), ("Sentry", check_sentry), ("Broker", check_broker),
+    ("Jira", check_jira), ("Tickets", check_tickets), ("Sentry", check_sentry), ("Broker", check_broker),
 ]
 
 

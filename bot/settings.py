@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -143,7 +144,7 @@ class Settings:
     jira_webhook_secret: str = ""         # Jira Cloud admin webhook secret: HMAC-SHA256 in X-Hub-Signature
     jira_server_webhook_token: str = ""   # Jira Server/DC (unsigned): accepted only at /jira/webhook/<token>
     github_webhook_secret: str = ""       # X-Hub-Signature-256
-    ticket_label: str = "droid"           # the GitHub label that hands an issue to droid
+    ticket_label: str = "droid"           # the label that hands a Jira ticket or a GitHub issue to droid
     jira_transition_on_approve: str = ""  # a transition name, e.g. "In Progress" ("" = none)
     jira_transition_on_review: str = ""   # e.g. "In Review", when the pull request is open ("" = none)
     conventions_file: str = ""            # an org-wide conventions file read with each repository's own
@@ -185,6 +186,8 @@ class Settings:
             except ValueError:
                 problems.append(f"{var}={raw!r} is not a valid {getattr(kind, '__name__', 'value')}")
         values["routing"] = _load_routing(values.get("config_file", ""), problems)
+        if values.get("ticket_label") and "jira_jql" not in values:     # the default JQL follows the label
+            values["jira_jql"] = default_jql(values["ticket_label"])
         settings = cls(**values)
         problems += settings._problems(require_slack)
         if problems:
@@ -217,6 +220,14 @@ class Settings:
         if not 0 <= self.port <= 65535:
             problems.append("PORT must be a TCP port, 0-65535 (0 picks a free one)")
         return problems
+
+
+def default_jql(label: str) -> str:
+    """The poll's JQL when DROID_JIRA_JQL is unset: open tickets carrying the ticket label."""
+    if re.fullmatch(r"\w+", label):
+        return f"labels = {label} AND statusCategory != Done"
+    quoted = label.replace("\\", "\\\\").replace('"', '\\"')
+    return f'labels = "{quoted}" AND statusCategory != Done'
 
 
 def _load_routing(path: str, problems: list[str]) -> Routing:

@@ -30,7 +30,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -510,6 +510,14 @@ def _check_config(ws: Workspace) -> None:
     bad = sorted({line.split("=", 1)[0] for line in out.splitlines() if UNSAFE_CONFIG.match(line)})
     if bad:
         raise GuardrailError(f"refusing to push: the workspace's git config was changed ({', '.join(bad[:3])})")
+
+
+def toward_github(ws: Workspace, full_name: str, github_url: str) -> Workspace:
+    """The workspace pushing to GitHub's `full_name` instead of its source (a local checkout, another host) — where
+    its pull request needs the branch; the token may be sent only to GitHub."""
+    base = (github_url or "https://github.com").rstrip("/")
+    auth = _url_prefix_of(base) if urlsplit(base).path in ("", "/") else base + "/"
+    return replace(ws, remote_url=f"{base}/{full_name}.git", auth_url=auth)
 
 
 def push_branch(ws: Workspace, *, protected: Iterable[str] = (), token: str = "") -> None:

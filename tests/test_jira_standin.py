@@ -65,8 +65,15 @@ def test_console_label_turns_a_standin_ticket_into_a_top_level_plan(tmp_path):
     assert "Jira stand-in: PAY-142, PAY-143" in out
     mention, labelled = out.split("you> /label PAY-143")
     assert "── droid · in thread ──\n## Plan v1" in mention and "fix PAY-142" in mention
+    # the plan names the ticket (key, title, link) and uses its description (ADF) and acceptance criteria
+    assert "/browse/PAY-142|PAY-142> — Webhook sender gives up after the first 5xx" in mention
+    assert "PAY-142 asks: Deliveries to merchant endpoints are dropped when the endpoint answers 503 once" in mention
+    assert "Acceptance criteria: - 5xx and timeouts are retried up to 5 times" in mention
+    assert "Search results for PAY-142's summary and description" in mention and "webhooks/sender.py" in mention
     assert "── droid ──\n## Plan v1" in labelled and "PAY-143: Invoice totals ignore the discount line" in labelled
     assert "requested by <@UYOU>" in labelled             # the reporter's email is the console user's
+    assert "PAY-143 asks: The invoice total is computed before discounts are applied." in labelled
+    assert "you> @droid" not in labelled and "billing/invoice.py" in labelled
 
 
 def test_the_poll_is_a_scheduled_job_unless_turned_off(tmp_path, jira):

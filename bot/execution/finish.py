@@ -72,9 +72,11 @@ def ship(settings, run, plan: Plan, ws, summary: str, redact, record, thread_lin
     title = pr_title(run, _title(run.task), plan.goal)
     message = redact(f"{title}\n\n{summary}\n\nTests: {tests.describe()}\nRun {run.run_id} by droid, approved by "
                      f"{run.approved_by} (plan v{plan.version}).")
+    target = run.context.get("github_repo") or ws.source
+    remote = push_target(settings, ws, target)
     try:
         sha = commit_all(ws, message)
-        push_branch(ws, protected=settings.protected_branches, token=settings.github_token)
+        push_branch(remote, protected=settings.protected_branches, token=settings.github_token)
     except GuardrailError as exc:
         record("guardrail", message=str(exc))
         return Outcome("Not pushed", f"A guardrail stopped the push: {exc}", ok=False)
@@ -82,17 +84,27 @@ def ship(settings, run, plan: Plan, ws, summary: str, redact, record, thread_lin
         return Outcome("Push failed", f"The branch could not be pushed: {exc}", ok=False)
     record("pushed", branch=ws.branch, commit=sha, files=files)
     stat = diff_stat(ws)
-    target = run.context.get("github_repo") or ws.source
     fixes = fixes_line(run, github_repo_of(target, github_url=settings.github_url))
     body = pr_body(run, plan, summary, files, stat, tests, thread_link, fixes)
     pr_url = _open_pr(settings, target, ws, title, body, redact, record)
     from bot.slack import mrkdwn
     where = mrkdwn.link(pr_url, "Pull request") if pr_url else \
-        f"Branch {mrkdwn.code(ws.branch)} pushed to {mrkdwn.code(ws.source)}"
+        f"Branch {mrkdwn.code(ws.branch)} pushed to {mrkdwn.code(ws.source if remote is ws else remote.remote_url)}"
     text = (f"{where} — {len(files)} file(s) changed.\n*Tests:* {tests.describe()}\n\n"
             f"{mrkdwn.from_model(summary, mrkdwn.allowed_hosts(settings))}\n{mrkdwn.code_block(stat)}")
     return Outcome("Change ready for review" if tests.exit_code in (0, None) else "Change pushed; tests fail",
                    redact(text), ok=True)
+
+
+def push_target(settings, ws, target: str):
+    """Where the branch is pushed: the workspace's source, unless the pull request goes to a GitHub repository the
+    source is not (a local checkout or a mirror with a `github:` name): then to that repository, which needs it."""
+    from integrations.workspace import github_repo_of, toward_github
+    name = github_repo_of(target, github_url=settings.github_url)
+    here = github_repo_of(ws.remote_url or ws.source, github_url=settings.github_url)
+    if not name or not settings.github_token or (here or "").lower() == name.lower():
+        return ws
+    return toward_github(ws, name, settings.github_url)
 
 
 def pr_body(run, plan: Plan, summary: str, files: list[str], stat: str, tests: TestRun, thread_link: str | None,

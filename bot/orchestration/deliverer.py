@@ -175,6 +175,8 @@ class Deliverer:
     def deliver(self, item: OutboxItem) -> bool:
         """Try one row once: settle it, or schedule its retry. True when it is settled."""
         opens_thread = toplevel.resolve(self.store, item)    # a ticket run's first post opens its thread
+        if opens_thread:
+            toplevel.name_the_ticket(self.store, item)
         try:
             sent_ts = self.send(item)
         except SlackApiError as exc:

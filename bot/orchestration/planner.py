@@ -36,17 +36,42 @@ class PlanError(Exception):
 
 
 def template_plan(skill: Skill, task: str, budget: Budget, ticket=None) -> Plan:
-    """The skill's template, labelled as such; from a ticket, its key and summary are the goal and the
-    first step says what the ticket asks (its acceptance criteria, else its description's start)."""
+    """The skill's template, labelled as such; from a ticket, its key and summary are the goal, the first step
+    says what the ticket asks (its description's lead, else its acceptance criteria) and the testing step (else
+    the first) carries the acceptance criteria."""
     plan = skill.template(task)
     plan.budget = Budget(min(plan.budget.steps, budget.steps), min(plan.budget.tokens, budget.tokens))
     plan.source, plan.note = "template", NO_MODEL_NOTE
-    if ticket is not None:
-        plan.goal = f"{ticket.key}: {ticket.title}"
-        asks = " ".join((ticket.acceptance or ticket.description or "").split())
-        if plan.steps and asks:
-            plan.steps[0].detail = f"{ticket.key} asks: {asks[:TICKET_GIST - 1] + '…' if len(asks) > TICKET_GIST else asks}"
+    if ticket is None or not plan.steps:
+        return plan
+    plan.goal = f"{ticket.key}: {ticket.title}"
+    lead, acceptance = ticket_gist(ticket)
+    if lead or acceptance:
+        plan.steps[0].detail = f"{ticket.key} asks: {lead or acceptance}"
+    if lead and acceptance:
+        step = next((s for s in plan.steps[1:] if "test" in s.title.lower()), plan.steps[0])
+        criteria = f"acceptance criteria: {acceptance}"
+        step.detail = f"{step.detail}; {criteria}" if step.detail else criteria[:1].upper() + criteria[1:]
     return plan
+
+
+def ticket_gist(ticket) -> tuple[str, str]:
+    """(the description's lead, before any "Acceptance criteria" heading; the acceptance criteria), each one
+    bounded line ('' when absent)."""
+    from integrations.adf import ACCEPTANCE, TEXT_HEADING
+    lead = []
+    for line in (ticket.description or "").splitlines():
+        heading = TEXT_HEADING.match(line)
+        if ACCEPTANCE.match((heading.group(1) if heading else line).strip()):
+            break
+        lead.append(line)
+    return _gist("\n".join(lead)), _gist(ticket.acceptance or "")
+
+
+def _gist(text: str) -> str:
+    """One line: code-fence markers dropped (a line cannot show a fence), whitespace collapsed, bounded."""
+    text = " ".join(" ".join(line for line in text.splitlines() if not line.strip().startswith("```")).split())
+    return text[:TICKET_GIST - 1] + "…" if len(text) > TICKET_GIST else text
 
 
 def model_plan(llm: LLM, skill: Skill, task: str, context: str, budget: Budget,

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from bot.slack import blocks, mrkdwn
+from bot.slack import blocks, mrkdwn, policy
 from bot.tickets.jira_poll import poll_enabled, poll_safely
 
 log = logging.getLogger("droid.schedules")
@@ -49,9 +49,11 @@ def remind_pending_plans(deps, after_seconds: float, now: float | None = None) -
         if any(e.data.get("version") == run.plan_version for e in deps.store.events.for_run(run.run_id, "reminded")):
             continue
         deps.store.events.append(run.run_id, "reminded", version=run.plan_version)
+        who = mrkdwn.mention(run.requester) if run.requester else \
+            (policy.deciders(deps.settings.routing, run) or "approvers")     # a ticket's run with nobody in Slack
         try:
             deps.poster.post(run.channel, run.thread_ts, blocks.notice(
-                f"⏰ {mrkdwn.mention(run.requester)}, plan v{run.plan_version} of run {run.run_id} is waiting for a decision "
+                f"⏰ {who}, plan v{run.plan_version} of run {run.run_id} is waiting for a decision "
                 "(Approve, Revise or Cancel above)."))
         except Exception as exc:  # noqa: BLE001 — a nudge is best effort
             log.warning("run %s: reminder not posted: %s", run.run_id, exc)

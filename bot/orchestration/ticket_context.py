@@ -20,6 +20,7 @@ MAX_TICKETS = 3          # tickets read for one run
 MAX_REFS = 10            # refs kept in a run's context
 THREAD_MESSAGES = 50     # messages of a thread looked at for refs (the parent and the latest before the mention)
 THREAD_CHARS = 4000      # characters of each message looked at
+TRIGGER_COPY = "ticket_from_trigger"   # run-context flag: `ticket` is only what a webhook or the poll carried
 
 
 def refs_in(settings, text: str) -> list[TicketRef]:
@@ -63,8 +64,10 @@ def read_tickets(deps, run) -> list[Ticket]:
     """Read the run's tickets on droid's executor (never on the ack path) and keep them in its context.
 
     `deps` needs settings, store and redact (the runner has them). A ticket that cannot be read is an
-    event and a note on the plan, never a crash. Read once: a re-plan reuses the stored tickets."""
-    if "ticket" in run.context or "ticket_errors" in run.context:
+    event and a note on the plan, never a crash. Read once: a re-plan reuses the stored tickets. A ticket run's
+    copy from its trigger (TRIGGER_COPY) is read in full here; if that read fails the copy is kept, with no note."""
+    partial = bool(run.context.get(TRIGGER_COPY))
+    if ("ticket" in run.context and not partial) or "ticket_errors" in run.context:
         return stored(run)
     refs = [TicketRef.from_dict(r) for r in run.context.get("ticket_refs") or []]
     if not refs:     # e.g. "Draft a fix" from an analysis: its text, then the alert it analysed
@@ -96,11 +99,12 @@ def read_tickets(deps, run) -> list[Ticket]:
         tickets.append(ticket)
         deps.store.events.append(run.run_id, "ticket_read", key=ticket.key, system=ref.system, ok=True,
                                  title=ticket.title, comments=len(ticket.comments))
-    found = {"ticket": tickets[0].to_dict()} if tickets else {}
+    found = {"ticket": tickets[0].to_dict(), TRIGGER_COPY: False} if tickets else {}
     if len(tickets) > 1:
         found["related_tickets"] = [t.to_dict() for t in tickets[1:]]
-    if errors:
+    if errors and not (partial and not tickets):
         found["ticket_errors"] = errors
+    # a ticket run whose tracker did not answer keeps the trigger's copy (and tries again on a re-plan)
     fresh = deps.store.runs.get(run.run_id)
     deps.store.runs.update(run.run_id, context={**(fresh.context if fresh else run.context), **found})
     run.context.update(deps.store.runs.get(run.run_id).context)

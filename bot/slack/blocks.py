@@ -183,7 +183,9 @@ def plan_message(run_id: str, plan: Plan, *, requester: str, with_buttons: bool 
         blocks += sections(f"_{plan.note}_")
     if plan.repo:         # a channel with several repositories: which one, and why
         blocks.append(context(f"📁 Repository: {mrkdwn.code(plan.repo)} — {line(plan.repo_why)}"))
-    blocks.append(context(f"{budget} · plan {source} · requested by {mrkdwn.mention(requester)}"))
+    asked = f"requested by {mrkdwn.mention(requester)}" if requester or not plan.ticket else \
+        f"requested by {plan.ticket.get('key') or 'a ticket'} (its reporter is nobody in Slack: an approver decides)"
+    blocks.append(context(f"{budget} · plan {source} · {asked}"))
     if with_buttons:
         value = button_value(run_id, plan.version)
         blocks.append(actions("run_actions", button("Approve", "droid_approve", value, "primary"),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 
+from bot.orchestration.ticket_context import TRIGGER_COPY
 from bot.tickets import people
 from bot.tickets.triggers import trigger_ts
 from integrations.tickets import Ticket
@@ -69,7 +70,9 @@ def _repo(routing, channel: str, github_repo: str | None) -> str | None:
 
 
 def _context(ticket: Ticket, trigger: str, source: str, github_repo: str | None) -> dict:
-    context: dict = {"ticket": ticket.to_dict(), "ticket_refs": [ticket.ref.to_dict()],
+    # the trigger's copy of the ticket (no comments, links, acceptance-criteria field names): planning reads it in
+    # full through the API (bot/orchestration/ticket_context.py), and keeps this copy if the tracker cannot answer
+    context: dict = {"ticket": ticket.to_dict(), "ticket_refs": [ticket.ref.to_dict()], TRIGGER_COPY: True,
                      "trigger": {"source": source, "id": trigger}}
     if ticket.ref.system == "jira":
         context["jira_key"] = ticket.key

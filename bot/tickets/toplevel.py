@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from slack_sdk.errors import SlackApiError
 
+from bot.slack import blocks, mrkdwn
 from bot.tickets.triggers import synthetic
 
 GONE = {"channel_not_found", "not_in_channel", "is_archived", "missing_scope", "unknown_method"}
@@ -27,6 +28,22 @@ def resolve(store, item) -> bool:
         return False
     item.thread_ts = run.thread_ts or None
     return item.kind == "post" and not item.thread_ts
+
+
+def name_the_ticket(store, item) -> None:
+    """A ticket run's opening post that is not its plan (planning failed, say) starts with the ticket it is about:
+    alone in the channel it would not say where it comes from. Changes only this attempt's payload."""
+    if item.event_type == "droid_plan" or not isinstance(item.payload.get("blocks"), list):
+        return
+    run = store.runs.get(item.run_id)
+    ticket = ((run.context if run else None) or {}).get("ticket") or {}
+    key = str((ticket.get("ref") or {}).get("key") or "")
+    if not key:
+        return
+    line = blocks.ticket_line({"key": key, "title": ticket.get("title") or ""})     # no link: URL not re-checked
+    text = mrkdwn.render(f"{key} — {mrkdwn.one_line(ticket.get('title') or '')}: ") + str(item.payload.get("text"))
+    item.payload = {**item.payload, "text": text[:blocks.MAX_TEXT], "blocks": [*blocks.sections(line),
+                                                                              *item.payload["blocks"]][:50]}
 
 
 def find_in_channel(client, item, take_token, is_row) -> str | None:

@@ -134,7 +134,10 @@ class TicketWriteback:
     def _failed(self, run) -> None:
         if run.state != "failed":
             return
-        ts = self._plan_ts(run.run_id, 0) or run.plan_ts or run.thread_ts
+        plan = self.runner.store.outbox.latest(run.run_id, "droid_plan")
+        refused = plan is not None and plan.delivered_at and not plan.sent_ts    # Slack refused it: no thread will come
+        ts = (self._plan_ts(run.run_id, 0) or run.plan_ts or run.thread_ts
+              or (None if refused else self._thread_ts(run.run_id, PLAN_TS_WAIT)))
         reason = self.runner.redact(run.result or "the run stopped")
         self._comment(run, "failed", text.failure_comment(run, reason, self._permalink(run, ts)))
 
@@ -168,6 +171,15 @@ class TicketWriteback:
             if time.monotonic() >= deadline:
                 return None
             time.sleep(POLL)
+
+    def _thread_ts(self, run_id: str, wait: float) -> str | None:
+        """A ticket run's thread once its first post (e.g. a planning failure) opened it, waiting up to `wait` s."""
+        deadline = time.monotonic() + wait
+        while not (run := self.runner.store.runs.get(run_id)) or not run.thread_ts:
+            if time.monotonic() >= deadline:
+                return None
+            time.sleep(POLL)
+        return run.thread_ts
 
     def _permalink(self, run, ts: str | None) -> str | None:
         if not ts:
