@@ -6,7 +6,7 @@ import logging
 import re
 
 from bot.orchestration import ticket_context
-from bot.slack import blocks, policy
+from bot.slack import blocks, mrkdwn, policy
 from bot.slack.middleware.dedupe import record_delivery
 from skills.registry import choose
 
@@ -80,6 +80,10 @@ def handle_mention(deps, event: dict, team: str, delivery: str | None = None) ->
     routing = deps.settings.routing
     context = {"github_repo": routing.github_repo_for(channel)} if routing.github_repo_for(channel) else {}
     context.update(ticket_context.mention_context(deps, event, task))
+    if skill.name == "code_change" and _ticket_taken(deps, channel, thread_ts, context):
+        if delivery:
+            deps.store.deliveries.handled(delivery)
+        return
     with deps.store.database.transaction():   # the run (state `received`) and its delivery's mark: together
         run, created = deps.store.runs.create(channel=channel, trigger_ts=ts, thread_ts=thread_ts, requester=user,
                                               skill=skill.name, task=task, team=team,
@@ -90,6 +94,26 @@ def handle_mention(deps, event: dict, team: str, delivery: str | None = None) ->
             deps.store.deliveries.handled(delivery)
     if created:       # a crash from here on leaves a `received` run, which recovery plans
         deps.runner.submit(deps.runner.plan, run.run_id)
+
+
+def _ticket_taken(deps, channel: str, thread_ts: str, context: dict) -> bool:
+    """A change for a ticket that already has an unfinished run elsewhere: point there instead of a second PR."""
+    issue = context.get("github_issue") or {}
+    ticket = context.get("jira_key") or (f"{issue['repo']}#{issue['number']}" if issue else "")
+    active = deps.store.runs.get(run_id) if ticket and (run_id := deps.store.tickets.active_run(ticket)) else None
+    if active is None or (active.channel, active.thread_ts) == (channel, thread_ts):
+        return False
+    where = f"run {active.run_id}"
+    try:
+        if active.thread_ts:
+            link = deps.client.chat_getPermalink(channel=active.channel, message_ts=active.thread_ts)["permalink"]
+            where = mrkdwn.link(link, f"run {active.run_id}")
+    except Exception as exc:  # noqa: BLE001 — the run id alone still says where
+        log.info("no permalink for run %s: %s", active.run_id, exc)
+    deps.poster.post(channel, thread_ts, blocks.notice(
+        f"{ticket} already has an unfinished run: {where} ({active.state.replace('_', ' ')}). Follow it there, or "
+        "cancel it before asking for another change."))
+    return True
 
 
 def _asks_for_change(task: str) -> bool:
