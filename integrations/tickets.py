@@ -16,6 +16,26 @@ JIRA_KEY = re.compile(r"(?<![A-Za-z0-9_/-])([A-Z][A-Z0-9_]{1,9}-[1-9][0-9]{0,6})
 GITHUB_SHORT = re.compile(r"(?<![\w./-])([A-Za-z0-9][A-Za-z0-9-]{0,38})/([A-Za-z0-9._-]{1,100})#([1-9][0-9]{0,6})\b")
 GITHUB_ISSUE_PATH = re.compile(r"^/([^/]+)/([^/]+)/issues/([1-9][0-9]{0,6})/?$")
 URL = re.compile(r"https?://[^\s<>|\"']+")
+# The exact shapes a key or a repository must have before droid uses it in an API path, a branch or a query.
+JIRA_KEY_SHAPE = re.compile(r"[A-Z][A-Z0-9_]{1,9}-[1-9][0-9]{0,6}", re.ASCII)
+GITHUB_REPO_SHAPE = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,38}/[A-Za-z0-9._-]{1,100}", re.ASCII)
+ISSUE_NUMBER_MAX = 9_999_999
+
+
+def is_jira_key(value) -> bool:
+    """True for a string with exactly a Jira key's shape (`PAY-142`; ASCII only: no `PAY-1..`, `PAY-١`)."""
+    return isinstance(value, str) and JIRA_KEY_SHAPE.fullmatch(value) is not None
+
+
+def is_github_repo(value) -> bool:
+    """True for a string with exactly GitHub's `owner/name` shape (and no `.`/`..` name)."""
+    return (isinstance(value, str) and GITHUB_REPO_SHAPE.fullmatch(value) is not None
+            and value.rsplit("/", 1)[1] not in (".", ".."))
+
+
+def is_issue_number(value) -> bool:
+    """True for a GitHub issue number: an int (not a bool, not a string) in 1..ISSUE_NUMBER_MAX."""
+    return isinstance(value, int) and not isinstance(value, bool) and 0 < value <= ISSUE_NUMBER_MAX
 DESCRIPTION_MAX = 6000
 QUERY_MAX = 20_000        # what search ranks for: a traceback past the model's cut still counts
 COMMENT_MAX = 1200

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 
-from bot.tickets.convert import jira_project, jira_ticket
+from bot.tickets.convert import MalformedTicket, jira_project, jira_ticket
 from bot.tickets.intake import start_ticket_run
 from bot.tickets.triggers import poll_trigger
 
@@ -34,17 +34,30 @@ def poll_jira(deps, jira=None) -> list[str]:
     finally:
         if jira is None:
             client.close()
-    started = []
+    started, skipped = [], []
     for raw in issues:
-        if not isinstance(raw, dict) or not raw.get("key"):
+        try:
+            run = _start(deps, raw)
+        except MalformedTicket as exc:        # one odd issue never stops the others (nor floods the log)
+            skipped.append(f"malformed {exc}")
             continue
-        ticket = jira_ticket(raw, settings.jira_url)
-        channel = settings.routing.channel_for_jira_project(jira_project(raw))
-        run = start_ticket_run(deps, ticket, trigger=poll_trigger(raw, settings.ticket_label), source="jira_poll",
-                               channel=channel)
+        except Exception as exc:  # noqa: BLE001 — e.g. the database: the next tick sees the issue again
+            skipped.append(type(exc).__name__)
+            continue
         if run is not None:
             started.append(run.run_id)
+    if skipped:
+        log.warning("Jira poll: %d issue(s) skipped (%s)", len(skipped), ", ".join(sorted(set(skipped))[:5]))
     return started
+
+
+def _start(deps, raw):
+    """The run for one issue the search found (None when nothing starts); MalformedTicket for a bad issue."""
+    settings = deps.settings
+    ticket = jira_ticket(raw, settings.jira_url)
+    channel = settings.routing.channel_for_jira_project(jira_project(raw))
+    return start_ticket_run(deps, ticket, trigger=poll_trigger(raw, settings.ticket_label), source="jira_poll",
+                            channel=channel)
 
 
 def poll_safely(deps) -> None:

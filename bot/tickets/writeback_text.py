@@ -9,15 +9,13 @@ from __future__ import annotations
 
 import re
 
-from integrations.tickets import JIRA_KEY
+from integrations.tickets import JIRA_KEY, is_github_repo, is_issue_number, is_jira_key
 
 COMMENT_MAX = 2000
 STEP_MAX = 200
 STEPS_SHOWN = 10
 REASON_MAX = 300
 TITLE_MAX = 72
-_KEY_SHAPE = re.compile(r"[A-Z][A-Z0-9_]{1,9}-[1-9][0-9]{0,6}")
-_REPO_SHAPE = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,38}/[A-Za-z0-9._-]{1,100}")
 _KEY_IN_TEXT = re.compile(JIRA_KEY.pattern + r"\s*[:\-–]?")
 
 
@@ -29,14 +27,14 @@ def marker(run_id: str, purpose: str) -> str:
 def jira_key(run) -> str | None:
     """The run's Jira key, when it has exactly a Jira key's shape."""
     key = str((run.context or {}).get("jira_key") or "")
-    return key if _KEY_SHAPE.fullmatch(key) else None
+    return key if is_jira_key(key) else None
 
 
 def github_issue(run) -> tuple[str, int] | None:
     """(owner/name, number) of the run's GitHub issue, when well-formed."""
     issue = (run.context or {}).get("github_issue") or {}
     repo, number = str(issue.get("repo") or ""), issue.get("number")
-    if not _REPO_SHAPE.fullmatch(repo) or not isinstance(number, int) or not 0 < number < 10_000_000:
+    if not is_github_repo(repo) or not is_issue_number(number):
         return None
     return repo, number
 
