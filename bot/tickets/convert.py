@@ -56,19 +56,16 @@ def _checked_jira(raw) -> dict:
     if not isinstance(raw, dict) or not is_jira_key(raw.get("key")):
         raise MalformedTicket("key")
     fields = raw.get("fields")
-    if fields is None:
-        fields = {}
     if not isinstance(fields, dict):
         raise MalformedTicket("fields")
-    if not isinstance(fields.get("summary"), (str, type(None))):
+    if not isinstance(fields.get("summary"), str):
         raise MalformedTicket("summary")
     if not _list_of(fields.get("labels"), str):
         raise MalformedTicket("labels")
     if not _list_of(fields.get("components"), (dict, str)):
         raise MalformedTicket("components")
     project = fields.get("project")
-    if project is not None and (not isinstance(project, dict)
-                                or project.get("key") not in (None, raw["key"].rsplit("-", 1)[0])):
+    if "project" in fields and (not isinstance(project, dict) or project.get("key") != raw["key"].rsplit("-", 1)[0]):
         raise MalformedTicket("project")
     return fields
 

@@ -94,7 +94,7 @@ def _labels(value) -> list[str]:
 
 def _id(value) -> str:
     """A changelog or delivery id as text, when it has an id's shape (a number, or a short token); else ""."""
-    if isinstance(value, int) and not isinstance(value, bool):
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
         value = str(value)
     return value if isinstance(value, str) and _ID.fullmatch(value) else ""
 
