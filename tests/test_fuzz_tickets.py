@@ -253,6 +253,12 @@ def trigger_key(kind: str, original: dict) -> str:
     return f"Codertocat/Hello-World#{original['issue']['number']}"
 
 
+def run_count(droid) -> int:
+    """Every run droid has (a ticket run is committed before its webhook is answered)."""
+    with droid.store.database.reading() as db:
+        return db.execute("SELECT count(*) FROM runs").fetchone()[0]
+
+
 def runs_for(droid, ticket: str) -> list[str]:
     with droid.store.database.reading() as db:
         return [r["run_id"] for r in db.query("SELECT run_id FROM runs WHERE trigger_ts LIKE ?", [f"ticket:{ticket}:%"])]
@@ -270,11 +276,13 @@ def fuzz(served, kind: str) -> Counter:
         original = fresh(all_seeds[kind], kind)
         value, ops, nests = data.draw(mutations(copy.deepcopy(original), focus), label="mutation")
         body = encode(value, nests)
+        before = run_count(droid)
         status, text = deliver(server.port, kind, body)
         assert status < 500 and "Traceback" not in text and 'File "' not in text, (status, text, ops)
         statuses[status] += 1
         parsed = parse(body)
         ok = parsed is not None and well_formed(kind, parsed)
+        assert run_count(droid) - before == ok, (ok, status, text, ops)      # no run for a malformed hand-over
         (expected if ok else forbidden).append((trigger_key(kind, original), ops))
 
     example()
@@ -346,3 +354,38 @@ def test_replays_are_ignored(served):
         if kind == "jira":                                       # a new delivery of the same change (same changelog)
             assert deliver(server.port, kind, json.dumps(payload, indent=2).encode())[0] == 200
         assert runs_for(droid, ticket) == [run]
+
+
+KEY_INJECTIONS = ["PAY-1..", "TES-1;rm -rf /", "TES-١٢", "TES-1/../../rest/api/2/myself", "TES-01", "tes-1", "TES-1 ",
+                  "TES-1\n", "TES-" + "1" * 5000, "TES-1?expand=x", "TES-1%2F..", "ＴＥＳ-1", "TES-1\u200b"]
+
+
+@pytest.mark.parametrize("kind", ["jira", "github"])
+def test_every_load_bearing_field_of_the_wrong_type_or_shape(served, kind):
+    """The systematic complement of the fuzz: each field a run is built on, dropped, of each wrong type, or
+    (a key, a repository) an injection — a run exactly when the spec says the hand-over is well formed."""
+    droid, server, all_seeds = served
+    focus = JIRA_FOCUS if kind == "jira" else GITHUB_FOCUS
+    checked = Counter()
+    for path in focus:
+        for new in [*CONFUSIONS, *HOSTILE, *(KEY_INJECTIONS if path[-1] in ("key", "full_name") else ()), "drop"]:
+            original = fresh(all_seeds[kind], kind)
+            value = copy.deepcopy(original)
+            if not exists(value, path) or (new != "drop" and type(new) is type(get(value, path)) and new == get(value, path)):
+                continue
+            if new == "drop":
+                del get(value, path[:-1])[path[-1]]
+            else:
+                _put(value, path, new)
+            before = run_count(droid)
+            status, text = deliver(server.port, kind, encode(value, {}))
+            assert status < 500 and "Traceback" not in text, (path, new, status, text)
+            ticket = trigger_key(kind, original)
+            assert run_count(droid) - before == well_formed(kind, value), (path, repr(new)[:60], status, text)
+            if well_formed(kind, value):
+                wait_for(lambda t=ticket: runs_for(droid, t), what=f"the run of {ticket} ({path} = {new!r:.40})")
+                checked["run"] += 1
+            else:
+                assert not runs_for(droid, ticket), (path, repr(new)[:60])
+                checked["refused"] += 1
+    assert checked["run"] and checked["refused"] > 100, checked
