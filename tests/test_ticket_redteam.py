@@ -339,3 +339,20 @@ def test_the_poll_and_a_webhook_racing_for_one_ticket_make_one_run(droid, jira, 
     for t in threads:
         t.join()
     assert len(all_runs(droid)) == 1 and len(droid.store.tickets.for_ticket("TES-90")) == 1
+
+
+def test_what_droid_writes_on_a_ticket_pages_nobody(droid, github, fixtures_dir):
+    """A title with `@org/team` and a Jira `[~user]` mention, echoed in droid's comments, notifies no one."""
+    payload = json.loads((fixtures_dir / "github/webhooks/issues.labeled.json").read_text())
+    payload["label"]["name"], payload["repository"]["full_name"] = "droid", "acme/pay"
+    payload["issue"].update(number=12, title="Totals wrong @acme/everyone [~accountid:557058:evil] cc @bob")
+    assert github_webhook(droid, payload).text == "accepted"
+    (run,) = all_runs(droid)
+    droid.wait_state(run.run_id, "awaiting_approval", timeout=30)
+    droid.click("droid_approve", droid.buttons(plan_of(droid))["droid_approve"], user="UBOSS", channel="CPAY",
+                message_ts=droid.store.runs.get(run.run_id).plan_ts)
+    posted = wait_for(lambda: [r for r in github.requests if r.method == "POST" and r.path.endswith("/comments")
+                               and "approved" in r.body.decode()], timeout=30, what="the approval comment")
+    body = json.loads(posted[0].body)["body"]
+    assert "acme/everyone" in body and "accountid:557058:evil" in body          # shown…
+    assert not re.search(r"(?<![\w.+-])@[A-Za-z0-9]|\[~", body), body           # …but pages nobody

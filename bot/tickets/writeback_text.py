@@ -17,6 +17,10 @@ STEPS_SHOWN = 10
 REASON_MAX = 300
 TITLE_MAX = 72
 _KEY_IN_TEXT = re.compile(JIRA_KEY.pattern + r"\s*[:\-–]?")
+# What notifies people when droid writes it on a tracker: GitHub `@user` / `@org/team`, Jira wiki `[~user]` /
+# `[~accountid:…]`. A zero-width space after the sigil keeps the text readable and notifies nobody.
+_MENTION = re.compile(r"(?<![\w.+-])@(?=[A-Za-z0-9])|\[(?=~)")
+_ZWSP = "\u200b"
 
 
 def marker(run_id: str, purpose: str) -> str:
@@ -85,9 +89,15 @@ def one_line(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
+def inert(text: str) -> str:
+    """Text droid writes on a ticket with its mentions disarmed (`@team`, `[~user]`): a ticket's title or the
+    model echoing it must not page a GitHub team or a Jira user."""
+    return _MENTION.sub(lambda m: m.group(0) + _ZWSP, text)
+
+
 def with_marker(text: str, run_id: str, purpose: str) -> str:
-    """The comment, bounded, ending with its marker on its own line."""
-    text = text.strip()
+    """The comment, bounded, mentions disarmed, ending with its marker on its own line."""
+    text = inert(text.strip())
     if len(text) > COMMENT_MAX:
         text = text[: COMMENT_MAX - 1].rstrip() + "…"
     return f"{text}\n\n{marker(run_id, purpose)}"
