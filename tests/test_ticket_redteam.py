@@ -253,7 +253,7 @@ def poll_lines(caplog) -> list[str]:
     return [r.getMessage() for r in caplog.records if r.name.startswith("droid") and r.levelno >= logging.WARNING]
 
 
-@pytest.mark.parametrize("status, headers", [(401, {}), (403, {}), (429, {"Retry-After": "30"}), (500, {}), (503, {})])
+@pytest.mark.parametrize("status, headers", [(401, {}), (403, {}), (429, {"Retry-After": "1"}), (500, {}), (503, {})])
 def test_jira_failing_during_the_poll_is_one_line_per_tick_and_the_next_tick_works(droid, jira, fixtures_dir, caplog,
                                                                                     status, headers):
     for n in range(3):
@@ -264,8 +264,21 @@ def test_jira_failing_during_the_poll_is_one_line_per_tick_and_the_next_tick_wor
     lines = poll_lines(caplog)
     assert len(lines) == 1 and str(status) in lines[0], lines
     assert not all_runs(droid)
-    assert len(poll_jira(droid.deps)) == 3             # the next tick
+    assert len(wait_for(lambda: poll_jira(droid.deps), timeout=5, interval=0.2)) == 3    # a next tick
     assert len(poll_jira(droid.deps)) == 0             # and no duplicates after it
+
+
+def test_a_rate_limited_poll_waits_as_long_as_jira_asks(droid, jira, fixtures_dir, caplog):
+    jira.add_issue(issue_with_history(fixtures_dir, "TES-65", "650"))
+    jira.fail("^/rest/api/.*/search", 429, times=1, headers={"Retry-After": "30"})
+    caplog.clear()
+    assert poll_jira(droid.deps) == []
+    searched = len(jira.requests_to("^/rest/api/.*/search"))
+    for _ in range(3):                                  # ticks inside the window: Jira is not asked again
+        assert poll_jira(droid.deps) == []
+    assert len(jira.requests_to("^/rest/api/.*/search")) == searched
+    (line,) = poll_lines(caplog)
+    assert "429" in line and "30 s" in line
 
 
 def test_a_jira_that_never_answers_times_the_poll_out_quietly(droid):

@@ -7,6 +7,7 @@ Run by APScheduler (bot/orchestration/schedules.py). Jira Cloud is searched with
 from __future__ import annotations
 
 import logging
+import time
 
 from bot.tickets.convert import MalformedTicket, jira_project, jira_ticket
 from bot.tickets.intake import start_ticket_run
@@ -14,6 +15,7 @@ from bot.tickets.triggers import poll_trigger
 
 log = logging.getLogger("droid.tickets")
 POLL_MAX = 200      # issues read per poll
+_resume_at: dict[str, float] = {}     # Jira URL -> monotonic time before which a rate-limited poll does not search
 
 
 def poll_enabled(settings) -> bool:
@@ -25,11 +27,16 @@ def poll_jira(deps, jira=None) -> list[str]:
     """Search the JQL once and start a run for each new trigger; returns the ids of the runs started."""
     from integrations.jira_client import JiraClient, JiraError
     settings = deps.settings
+    if time.monotonic() < _resume_at.get(settings.jira_url, 0.0):
+        return []                         # Jira asked to wait (Retry-After): this tick does not ask again
     client = jira or JiraClient(settings.jira_url, settings.jira_user, settings.jira_token, redact=deps.redact)
     try:
         issues = client.search(settings.jira_jql, POLL_MAX)
     except JiraError as exc:
-        log.warning("Jira poll failed: %s", exc)
+        wait = f"; Jira asked to wait {exc.retry_after:.0f} s" if exc.retry_after else ""
+        if exc.retry_after:
+            _resume_at[settings.jira_url] = time.monotonic() + exc.retry_after
+        log.warning("Jira poll failed: %s%s", exc, wait)
         return []
     finally:
         if jira is None:
