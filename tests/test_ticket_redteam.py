@@ -369,3 +369,14 @@ def test_what_droid_writes_on_a_ticket_pages_nobody(droid, github, fixtures_dir)
     body = json.loads(posted[0].body)["body"]
     assert "acme/everyone" in body and "accountid:557058:evil" in body          # shown…
     assert not re.search(r"(?<![\w.+-])@[A-Za-z0-9]|\[~", body), body           # …but pages nobody
+
+
+def test_a_polled_ticket_with_lone_surrogates_and_nuls_still_starts_its_run(droid, jira, fixtures_dir):
+    issue = issue_with_history(fixtures_dir, "TES-95", "950")
+    issue["fields"]["summary"] = "totals \ud800 wrong \x00 here"
+    issue["fields"]["reporter"] = {"displayName": "\udfff", "emailAddress": "x\x00@example.com"}
+    jira.search_pages = [{"issues": [issue], "isLast": True}]
+    jira.deployment = "Cloud"
+    (run_id,) = poll_jira(droid.deps)
+    assert droid.store.runs.get(run_id).task == "TES-95: totals \ufffd wrong \ufffd here"
+    droid.wait_state(run_id, "awaiting_approval", timeout=30)

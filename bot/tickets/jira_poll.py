@@ -60,7 +60,9 @@ def poll_jira(deps, jira=None) -> list[str]:
 
 def _start(deps, raw):
     """The run for one issue the search found (None when nothing starts); MalformedTicket for a bad issue."""
+    from bot.slack.middleware.sanitize import clean
     settings = deps.settings
+    raw = clean(raw)              # lone surrogates and NULs, as webhooks get at ingress: SQLite and Slack refuse them
     ticket = jira_ticket(raw, settings.jira_url)
     channel = settings.routing.channel_for_jira_project(jira_project(raw))
     return start_ticket_run(deps, ticket, trigger=poll_trigger(raw, settings.ticket_label), source="jira_poll",
