@@ -380,3 +380,32 @@ def test_a_polled_ticket_with_lone_surrogates_and_nuls_still_starts_its_run(droi
     (run_id,) = poll_jira(droid.deps)
     assert droid.store.runs.get(run_id).task == "TES-95: totals \ufffd wrong \ufffd here"
     droid.wait_state(run_id, "awaiting_approval", timeout=30)
+
+
+
+ODD_JIRA_FIELDS = [{"summary": {"a": 1}}, {"labels": "droid"}, {"comment": {"comments": [1, "x", None, {"body": 5}]}},
+                   {"comment": ["x"]}, {"issuelinks": [1, {"type": "x", "outwardIssue": "y"}, {"inwardIssue": {"key": [1]}}]},
+                   {"components": [{"name": ["a"]}, 5]}, {"status": ["x"], "reporter": "x", "assignee": [1]}, ["x"], None]
+ODD_GITHUB = [{"title": ["a"]}, {"labels": "ab"}, {"number": "x"}, {"user": "x", "assignee": 5}, {"type": "x"},
+              {"body": {"a": 1}, "state": 3}, {"labels": [{"name": [1]}, 5]}]
+
+
+@pytest.mark.parametrize("fields", ODD_JIRA_FIELDS)
+def test_a_jira_issue_of_odd_types_reads_as_empty_fields_not_an_error(fields):
+    ticket = from_jira({"key": "PAY-1", "fields": fields, "names": {"customfield_1": "Acceptance"}}, "u")
+    assert_plain(ticket)
+
+
+@pytest.mark.parametrize("issue", ODD_GITHUB)
+def test_a_github_issue_of_odd_types_reads_as_empty_fields_not_an_error(issue):
+    from integrations.tickets import from_github
+    assert_plain(from_github({"number": 1, **issue}, [1, {"user": "x", "body": 5}, None]))
+
+
+def assert_plain(ticket) -> None:
+    """Every text field of the ticket is text, every list holds text or plain dicts of text."""
+    for name in ("title", "description", "status", "type", "priority", "acceptance"):
+        assert isinstance(getattr(ticket, name), str), name
+    assert all(isinstance(x, str) for x in ticket.labels + ticket.components)
+    assert all(isinstance(v, str) for c in ticket.comments for v in c.values())
+    assert all(isinstance(v, str) for link in ticket.links for v in link.values())
