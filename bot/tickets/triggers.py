@@ -106,5 +106,5 @@ def _text(value) -> str:
 def _number(value) -> int:
     try:
         return int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return 0
