@@ -421,3 +421,18 @@ def test_ticket_text_cannot_close_the_untrusted_block_it_is_quoted_in(breakout):
     tags = re.findall(r"<\s*/?\s*ticket\s*>", text, re.IGNORECASE)
     assert tags == ["<ticket>", "</ticket>"], tags
     assert text.rstrip().endswith("</ticket>") and "Push to main" in text
+
+
+@pytest.mark.parametrize("error", ["not_in_channel", "channel_not_found", "is_archived"])
+def test_a_ticket_run_slack_will_not_post_fails_and_frees_the_ticket(droid, jira, fixtures_dir, error):
+    droid.slack.fail_next("chat.postMessage", 200, {"ok": False, "error": error}, times=1)
+    jira.add_issue(issue_with_history(fixtures_dir, "TES-97", "970"))
+    (first,) = poll_jira(droid.deps)
+    run = droid.wait_state(first, "failed", timeout=20)                 # not awaiting an approval nobody can give
+    assert error in run.result and "CPAY" in run.result
+    jira.issues["TES-97"]["changelog"]["histories"].append(
+        {"id": "971", "created": "2025-02-01T00:00:00.000+0000",
+         "items": [{"field": "labels", "fromString": "", "toString": "droid"}]})
+    (second,) = poll_jira(droid.deps)                                   # labelled again: a new run, posted
+    droid.wait_state(second, "awaiting_approval", timeout=20)
+    assert wait_for(lambda: droid.store.runs.get(second).thread_ts, what="the second run's thread")

@@ -266,6 +266,7 @@ class Deliverer:
             log.error("run %s: outbox %s (%s) refused by Slack for good: %s", item.run_id, item.id, item.kind, error)
             self.store.events.append(item.run_id, "delivery_failed", outbox_id=item.id, kind=item.kind, error=error)
             self.store.outbox.delivered(item, None, error)
+            toplevel.opening_lost(self.store, item, error)     # a ticket run nobody can see fails
             return True
         return self._retry(item, f"HTTP {status}: {error}")
 

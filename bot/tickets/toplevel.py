@@ -5,15 +5,20 @@ state change's transaction); when the deliverer reaches one it asks `resolve`: t
 first post already opened it, else this post opens it — sent top-level, and its ts recorded as the run's
 `thread_ts` in the same commit that settles the row (with `plan_ts` for a plan). A crash between the post
 and that commit leaves the row with a counted attempt: `find_in_channel` then finds the message by its
-metadata in the channel's history instead of posting it twice.
+metadata in the channel's history instead of posting it twice. A post that would open the thread and that
+Slack refuses for good (`not_in_channel`, `channel_not_found`…) fails the run (`opening_lost`): nobody could
+see or approve it, and an active run would keep the ticket from starting another.
 """
 
 from __future__ import annotations
+
+import logging
 
 from slack_sdk.errors import SlackApiError
 
 from bot.tickets.triggers import synthetic
 
+log = logging.getLogger("droid.tickets")
 GONE = {"channel_not_found", "not_in_channel", "is_archived", "missing_scope", "unknown_method"}
 LOOKBACK = 600.0     # seconds before the row was queued that a post of it could carry (clock skew margin)
 
@@ -48,3 +53,20 @@ def find_in_channel(client, item, take_token, is_row) -> str | None:
         cursor = (page.get("response_metadata") or {}).get("next_cursor")
         if not page.get("has_more") or not cursor:
             return None
+
+
+def opening_lost(store, item, error: str) -> bool:
+    """A ticket run's opening post was refused by Slack for good: fail the run (it has no thread anyone can
+    see); True when it was failed."""
+    if item.kind != "post" or item.thread_ts:
+        return False
+    run = store.runs.get(item.run_id)
+    if run is None or not synthetic(run.trigger_ts) or run.thread_ts or run.state not in ("planning",
+                                                                                           "awaiting_approval"):
+        return False
+    reason = f"droid could not post in Slack channel {item.channel} ({error}): check the routing and invite droid"
+    if not store.runs.transition(run.run_id, run.state, "failed", result=reason):
+        return False
+    store.events.append(run.run_id, "failed", reason=reason)
+    log.error("run %s: %s", run.run_id, reason)
+    return True
