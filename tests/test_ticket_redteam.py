@@ -436,3 +436,13 @@ def test_a_ticket_run_slack_will_not_post_fails_and_frees_the_ticket(droid, jira
     (second,) = poll_jira(droid.deps)                                   # labelled again: a new run, posted
     droid.wait_state(second, "awaiting_approval", timeout=20)
     assert wait_for(lambda: droid.store.runs.get(second).thread_ts, what="the second run's thread")
+
+
+def test_an_unmapped_project_is_one_log_line_not_one_per_issue(droid, jira, fixtures_dir, caplog):
+    for n in range(4):
+        issue = issue_with_history(fixtures_dir, f"ZZZ-{n + 1}", f"99{n}")
+        jira.add_issue(issue)
+    caplog.clear()
+    assert poll_jira(droid.deps) == [] and poll_jira(droid.deps) == []
+    lines = [line for line in poll_lines(caplog) if "no channel is mapped" in line]
+    assert len(lines) == 1 and "ZZZ" in lines[0], lines
