@@ -175,6 +175,8 @@ def find_refs(text: str, *, jira_url: str = "", github_url: str = "https://githu
     outside = _blank(text, spans)
     for match in GITHUB_SHORT.finditer(outside):
         owner, name, number = match.groups()
+        if not is_github_repo(f"{owner}/{name}"):      # `acme/..#1`: no repository is named . or ..
+            continue
         found.append((match.start(), TicketRef("github", f"{owner}/{name}#{number}", repo=f"{owner}/{name}",
                                                number=int(number))))
     projects = {str(p).upper() for p in jira_projects or ()}
@@ -196,7 +198,7 @@ def _url_ref(url: str, jira_url: str, github_url: str) -> TicketRef | None:
     parsed = urlparse(url)
     host = parsed.netloc.lower()
     if github_url and host == urlparse(github_url).netloc.lower():
-        if m := GITHUB_ISSUE_PATH.match(parsed.path):
+        if (m := GITHUB_ISSUE_PATH.match(parsed.path)) and is_github_repo(f"{m[1]}/{m[2]}"):
             owner, name, number = m.groups()
             return TicketRef("github", f"{owner}/{name}#{number}", url=url, repo=f"{owner}/{name}", number=int(number))
         return None

@@ -446,3 +446,11 @@ def test_an_unmapped_project_is_one_log_line_not_one_per_issue(droid, jira, fixt
     assert poll_jira(droid.deps) == [] and poll_jira(droid.deps) == []
     lines = [line for line in poll_lines(caplog) if "no channel is mapped" in line]
     assert len(lines) == 1 and "ZZZ" in lines[0], lines
+
+
+def test_refs_that_would_inject_into_an_api_path_are_not_refs():
+    from integrations.tickets import find_refs
+    text = ("fix acme/..#1 acme/.#2 https://github.com/acme/../issues/3 https://github.com/a%2Fb/c/issues/5 "
+            "PAY-١٢ ＰＡＹ-3 PAY-0 and acme/pay#4")
+    refs = find_refs(text, jira_url="https://jira.example", jira_projects=("PAY",))
+    assert [r.key for r in refs] == ["acme/pay#4"], refs
