@@ -152,7 +152,8 @@ def test_canaries_in_a_jira_webhook_ticket_reach_no_sink(world, fixtures_dir, ca
     broken["issue"]["key"] = f"PAY-1 {planted(' ')}"
     raw = json.dumps(broken).encode()
     assert post(droid, "/jira/webhook", raw, signed(JIRA_SECRET, raw, "X-Hub-Signature")).status_code == 400
-    assert post(droid, "/jira/webhook", body, signed(JIRA_SECRET, body, "X-Hub-Signature")).text == "accepted"
+    headers = {**signed(JIRA_SECRET, body, "X-Hub-Signature"), "X-Atlassian-Webhook-Identifier": ONE_LINE}
+    assert post(droid, "/jira/webhook", body, headers).text == "accepted"
     run = wait_for(lambda: droid.store.runs.in_states("received", "planning", "awaiting_approval"), what="the run")[0]
     assert run.requester == "UALICE"
     run = ship(droid, run.run_id)
@@ -177,7 +178,7 @@ def test_canaries_in_a_github_issue_reach_no_sink(world, fixtures_dir, caplog):
                                                                         "email": REPORTER})
     body = json.dumps(payload).encode()
     headers = {**signed(GITHUB_SECRET, body, "X-Hub-Signature-256"), "X-GitHub-Event": "issues",
-               "X-GitHub-Delivery": str(uuid.uuid4())}
+               "X-GitHub-Delivery": CANARIES["npm"][0]}
     assert post(droid, "/github/webhook", body, headers).text == "accepted"
     run = wait_for(lambda: droid.store.runs.in_states("received", "planning", "awaiting_approval"), what="the run")[0]
     run = ship(droid, run.run_id)

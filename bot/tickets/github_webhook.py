@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 
-from bot.slack.webhook_guard import GITHUB, WebhookGuard
+from bot.slack.webhook_guard import GITHUB, WebhookGuard, delivery_key
 from bot.tickets.convert import MalformedTicket, github_ticket
 from bot.tickets.intake import start_ticket_run
 from bot.tickets.triggers import github_trigger
@@ -42,7 +42,7 @@ def accept(deps, event: str, payload: dict, delivery: str) -> tuple[int, dict, s
     if event == "ping":
         return 200, TEXT, "pong"
     payload = clean(payload)
-    trigger = github_trigger(event, payload, deps.settings.ticket_label, delivery.strip()[:100])
+    trigger = github_trigger(event, payload, deps.settings.ticket_label, delivery_key(delivery) if delivery.strip() else "")
     repository = payload.get("repository")
     repo = repository.get("full_name") if isinstance(repository, dict) else None
     if trigger is None:

@@ -15,7 +15,7 @@ import hmac
 import json
 import logging
 
-from bot.slack.webhook_guard import JIRA, WebhookGuard
+from bot.slack.webhook_guard import JIRA, WebhookGuard, delivery_key
 from bot.tickets.convert import MalformedTicket, jira_project, jira_ticket
 from bot.tickets.intake import start_ticket_run
 from bot.tickets.triggers import jira_webhook_trigger
@@ -75,7 +75,7 @@ def _first_time(deps, raw: bytes, headers: dict) -> bool:
     keys = [f"jira-server:body:{hashlib.sha256(raw).hexdigest()}"]
     identifier = {k.lower(): v for k, v in headers.items()}.get("x-atlassian-webhook-identifier")
     if identifier:
-        keys.append(f"jira-server:id:{identifier.strip()[:200]}")
+        keys.append(f"jira-server:id:{delivery_key(identifier)}")
     return all([deps.store.deliveries.first_time(key) for key in keys])
 
 
