@@ -15,7 +15,6 @@ import hashlib
 import hmac
 import json
 import logging
-import uuid
 
 import pytest
 import requests
