@@ -35,9 +35,10 @@ class TicketInfo:
 class JiraError(Exception):
     """A Jira call failed; short message, safe to post."""
 
-    def __init__(self, message: str, status: int | None = None):
+    def __init__(self, message: str, status: int | None = None, retry_after: float | None = None):
         super().__init__(message)
         self.status = status
+        self.retry_after = retry_after      # seconds Jira asked droid to wait (429/503 Retry-After), when it did
 
 
 def _translate(exc: Exception, what: str) -> JiraError:
@@ -64,11 +65,19 @@ def _translate(exc: Exception, what: str) -> JiraError:
             message = f"{what}: Jira server error ({status})"
         else:
             message = f"{what}: Jira answered {status}{': ' + detail if detail else ''}"
-        return JiraError(_short(message), status)
+        return JiraError(_short(message), status, _retry_after(response))
     name = type(exc).__name__
     if "Timeout" in name or "Connection" in name:
         return JiraError(f"{what}: Jira unreachable ({name})")
     return JiraError(_short(f"{what}: {name}"))
+
+
+def _retry_after(response) -> float | None:
+    """A Retry-After header in seconds (bounded to an hour), or None."""
+    try:
+        return max(0.0, min(float(response.headers.get("Retry-After")), 3600.0))
+    except (AttributeError, TypeError, ValueError):
+        return None
 
 
 def _no_such_api(exc: Exception) -> bool:

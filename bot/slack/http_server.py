@@ -32,7 +32,7 @@ TEXT = {"content-type": "text/plain; charset=utf-8"}
 # A route: (body, headers) -> (status, headers, body). body is the decoded UTF-8 text, or the raw
 # bytes when the route sets `wants_bytes = True` on itself (what a signature is computed over). A route
 # whose key ends with "/" and that sets `wants_path = True` serves every path under it, called with the path too.
-SHAPE_ERRORS = (ValueError, TypeError, AttributeError, KeyError, IndexError, RecursionError)
+SHAPE_ERRORS = (ValueError, TypeError, AttributeError, KeyError, IndexError, RecursionError, OverflowError)
 
 
 def dispatch_raw(app: App, body: str, headers: dict[str, str]) -> tuple[int, dict, str]:

@@ -19,11 +19,20 @@ import hmac
 import json
 import logging
 import math
+import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 log = logging.getLogger("droid.webhooks")
+_GUID = re.compile(r"[0-9A-Fa-f-]{1,64}")
+
+
+def delivery_key(value: str) -> str:
+    """A delivery id as it may be stored: a GUID-like id as is; anything else (it is the sender's text, and
+    could carry anything) as `h` + a SHA-256 prefix, still unique per id."""
+    value = value.strip()
+    return value if _GUID.fullmatch(value) else "h" + hashlib.sha256(value.encode("utf-8", "replace")).hexdigest()[:40]
 
 
 @dataclass(frozen=True)
@@ -124,6 +133,6 @@ class WebhookGuard:
     def _first_time(self, signature: str, headers: dict) -> bool:
         keys = [f"{self.spec.name}:sig:{signature}"]
         if self.spec.delivery_header and (delivery := headers.get(self.spec.delivery_header.lower())):
-            keys.append(f"{self.spec.name}:id:{delivery.strip()[:200]}")
+            keys.append(f"{self.spec.name}:id:{delivery_key(delivery)}")
         seen = [not self.deliveries.first_time(key) for key in keys]
         return not any(seen)

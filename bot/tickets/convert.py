@@ -1,7 +1,9 @@
 """A `Ticket` from the JSON a trigger carries: a Jira issue (webhook or search result) or a GitHub issue (webhook).
 
 The intake's own converter: it reads only what the trigger already holds (no extra API call), bounded.
-Every text field stays untrusted; the run store redacts the context it is kept in.
+Every text field stays untrusted; the run store redacts the context it is kept in. The fields a run is
+built on (the key, the project, the repository, the number, the title, the labels) must have their
+exact shape and type, else `MalformedTicket` (a ValueError): no run starts from such a ticket.
 """
 
 from __future__ import annotations
@@ -9,34 +11,83 @@ from __future__ import annotations
 from urllib.parse import urlparse
 
 from integrations.jira_client import description_text
-from integrations.tickets import DESCRIPTION_MAX, Ticket, TicketRef, bounded
+from integrations.tickets import (
+    DESCRIPTION_MAX,
+    Ticket,
+    TicketRef,
+    bounded,
+    is_github_repo,
+    is_issue_number,
+    is_jira_key,
+)
 
 TITLE_MAX = 300
+NAME_MAX = 200        # a label, a component, a status, a person's name or email
+
+
+class MalformedTicket(ValueError):
+    """A trigger's issue JSON lacks the shape a run is built on (the message names the field)."""
 
 
 def jira_ticket(raw: dict, jira_url: str = "") -> Ticket:
-    """The ticket in a Jira issue's JSON (v2 or v3: an ADF description is rendered to text)."""
-    fields = raw.get("fields") or {}
-    key = str(raw.get("key") or "")
-    base = (jira_url or _site(raw.get("self") or "")).rstrip("/")
+    """The ticket in a Jira issue's JSON (v2 or v3: an ADF description is rendered to text).
+
+    Raises MalformedTicket when the key, fields, summary, labels, components or project are not what Jira sends."""
+    fields = _checked_jira(raw)
+    key = raw["key"]
+    base = (jira_url or _site(raw.get("self") if isinstance(raw.get("self"), str) else "")).rstrip("/")
     url = f"{base}/browse/{key}" if base else ""
     return Ticket(ref=TicketRef("jira", key, url=url), title=bounded(str(fields.get("summary") or ""), TITLE_MAX),
                   description=bounded(description_text(fields.get("description")), DESCRIPTION_MAX), url=url,
                   status=_name(fields.get("status")), type=_name(fields.get("issuetype")),
-                  priority=_name(fields.get("priority")), labels=[str(x) for x in fields.get("labels") or []][:30],
+                  priority=_name(fields.get("priority")), labels=[bounded(x, NAME_MAX) for x in fields.get("labels") or []][:30],
                   components=[_name(c) for c in fields.get("components") or []][:30],
                   reporter=_jira_person(fields.get("reporter")), assignee=_jira_person(fields.get("assignee")))
 
 
 def jira_project(raw: dict) -> str:
-    """The Jira project key of an issue (its `project` field, else the key's prefix)."""
-    project = ((raw.get("fields") or {}).get("project") or {}).get("key")
-    return str(project or str(raw.get("key") or "").rsplit("-", 1)[0])
+    """The Jira project key of an issue: its key's prefix (a `project` field naming another is malformed)."""
+    _checked_jira(raw)
+    return raw["key"].rsplit("-", 1)[0]
+
+
+def _checked_jira(raw) -> dict:
+    """The issue's fields, once its load-bearing parts have Jira's shapes; else MalformedTicket."""
+    if not isinstance(raw, dict) or not is_jira_key(raw.get("key")):
+        raise MalformedTicket("key")
+    fields = raw.get("fields")
+    if not isinstance(fields, dict):
+        raise MalformedTicket("fields")
+    if not isinstance(fields.get("summary"), str):
+        raise MalformedTicket("summary")
+    if not _list_of(fields.get("labels"), str):
+        raise MalformedTicket("labels")
+    if not _list_of(fields.get("components"), (dict, str)):
+        raise MalformedTicket("components")
+    project = fields.get("project")
+    if "project" in fields and (not isinstance(project, dict) or project.get("key") != raw["key"].rsplit("-", 1)[0]):
+        raise MalformedTicket("project")
+    return fields
+
+
+def _list_of(value, kinds) -> bool:
+    """True for a missing value or a list whose items are all of `kinds`."""
+    return value is None or (isinstance(value, list) and all(isinstance(x, kinds) for x in value))
 
 
 def github_ticket(issue: dict, repo: str) -> Ticket:
-    """The ticket in a GitHub issue's JSON (from an `issues` webhook)."""
-    number = int(issue.get("number") or 0)
+    """The ticket in a GitHub issue's JSON (from an `issues` webhook); MalformedTicket when its repository,
+    number, title, body or labels are not what GitHub sends."""
+    if not is_github_repo(repo):
+        raise MalformedTicket("repository")
+    if not isinstance(issue, dict) or not is_issue_number(issue.get("number")):
+        raise MalformedTicket("number")
+    for name, kinds in (("title", str), ("body", (str, type(None))), ("html_url", (str, type(None)))):
+        if not isinstance(issue.get(name), kinds):
+            raise MalformedTicket(name)
+    if not _list_of(issue.get("labels"), dict):
+        raise MalformedTicket("labels")
+    number = issue["number"]
     key = f"{repo}#{number}"
     url = str(issue.get("html_url") or "")
     return Ticket(ref=TicketRef("github", key, url=url, repo=repo, number=number),
@@ -50,23 +101,23 @@ def github_ticket(issue: dict, repo: str) -> Ticket:
 
 def _name(value) -> str:
     if isinstance(value, dict):
-        return str(value.get("name") or value.get("value") or "")
-    return str(value or "")
+        value = value.get("name") or value.get("value")
+    return bounded(value, NAME_MAX) if isinstance(value, str) else ""
 
 
 def _jira_person(person) -> dict:
     if not isinstance(person, dict):
         return {}
-    return {"name": str(person.get("displayName") or person.get("name") or ""),
-            "email": str(person.get("emailAddress") or ""),
-            "id": str(person.get("accountId") or person.get("name") or person.get("key") or "")}
+    return {"name": _name(person.get("displayName") or person.get("name")),
+            "email": _name(person.get("emailAddress")),
+            "id": _name(person.get("accountId") or person.get("name") or person.get("key"))}
 
 
 def _github_person(person) -> dict:
     if not isinstance(person, dict):
         return {}
-    return {"name": str(person.get("login") or ""), "email": str(person.get("email") or ""),
-            "id": str(person.get("id") or "")}
+    return {"name": _name(person.get("login")), "email": _name(person.get("email")),
+            "id": _name(str(person["id"]) if isinstance(person.get("id"), int) else person.get("id"))}
 
 
 def _site(self_url: str) -> str:

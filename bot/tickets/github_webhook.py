@@ -6,11 +6,14 @@ GITHUB_WEBHOOK_SECRET; a repeated signature or `X-GitHub-Delivery` is answered 2
 
 from __future__ import annotations
 
-from bot.slack.webhook_guard import GITHUB, WebhookGuard
-from bot.tickets.convert import github_ticket
+import logging
+
+from bot.slack.webhook_guard import GITHUB, WebhookGuard, delivery_key
+from bot.tickets.convert import MalformedTicket, github_ticket
 from bot.tickets.intake import start_ticket_run
 from bot.tickets.triggers import github_trigger
 
+log = logging.getLogger("droid.tickets")
 TEXT = {"content-type": "text/plain"}
 PATH = "/github/webhook"
 
@@ -39,11 +42,17 @@ def accept(deps, event: str, payload: dict, delivery: str) -> tuple[int, dict, s
     if event == "ping":
         return 200, TEXT, "pong"
     payload = clean(payload)
-    trigger = github_trigger(event, payload, deps.settings.ticket_label, delivery.strip()[:100])
-    repo = str((payload.get("repository") or {}).get("full_name") or "")
-    if trigger is None or not repo:
-        return 200, TEXT, f"ignored: {event[:40]} {str(payload.get('action') or '')[:40]}".strip()
-    ticket = github_ticket(payload["issue"], repo)
+    trigger = github_trigger(event, payload, deps.settings.ticket_label, delivery_key(delivery) if delivery.strip() else "")
+    repository = payload.get("repository")
+    repo = repository.get("full_name") if isinstance(repository, dict) else None
+    if trigger is None:
+        action = payload.get("action")
+        return 200, TEXT, f"ignored: {event[:40]} {action[:40] if isinstance(action, str) else ''}".strip()
+    try:
+        ticket = github_ticket(payload["issue"], repo)
+    except MalformedTicket as exc:
+        log.warning("GitHub webhook with a malformed issue refused (%s)", exc)
+        return 400, TEXT, f"malformed issue ({exc})"
     channel = deps.settings.routing.channel_for_github_repo(repo)
     start_ticket_run(deps, ticket, trigger=trigger, source="github_webhook", channel=channel, github_repo=repo)
     return 200, TEXT, "accepted"

@@ -19,6 +19,7 @@ from state.runs import Run
 log = logging.getLogger("droid.tickets")
 SKILL = "code_change"      # a ticket handed to droid asks for a change: no classifier guess on its title
 _unmapped_told: set[str] = set()
+UNMAPPED_TOLD_MAX = 1000
 
 
 def start_ticket_run(deps, ticket: Ticket, *, trigger: str, source: str, channel: str | None,
@@ -26,10 +27,12 @@ def start_ticket_run(deps, ticket: Ticket, *, trigger: str, source: str, channel
     """Create (and queue the planning of) the run for one trigger event of a ticket; None when nothing starts."""
     key = ticket.key
     if not channel:
-        if key not in _unmapped_told:
-            _unmapped_told.add(key)
-            log.warning("%s (%s): no channel is mapped to its %s; nothing posted (jira_projects / channels in "
-                        "DROID_CONFIG)", key, source, "repository" if ticket.ref.system == "github" else "project")
+        where = ticket.ref.repo if ticket.ref.system == "github" else key.rsplit("-", 1)[0]
+        if where not in _unmapped_told and len(_unmapped_told) < UNMAPPED_TOLD_MAX:   # once per project, not per issue
+            _unmapped_told.add(where)
+            log.warning("%s (%s, first seen: %s): no channel is mapped to this %s; nothing posted (jira_projects / "
+                        "channels in DROID_CONFIG)", where, source, key,
+                        "repository" if ticket.ref.system == "github" else "project")
         return None
     if deps.store.tickets.seen(key, trigger):
         return None

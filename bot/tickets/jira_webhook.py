@@ -15,8 +15,8 @@ import hmac
 import json
 import logging
 
-from bot.slack.webhook_guard import JIRA, WebhookGuard
-from bot.tickets.convert import jira_project, jira_ticket
+from bot.slack.webhook_guard import JIRA, WebhookGuard, delivery_key
+from bot.tickets.convert import MalformedTicket, jira_project, jira_ticket
 from bot.tickets.intake import start_ticket_run
 from bot.tickets.triggers import jira_webhook_trigger
 
@@ -75,7 +75,7 @@ def _first_time(deps, raw: bytes, headers: dict) -> bool:
     keys = [f"jira-server:body:{hashlib.sha256(raw).hexdigest()}"]
     identifier = {k.lower(): v for k, v in headers.items()}.get("x-atlassian-webhook-identifier")
     if identifier:
-        keys.append(f"jira-server:id:{identifier.strip()[:200]}")
+        keys.append(f"jira-server:id:{delivery_key(identifier)}")
     return all([deps.store.deliveries.first_time(key) for key in keys])
 
 
@@ -86,8 +86,13 @@ def accept(deps, payload: dict) -> tuple[int, dict, str]:
     trigger = jira_webhook_trigger(payload, deps.settings.ticket_label)
     issue = payload.get("issue")
     if trigger is None or not isinstance(issue, dict) or not issue.get("key"):
-        return 200, TEXT, f"ignored: {str(payload.get('webhookEvent') or 'event')[:60]}"
-    ticket = jira_ticket(issue, deps.settings.jira_url)
-    channel = deps.settings.routing.channel_for_jira_project(jira_project(issue))
+        event = payload.get("webhookEvent")
+        return 200, TEXT, f"ignored: {event[:60] if isinstance(event, str) else 'event'}"
+    try:
+        ticket, project = jira_ticket(issue, deps.settings.jira_url), jira_project(issue)
+    except MalformedTicket as exc:
+        log.warning("Jira webhook with a malformed issue refused (%s)", exc)
+        return 400, TEXT, f"malformed issue ({exc})"
+    channel = deps.settings.routing.channel_for_jira_project(project)
     start_ticket_run(deps, ticket, trigger=trigger, source="jira_webhook", channel=channel)
     return 200, TEXT, "accepted"

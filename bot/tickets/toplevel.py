@@ -5,16 +5,21 @@ state change's transaction); when the deliverer reaches one it asks `resolve`: t
 first post already opened it, else this post opens it — sent top-level, and its ts recorded as the run's
 `thread_ts` in the same commit that settles the row (with `plan_ts` for a plan). A crash between the post
 and that commit leaves the row with a counted attempt: `find_in_channel` then finds the message by its
-metadata in the channel's history instead of posting it twice.
+metadata in the channel's history instead of posting it twice. A post that would open the thread and that
+Slack refuses for good (`not_in_channel`, `channel_not_found`…) fails the run (`opening_lost`): nobody could
+see or approve it, and an active run would keep the ticket from starting another.
 """
 
 from __future__ import annotations
+
+import logging
 
 from slack_sdk.errors import SlackApiError
 
 from bot.slack import blocks, mrkdwn
 from bot.tickets.triggers import synthetic
 
+log = logging.getLogger("droid.tickets")
 GONE = {"channel_not_found", "not_in_channel", "is_archived", "missing_scope", "unknown_method"}
 LOOKBACK = 600.0     # seconds before the row was queued that a post of it could carry (clock skew margin)
 

@@ -9,7 +9,10 @@ a new history, hence a new trigger. A JQL that does not select by the label give
 
 from __future__ import annotations
 
+import re
+
 SYNTHETIC_PREFIX = "ticket:"
+_ID = re.compile(r"[0-9A-Za-z_.:-]{1,100}", re.ASCII)    # what a changelog or delivery id may look like
 
 
 def trigger_ts(ticket_key: str, trigger: str) -> str:
@@ -24,11 +27,11 @@ def synthetic(ts: str | None) -> bool:
 
 def adds_label(items: list, label: str) -> bool:
     """True when changelog `items` add `label` to the issue's labels."""
-    for item in items or []:
+    for item in items if isinstance(items, list) else []:
         if not isinstance(item, dict) or str(item.get("field") or item.get("fieldId") or "").lower() != "labels":
             continue
-        before = str(item.get("fromString") or "").split()
-        after = str(item.get("toString") or "").split()
+        before = _text(item.get("fromString")).split()
+        after = _text(item.get("toString")).split()
         if label in after and label not in before:
             return True
     return False
@@ -36,27 +39,30 @@ def adds_label(items: list, label: str) -> bool:
 
 def poll_trigger(raw: dict, label: str) -> str:
     """The trigger id of an issue the JQL poll found (see the module docstring)."""
-    labels = (raw.get("fields") or {}).get("labels") or []
-    if label not in labels:
+    if label not in _labels(_get(raw, "fields", "labels")):
         return "jql"
-    histories = ((raw.get("changelog") or {}).get("histories")) or []
-    adding = [h for h in histories if isinstance(h, dict) and adds_label(h.get("items"), label)]
+    histories = _get(raw, "changelog", "histories")
+    adding = [h for h in histories if isinstance(h, dict) and adds_label(h.get("items"), label)
+              and _id(h.get("id"))] if isinstance(histories, list) else []
     if not adding:
         return "created"
-    newest = max(adding, key=lambda h: (str(h.get("created") or ""), _number(h.get("id"))))
-    return str(newest.get("id"))
+    newest = max(adding, key=lambda h: (_text(h.get("created")), _number(h.get("id"))))
+    return _id(newest.get("id"))
 
 
 def jira_webhook_trigger(payload: dict, label: str) -> str | None:
     """The trigger id of a Jira webhook delivery, or None when it does not hand the ticket to droid."""
     event = payload.get("webhookEvent")
-    labels = ((payload.get("issue") or {}).get("fields") or {}).get("labels") or []
+    labels = _labels(_get(payload, "issue", "fields", "labels"))
     if event == "jira:issue_created":
         return "created" if label in labels else None
     if event == "jira:issue_updated":
-        changelog = payload.get("changelog") or {}
-        if changelog.get("id") and adds_label(changelog.get("items"), label) and label in labels:
-            return str(changelog["id"])
+        changelog = payload.get("changelog")
+        if not isinstance(changelog, dict):
+            return None
+        history = _id(changelog.get("id"))
+        if history and adds_label(changelog.get("items"), label) and label in labels:
+            return history
     return None
 
 
@@ -65,16 +71,40 @@ def github_trigger(event: str, payload: dict, label: str, delivery: str) -> str 
     if event != "issues" or not isinstance(payload.get("issue"), dict):
         return None
     action = payload.get("action")
-    if action == "labeled" and (payload.get("label") or {}).get("name") == label and delivery:
+    if action == "labeled" and _get(payload, "label", "name") == label and _id(delivery):
         return f"labeled:{delivery}"
-    names = [x.get("name") for x in payload["issue"].get("labels") or [] if isinstance(x, dict)]
+    labels = payload["issue"].get("labels")
+    names = [x.get("name") for x in labels if isinstance(x, dict)] if isinstance(labels, list) else []
     if action == "opened" and label in names:
         return "opened"
     return None
 
 
+def _get(value, *path):
+    """value[path…] through dicts only; None where a step is missing or not an object."""
+    for key in path:
+        value = value.get(key) if isinstance(value, dict) else None
+    return value
+
+
+def _labels(value) -> list[str]:
+    """The label names in an issue's `labels` (a list of strings); [] for anything else (a string is not a list)."""
+    return [x for x in value if isinstance(x, str)] if isinstance(value, list) else []
+
+
+def _id(value) -> str:
+    """A changelog or delivery id as text, when it has an id's shape (a number, or a short token); else ""."""
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        value = str(value)
+    return value if isinstance(value, str) and _ID.fullmatch(value) else ""
+
+
+def _text(value) -> str:
+    return value if isinstance(value, str) else ""
+
+
 def _number(value) -> int:
     try:
         return int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return 0

@@ -9,16 +9,18 @@ from __future__ import annotations
 
 import re
 
-from integrations.tickets import JIRA_KEY
+from integrations.tickets import JIRA_KEY, is_github_repo, is_issue_number, is_jira_key
 
 COMMENT_MAX = 2000
 STEP_MAX = 200
 STEPS_SHOWN = 10
 REASON_MAX = 300
 TITLE_MAX = 72
-_KEY_SHAPE = re.compile(r"[A-Z][A-Z0-9_]{1,9}-[1-9][0-9]{0,6}")
-_REPO_SHAPE = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,38}/[A-Za-z0-9._-]{1,100}")
 _KEY_IN_TEXT = re.compile(JIRA_KEY.pattern + r"\s*[:\-–]?")
+# What notifies people when droid writes it on a tracker: GitHub `@user` / `@org/team`, Jira wiki `[~user]` /
+# `[~accountid:…]`. A zero-width space after the sigil keeps the text readable and notifies nobody.
+_MENTION = re.compile(r"(?<![\w.+-])@(?=[A-Za-z0-9])|\[(?=~)")
+_ZWSP = "\u200b"
 
 
 def marker(run_id: str, purpose: str) -> str:
@@ -29,14 +31,14 @@ def marker(run_id: str, purpose: str) -> str:
 def jira_key(run) -> str | None:
     """The run's Jira key, when it has exactly a Jira key's shape."""
     key = str((run.context or {}).get("jira_key") or "")
-    return key if _KEY_SHAPE.fullmatch(key) else None
+    return key if is_jira_key(key) else None
 
 
 def github_issue(run) -> tuple[str, int] | None:
     """(owner/name, number) of the run's GitHub issue, when well-formed."""
     issue = (run.context or {}).get("github_issue") or {}
     repo, number = str(issue.get("repo") or ""), issue.get("number")
-    if not _REPO_SHAPE.fullmatch(repo) or not isinstance(number, int) or not 0 < number < 10_000_000:
+    if not is_github_repo(repo) or not is_issue_number(number):
         return None
     return repo, number
 
@@ -87,9 +89,15 @@ def one_line(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
+def inert(text: str) -> str:
+    """Text droid writes on a ticket with its mentions disarmed (`@team`, `[~user]`): a ticket's title or the
+    model echoing it must not page a GitHub team or a Jira user."""
+    return _MENTION.sub(lambda m: m.group(0) + _ZWSP, text)
+
+
 def with_marker(text: str, run_id: str, purpose: str) -> str:
-    """The comment, bounded, ending with its marker on its own line."""
-    text = text.strip()
+    """The comment, bounded, mentions disarmed, ending with its marker on its own line."""
+    text = inert(text.strip())
     if len(text) > COMMENT_MAX:
         text = text[: COMMENT_MAX - 1].rstrip() + "…"
     return f"{text}\n\n{marker(run_id, purpose)}"
