@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 
 import pytest
 
@@ -148,7 +149,8 @@ def test_absent_transition_is_skipped_with_an_event_and_the_run_succeeds(world):
 def test_github_issue_run_says_fixes_in_the_pr_and_comments_once(world):
     make, model, github, jira, origin = world
     droid = make()
-    model.add(Turn.tool_use("submit_plan", PLAN), *FIX)
+    model.add(Turn.tool_use("submit_plan", {**PLAN, "steps": [{"title": "Fix add, closes acme/calc#7"}]}), FIX[0],
+              Turn.tool_use("final_answer", {"text": "Fixed add(). Fixes #999, cc @acme/admins"}))
     parent = droid.slack.add_user_message("CDEV", "UALICE", "issue acme/calc#123 labelled droid")
     ticket = {"ref": {"system": "github", "key": "acme/calc#123"}, "title": "add() subtracts"}
     run, _ = droid.store.runs.create(channel="CDEV", trigger_ts=parent["ts"], thread_ts=parent["ts"], requester="UALICE",
@@ -162,6 +164,8 @@ def test_github_issue_run_says_fixes_in_the_pr_and_comments_once(world):
     settled(droid, run.run_id, "thread", "approved", "pull_request")
     pr = github.pulls["acme/calc"][0]
     assert "Fixes #123" in pr["body"] and pr["title"] == "add() subtracts"
+    live = re.findall(r"(?i)\b(?:close[sd]?|fix(?:e[sd])?|resolve[sd]?):?\s+(?:[\w.-]+/[\w.-]+)?#\d+", pr["body"])
+    assert live == ["Fixes #123"] and "@acme/admins" not in pr["body"]    # the model's words close nothing
     assert pr["head"]["ref"].startswith("droid/issue-123-add-subtracts-")
     comments = github.issue_comments[("acme/calc", 123)]
     assert [c["body"] for c in comments if pr["html_url"] in c["body"]] == [comments[-1]["body"]]

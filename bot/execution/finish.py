@@ -110,17 +110,18 @@ def push_target(settings, ws, target: str):
 def pr_body(run, plan: Plan, summary: str, files: list[str], stat: str, tests: TestRun, thread_link: str | None,
             fixes: str | None = None) -> str:
     """Summary, the approved plan, what changed, tests, risks, links back (and `Fixes #123` for a GitHub issue)."""
+    from bot.tickets.writeback_text import inert_pr
     steps = "\n".join(f"{i}. {s.title}" for i, s in enumerate(plan.steps, 1))
     links = [f"- Slack thread: {thread_link}" if thread_link else f"- Slack run `{run.run_id}`"]
     if run.context.get("jira_key"):
         links.append(f"- Jira: {run.context.get('jira_url') or run.context['jira_key']}")
-    if fixes:
-        links.append(f"- {fixes}")
-    return (f"## Summary\n{summary}\n\n## Approved plan (v{plan.version}, approved by {run.approved_by})\n{steps}\n\n"
-            f"## What changed\n```\n{stat}\n```\n\n## Tests\n{tests.describe()}\n\n"
-            + (f"```\n{tests.tail}\n```\n\n" if tests.exit_code not in (0, None) else "")
-            + "## Risks\n" + "\n".join(f"- {r}" for r in plan.risks or ["none noted"]) + "\n\n## Links\n"
-            + "\n".join(links) + "\n\n_Opened by droid. Review before merging: droid never merges._\n")
+    body = inert_pr(   # what the model and the ticket wrote may neither page a team nor close an issue
+        f"## Summary\n{summary}\n\n## Approved plan (v{plan.version}, approved by {run.approved_by})\n{steps}\n\n"
+        f"## What changed\n```\n{stat}\n```\n\n## Tests\n{tests.describe()}\n\n"
+        + (f"```\n{tests.tail}\n```\n\n" if tests.exit_code not in (0, None) else "")
+        + "## Risks\n" + "\n".join(f"- {r}" for r in plan.risks or ["none noted"]) + "\n\n## Links\n"
+        + "\n".join(links))
+    return body + (f"\n- {fixes}" if fixes else "") + "\n\n_Opened by droid. Review before merging: droid never merges._\n"
 
 
 def _open_pr(settings, target: str, ws, title: str, body: str, redact, record) -> str | None:

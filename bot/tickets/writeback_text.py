@@ -95,6 +95,15 @@ def inert(text: str) -> str:
     return _MENTION.sub(lambda m: m.group(0) + _ZWSP, text)
 
 
+_CLOSING = re.compile(r"(?i)\b(close[sd]?|fix(?:e[sd])?|resolve[sd]?)(?=\s*:?\s+(?:[\w.-]+/[\w.-]+)?#\d)")
+
+
+def inert_pr(text: str) -> str:
+    """PR text droid did not choose (the model's summary and steps, ticket titles) with mentions disarmed and
+    closing keywords broken: only droid's own `Fixes #123` line may close an issue on merge."""
+    return _CLOSING.sub(lambda m: m.group(1)[0] + _ZWSP + m.group(1)[1:], inert(text))
+
+
 def with_marker(text: str, run_id: str, purpose: str) -> str:
     """The comment, bounded, mentions disarmed, ending with its marker on its own line."""
     text = inert(text.strip())
