@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from skills.rca.blame import _ago, _commit_brief, _ordinal
 from skills.rca.git import first_release
+from skills.rca.guards import guard_lines
 from skills.rca.meta import META_FACTOR, meta_change
 from skills.rca.model import SuspectCommit, SuspectLocation
 from skills.rca.weights import (
@@ -19,6 +20,7 @@ from skills.rca.weights import (
     W_COMMIT_FILE,
     W_COMMIT_FRAME_LINE,
     W_COMMIT_FUNCTION,
+    W_COMMIT_GUARD,
 )
 
 
@@ -72,6 +74,7 @@ class CommitRanking:
                    f"last changed frame line {fe.file}:{fe.line} ({fe.scope or fe.function})"
                    + (f": `{code[:70]}`" if code else ""),
                    f"{fe.file}:{around.start}" if around else f"{fe.file}:{fe.line}")
+        self._credit_guards(credit, top)
         best = max((loc.score for loc in top), default=1.0) or 1.0
         for loc in top:
             counts: dict[str, int] = {}
@@ -110,7 +113,7 @@ class CommitRanking:
         # the error happened.
         inner = self._innermost_group()
         direct = [a for sha, a in ages.items() if a is not None and any(
-            k.startswith("frame:") or (k.startswith("function:") and (
+            k.startswith(("frame:", "guard:")) or (k.startswith("function:") and (
                 v >= MIN_DIRECT_FUNCTION or groups.get(k) == inner))
             for k, v in points[sha].items())]
         youngest = min(direct or [a for a in ages.values() if a is not None], default=0.0)
@@ -144,7 +147,8 @@ class CommitRanking:
                                      subject=info.subject,
                                      age_before_first_seen=(timedelta(days=age)
                                                             if age is not None else None),
-                                     links=links,
+                                     links=links, evidence=strongest + COMMIT_MORE_LINKS * (
+                                         sum(by_loc.values()) - strongest),
                                      innermost=any(groups.get(k) == inner and not
                                                    k.startswith("file:") for k in bucket)))
         out = self._size_penalty(out, limit)
@@ -164,6 +168,31 @@ class CommitRanking:
             self.notes.append(f"{len(excluded)} commit(s) after first seen excluded from suspects")
         return out
 
+
+    def _credit_guards(self, credit, top: list[SuspectLocation]) -> None:
+        """Credit the commits that last changed the conditions and handlers guarding each
+        frame line (an `if` narrowed, an `except` dropped): blame of the line never names them."""
+        for fe in self.frames:
+            if fe.weight <= 0 or not fe.file or not fe.line or not fe.file.endswith(".py"):
+                continue
+            src = self.git.source(self.commit, fe.file)
+            if src is None:
+                continue
+            guards = guard_lines("\n".join(src.lines), fe.line)
+            blamed = self.blame_lines(fe.file, guards)
+            frame_sha = getattr(self.blame_line(fe.file, fe.line), "sha", None)
+            around = min((loc for loc in top if loc.file == fe.file
+                          and loc.start <= fe.line <= loc.end),
+                         key=lambda loc: loc.end - loc.start, default=None)
+            for i, ln in enumerate(guards):
+                b = blamed.get(ln)
+                if b is None or b.sha == frame_sha:
+                    continue
+                code = src.lines[ln - 1].strip()
+                credit(b.sha, "guard", W_COMMIT_GUARD * fe.weight / (1 + i),
+                       f"last changed the guard `{code[:60]}` ({fe.file}:{ln}) of frame line "
+                       f"{fe.file}:{fe.line}",
+                       f"{fe.file}:{around.start}" if around else f"{fe.file}:{fe.line}")
 
     def _innermost_group(self) -> str | None:
         """The link group (`file:start`) of the innermost app frame's function."""
