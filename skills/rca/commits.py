@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from skills.rca.blame import _ago, _commit_brief, _ordinal
 from skills.rca.git import first_release
-from skills.rca.guards import guard_lines
+from skills.rca.guards import guard_lines, last_line_run
 from skills.rca.meta import META_FACTOR, meta_change
 from skills.rca.model import SuspectCommit, SuspectLocation
 from skills.rca.weights import (
@@ -21,6 +21,7 @@ from skills.rca.weights import (
     W_COMMIT_FRAME_LINE,
     W_COMMIT_FUNCTION,
     W_COMMIT_GUARD,
+    W_NOT_RUN,
 )
 
 
@@ -77,18 +78,25 @@ class CommitRanking:
         self._credit_guards(credit, top)
         best = max((loc.score for loc in top), default=1.0) or 1.0
         for loc in top:
-            counts: dict[str, int] = {}
+            counts: dict[str, float] = {}
+            written: dict[str, int] = {}
+            ran = self._last_line_run(loc)
             for ln in range(loc.start, loc.end + 1):
                 b = self.blame_line(loc.file, ln)
                 if b:
-                    counts[b.sha] = counts.get(b.sha, 0) + 1
+                    # a line below the frame line had not run when it failed
+                    w = 1.0 if ran is None or ln <= ran else W_NOT_RUN
+                    counts[b.sha] = counts.get(b.sha, 0.0) + w
+                    written[b.sha] = written.get(b.sha, 0) + 1
             span = max(1, loc.end - loc.start + 1)
             for sha, n in counts.items():
                 # The root of the share: one changed line in a suspect function is much of
                 # the evidence that many lines are (a bug is often one line).
+                later = " (only below the frame line, which had not run)" if n < 1 else ""
                 credit(sha, "function", W_COMMIT_FUNCTION * (loc.score / best) * (n / span) ** 0.5,
-                       f"wrote {n} of {span} lines of {loc.qualname} ({loc.file}), "
-                       f"suspect location #{locs.index(loc) + 1}", f"{loc.file}:{loc.start}")
+                       f"wrote {written[sha]} of {span} lines of {loc.qualname} ({loc.file}), "
+                       f"suspect location #{locs.index(loc) + 1}{later}",
+                       f"{loc.file}:{loc.start}")
         files = []
         for fe in self.frames:
             if fe.weight > 0 and fe.file and fe.file not in files:
@@ -168,6 +176,16 @@ class CommitRanking:
             self.notes.append(f"{len(excluded)} commit(s) after first seen excluded from suspects")
         return out
 
+
+    def _last_line_run(self, loc: SuspectLocation) -> int | None:
+        """The last line of a location that can have run before its frame line failed (None
+        when no frame sits in it)."""
+        lines = [fe.line for fe in self.frames if fe.weight > 0 and fe.file == loc.file
+                 and fe.line and loc.start <= fe.line <= loc.end]
+        src = self.git.source(self.commit, loc.file) if lines else None
+        if src is None or not loc.file.endswith(".py"):
+            return None
+        return last_line_run("\n".join(src.lines), max(lines))
 
     def _credit_guards(self, credit, top: list[SuspectLocation]) -> None:
         """Credit the commits that last changed the conditions and handlers guarding each

@@ -13,6 +13,7 @@ import ast
 
 MAX_GUARDS = 3
 _BLOCKS = (ast.If, ast.For, ast.AsyncFor, ast.While, ast.With, ast.AsyncWith, ast.Try)
+_LOOPS = (ast.For, ast.AsyncFor, ast.While)
 _FUNCS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
 
 
@@ -65,3 +66,21 @@ def _headers(node: ast.AST, line: int) -> list[int]:
 
 def _in(stmts: list[ast.stmt], line: int) -> bool:
     return any(_spans(s, line) for s in stmts)
+
+
+def last_line_run(text: str, line: int) -> int:
+    """The last line of `line`'s function that can have run before `line` failed: `line`
+    itself, or the end of the outermost loop around it (earlier iterations ran the rest)."""
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError, RecursionError):
+        return line
+    last = line
+    node: ast.AST = tree
+    while (child := next((c for c in ast.iter_child_nodes(node) if _spans(c, line)), None)):
+        if isinstance(child, _FUNCS):
+            last = line
+        elif isinstance(child, _LOOPS) and last == line:
+            last = max(line, child.end_lineno or line)
+        node = child
+    return last

@@ -29,6 +29,7 @@ W_COMMIT_FRAME_LINE = 2.0  # x frame weight: last changed a frame line
 W_COMMIT_FUNCTION = 1.5  # x relative location score x share of the function's lines
 MIN_DIRECT_FUNCTION = 0.3  # function points that count as a direct link
 W_COMMIT_GUARD = 1.0  # x frame weight / guard rank: last changed an `if`/`except` guarding it
+W_NOT_RUN = 0.1  # share weight of a function line below the failing line (it had not run yet)
 W_COMMIT_FILE = 0.15  # / rank: only changed a file of the stack before first-seen
 COMMIT_MORE_LINKS = 0.3  # weight of a commit's links to further locations beyond its strongest
 COMMIT_RECENCY_DAYS = 60.0
