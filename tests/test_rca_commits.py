@@ -94,3 +94,42 @@ def test_the_commit_that_changed_the_guard_of_the_crash_line_is_the_suspect(tmp_
                               for c in ev.suspect_commits]
     assert any("guard `if country:`" in r for r in ev.suspect_commits[0].reasons)
     assert ann in ranked
+
+
+TOTALS = textwrap.dedent('''\
+    def total(order):
+        """Net and gross of an order."""
+        items = order["items"]
+        net = sum(i["price"] for i in items)
+        tax = net * 0.2
+        gross = net + tax
+        return {"net": net, "gross": gross}
+
+
+    def handle(order):
+        return total(order)
+    ''')
+
+
+def test_a_recent_change_below_the_failing_line_does_not_outrank_the_line_itself(tmp_path):
+    """Carl rewrote the failing line months ago; Bob, three days before first-seen, changed only
+    the `return` below it, which had not run when `total` failed: Carl is the suspect."""
+    repo = tmp_path / "shop"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    commit(repo, "Ann", "2023-01-05", "Totals", {"app/__init__.py": "",
+                                                  "app/totals.py": TOTALS})
+    carl = commit(repo, "Carl", "2023-10-01", "Price items by their price key", {
+        "app/totals.py": TOTALS.replace('items = order["items"]', 'items = order.get("items")')
+        .replace('sum(i["price"] for i in items)', 'sum(i["price"] for i in items if i)')})
+    bob = commit(repo, "Bob", "2024-02-27", "Round the gross", {"app/totals.py": (
+        repo / "app/totals.py").read_text().replace('"gross": gross}', '"gross": round(gross)}')})
+    crash = _line(repo, "app/totals.py", 'net = sum(i["price"]')
+    call = _line(repo, "app/totals.py", "return total(order)")
+    ev = analyse(parse_event(_event([("app/totals.py", call, "handle"),
+                                     ("app/totals.py", crash, "total")],
+                                    "2024-03-01T00:00:00Z")), repo)
+    ranked = [c.sha for c in ev.suspect_commits]
+    assert ranked[0] == carl, [(c.subject, round(c.score, 2), c.reasons[:2])
+                               for c in ev.suspect_commits]
+    assert bob in ranked
