@@ -7,7 +7,6 @@ from datetime import timedelta
 
 from skills.rca.blame import _ago, _commit_brief, _ordinal
 from skills.rca.git import first_release
-from skills.rca.guards import guard_lines, last_line_run
 from skills.rca.meta import META_FACTOR, meta_change
 from skills.rca.model import SuspectCommit, SuspectLocation
 from skills.rca.weights import (
@@ -20,8 +19,6 @@ from skills.rca.weights import (
     W_COMMIT_FILE,
     W_COMMIT_FRAME_LINE,
     W_COMMIT_FUNCTION,
-    W_COMMIT_GUARD,
-    W_NOT_RUN,
 )
 
 
@@ -75,28 +72,20 @@ class CommitRanking:
                    f"last changed frame line {fe.file}:{fe.line} ({fe.scope or fe.function})"
                    + (f": `{code[:70]}`" if code else ""),
                    f"{fe.file}:{around.start}" if around else f"{fe.file}:{fe.line}")
-        self._credit_guards(credit, top)
         best = max((loc.score for loc in top), default=1.0) or 1.0
         for loc in top:
-            counts: dict[str, float] = {}
-            written: dict[str, int] = {}
-            ran = self._last_line_run(loc)
+            counts: dict[str, int] = {}
             for ln in range(loc.start, loc.end + 1):
                 b = self.blame_line(loc.file, ln)
                 if b:
-                    # a line below the frame line had not run when it failed
-                    w = 1.0 if ran is None or ln <= ran else W_NOT_RUN
-                    counts[b.sha] = counts.get(b.sha, 0.0) + w
-                    written[b.sha] = written.get(b.sha, 0) + 1
+                    counts[b.sha] = counts.get(b.sha, 0) + 1
             span = max(1, loc.end - loc.start + 1)
             for sha, n in counts.items():
                 # The root of the share: one changed line in a suspect function is much of
                 # the evidence that many lines are (a bug is often one line).
-                later = " (only below the frame line, which had not run)" if n < 1 else ""
                 credit(sha, "function", W_COMMIT_FUNCTION * (loc.score / best) * (n / span) ** 0.5,
-                       f"wrote {written[sha]} of {span} lines of {loc.qualname} ({loc.file}), "
-                       f"suspect location #{locs.index(loc) + 1}{later}",
-                       f"{loc.file}:{loc.start}")
+                       f"wrote {n} of {span} lines of {loc.qualname} ({loc.file}), "
+                       f"suspect location #{locs.index(loc) + 1}", f"{loc.file}:{loc.start}")
         files = []
         for fe in self.frames:
             if fe.weight > 0 and fe.file and fe.file not in files:
@@ -121,7 +110,7 @@ class CommitRanking:
         # the error happened.
         inner = self._innermost_group()
         direct = [a for sha, a in ages.items() if a is not None and any(
-            k.startswith(("frame:", "guard:")) or (k.startswith("function:") and (
+            k.startswith("frame:") or (k.startswith("function:") and (
                 v >= MIN_DIRECT_FUNCTION or groups.get(k) == inner))
             for k, v in points[sha].items())]
         youngest = min(direct or [a for a in ages.values() if a is not None], default=0.0)
@@ -176,41 +165,6 @@ class CommitRanking:
             self.notes.append(f"{len(excluded)} commit(s) after first seen excluded from suspects")
         return out
 
-
-    def _last_line_run(self, loc: SuspectLocation) -> int | None:
-        """The last line of a location that can have run before its frame line failed (None
-        when no frame sits in it)."""
-        lines = [fe.line for fe in self.frames if fe.weight > 0 and fe.file == loc.file
-                 and fe.line and loc.start <= fe.line <= loc.end]
-        src = self.git.source(self.commit, loc.file) if lines else None
-        if src is None or not loc.file.endswith(".py"):
-            return None
-        return last_line_run("\n".join(src.lines), max(lines))
-
-    def _credit_guards(self, credit, top: list[SuspectLocation]) -> None:
-        """Credit the commits that last changed the conditions and handlers guarding each
-        frame line (an `if` narrowed, an `except` dropped): blame of the line never names them."""
-        for fe in self.frames:
-            if fe.weight <= 0 or not fe.file or not fe.line or not fe.file.endswith(".py"):
-                continue
-            src = self.git.source(self.commit, fe.file)
-            if src is None:
-                continue
-            guards = guard_lines("\n".join(src.lines), fe.line)
-            blamed = self.blame_lines(fe.file, guards)
-            frame_sha = getattr(self.blame_line(fe.file, fe.line), "sha", None)
-            around = min((loc for loc in top if loc.file == fe.file
-                          and loc.start <= fe.line <= loc.end),
-                         key=lambda loc: loc.end - loc.start, default=None)
-            for i, ln in enumerate(guards):
-                b = blamed.get(ln)
-                if b is None or b.sha == frame_sha:
-                    continue
-                code = src.lines[ln - 1].strip()
-                credit(b.sha, "guard", W_COMMIT_GUARD * fe.weight / (1 + i),
-                       f"last changed the guard `{code[:60]}` ({fe.file}:{ln}) of frame line "
-                       f"{fe.file}:{fe.line}",
-                       f"{fe.file}:{around.start}" if around else f"{fe.file}:{fe.line}")
 
     def _innermost_group(self) -> str | None:
         """The link group (`file:start`) of the innermost app frame's function."""

@@ -4,12 +4,12 @@ Two or three hypotheses, best first, each citing its evidence and labelled by th
 (`label_for`; the README states them too):
 
 - **CONFIRMED** (top hypothesis only): the commit is no meta-change, it last changed a frame
-  line (or the condition guarding one) and the innermost in-app frame's line or function, the
+  line and the innermost in-app frame's line or function, the
   event's recorded code matches the analysed commit, and its score is at least
   `CONFIRM_MARGIN` times the next suspect's.
 - **LIKELY**: the commit is no meta-change, it has a direct link (it wrote a frame line or a
   real share of a suspect function), and (for the top one) its score is at least
-  `LIKELY_MARGIN` times the next suspect's when it wrote a frame line or guard, else
+  `LIKELY_MARGIN` times the next suspect's when it wrote a frame line, else
   `LIKELY_MARGIN_NO_LINE` times; (for the others) at least `LIKELY_SHARE` of the top score.
 - **INCONCLUSIVE**: anything else — only file history, a meta-change, a near tie, or no commit
   at all (then the hypothesis is about a location, and the checks say what to look at).
@@ -64,7 +64,7 @@ def label_for(ev, i: int) -> str:
     direct = c.innermost or "frame" in c.links or c.links.get("function", 0.0) >= 0.3
     if c.meta or not direct:
         return INCONCLUSIVE
-    line = "frame" in c.links or "guard" in c.links
+    line = "frame" in c.links
     code_matches = not any(f.context_matches is False for f in ev.frames)
     if (i == 0 and c.innermost and line and code_matches
             and c.score >= CONFIRM_MARGIN * max(nxt, 1e-9)):
