@@ -4,9 +4,8 @@ Two or three hypotheses, best first, each citing its evidence and labelled by th
 (`label_for`; the README states them too):
 
 - **CONFIRMED** (top hypothesis only): the commit is no meta-change, it last changed a frame
-  line and the innermost in-app frame's line or function, the
-  event's recorded code matches the analysed commit, and its score is at least
-  `CONFIRM_MARGIN` times the next suspect's.
+  line and the innermost in-app frame's line or function, the event's recorded code matches
+  the analysed commit, and its score is at least `CONFIRM_MARGIN` times the next suspect's.
 - **LIKELY**: the commit is no meta-change, it has a direct link (it wrote a frame line or a
   real share of a suspect function), and (for the top one) its score is at least
   `LIKELY_MARGIN` times the next suspect's when it wrote a frame line, else
@@ -15,7 +14,7 @@ Two or three hypotheses, best first, each citing its evidence and labelled by th
   at all (then the hypothesis is about a location, and the checks say what to look at).
 
 The labels are calibrated by `bench/rca_localize.py --commit-eval` (per label, how often the
-top suspect is right), on the dev half only; the README reports the held-out half.
+top suspect is right) on the six seen repositories; the README reports fresh repositories too.
 """
 
 from __future__ import annotations
