@@ -16,8 +16,11 @@ history: every fix commit whose message names the commit that introduced the bug
 where that commit is an ancestor of the fix and the fix deletes or modifies lines of non-test
 Python files. The faulty lines are those lines that hold code (blank, comment-only and
 docstring lines are left out: no frame can sit on them, and SZZ variants ignore them), numbered
-in the fix's parent, the code that ran; first-seen is one minute before the fix was
-committed. droid gets an event whose frames sit on the first faulty line of each changed hunk,
+in the fix's parent, the code that ran. First-seen (`--first-seen`) is, by default
+(`reported`), an offline proxy of the linked issue's creation time: the earliest of the fix's
+author date, the start of the fix's merged branch and the first commit naming an issue number
+the fix names (`reported_first_seen`); `release` is a day after the first tag that shipped the
+bug-inducing commit; `fix-minute`, the old rule, one minute before the fix was committed. droid gets an event whose frames sit on the first faulty line of each changed hunk,
 one frame per function as in a real stack (the innermost on the first hunk, at most 8),
 released at the fix's parent. Its top suspect
 commit is compared with two baselines, each given two ways: with *all* faulty lines (as the
@@ -116,7 +119,7 @@ _FIXES = re.compile(
     r"\s*(?:commit\s+)?([0-9a-f]{7,40})\b")
 
 
-def commit_cases(repo: Path, max_cases: int) -> list[dict]:
+def commit_cases(repo: Path, max_cases: int, first_seen_rule: str = "reported") -> list[dict]:
     """Fix commits naming their bug-introducing commit, with the faulty lines."""
     git = Git(repo)
     out = git.run("log", "--no-merges", "--format=%H%x1f%ct%x1f%B%x1e", "HEAD")
@@ -125,7 +128,7 @@ def commit_cases(repo: Path, max_cases: int) -> list[dict]:
         if len(cases) >= max_cases:
             break
         rec = rec.strip()
-        if not rec or "\x1f" not in rec:
+        if not rec or rec.count("\x1f") < 2:
             continue
         fix, ct, msg = rec.split("\x1f", 2)
         if re.search(r"(?i)this reverts commit|cherry picked from", msg):
@@ -171,7 +174,7 @@ def commit_cases(repo: Path, max_cases: int) -> list[dict]:
             continue
         if len((git.try_run("rev-list", "--parents", "-n1", bic, record=False) or "").split()) > 2:
             continue  # a merge commit: blame never names one (it names the merged commits)
-        first_seen, how = realistic_first_seen(git, bic, fix, int(ct))
+        first_seen, how = FIRST_SEEN_RULES[first_seen_rule](git, bic, fix, int(ct), msg)
         if info.commit_time > first_seen:
             continue
         cases.append({"repo": str(repo), "fix": fix, "bic": bic, "parent": parent,
@@ -180,7 +183,58 @@ def commit_cases(repo: Path, max_cases: int) -> list[dict]:
     return cases
 
 
-def realistic_first_seen(git: Git, bic: str, fix_sha: str, fix_ct: int,
+def fix_minus_minute(git: Git, bic: str, fix_sha: str, fix_ct: int, msg: str = "",
+                     ) -> tuple[datetime, str]:
+    """The old rule: one minute before the fix was committed (knows far too much)."""
+    return datetime.fromtimestamp(fix_ct - 60, tz=UTC), "fix - 1 min"
+
+
+_ISSUE_REF = re.compile(r"(?i)(?:#|\bgh-|\bissue\s+|/issues/|/pull/)(\d{2,6})\b")
+
+
+def reported_first_seen(git: Git, bic: str, fix_sha: str, fix_ct: int, msg: str = "",
+                        ) -> tuple[datetime, str]:
+    """Offline proxy of the issue's creation time (no network here): the earliest sign that
+    someone knew of the bug, each taken only when it is later than the bug-inducing commit
+    landed (an earlier one cannot be about this bug):
+
+    - the fix's *author* date (written before it was reviewed and committed);
+    - the earliest author date on the fix's branch, when it came in by a merge (the commits
+      between the merge's first and second parent: the pull request's work began then);
+    - the earliest commit, anywhere in history, that names an issue or pull-request number the
+      fix names (`#123`, `gh-123`, `issues/123`): work on the report began then.
+
+    Each is an upper bound of when the issue was filed, so the rule still knows a little more
+    than a real first-seen, but far less than "a minute before the fix"."""
+    landed = git.commit(bic).commit_time
+    cands: list[tuple[datetime, str]] = [(datetime.fromtimestamp(fix_ct - 60, tz=UTC),
+                                          "fix - 1 min")]
+    info = git.commit(fix_sha)
+    if info is not None:
+        cands.append((info.author_time, "fix authored"))
+    merges = (git.try_run("rev-list", "--merges", "--ancestry-path", "--first-parent",
+                          f"{fix_sha}..HEAD", record=False) or "").split()
+    if merges:
+        m = merges[-1]
+        on_mainline = git.try_run("merge-base", "--is-ancestor", fix_sha, f"{m}^1",
+                                  record=False) is not None
+        out = "" if on_mainline else git.try_run("log", "--format=%at", f"{m}^1..{m}^2", record=False) or ""
+        times = [int(t) for t in out.split() if t.isdigit()]
+        if times and len(times) <= 200:
+            cands.append((datetime.fromtimestamp(min(times), tz=UTC), "fix branch began"))
+    for num in sorted(set(_ISSUE_REF.findall(msg)))[:5]:
+        out = git.try_run("log", "--all", "-E", f"--grep=(#|gh-|issues/|pull/){num}([^0-9]|$)",
+                          f"--since={int(landed.timestamp())}", "--format=%at",
+                          record=False) or ""
+        times = [int(t) for t in out.split() if t.isdigit()]
+        if times:
+            cands.append((datetime.fromtimestamp(min(times), tz=UTC),
+                          f"first commit naming #{num}"))
+    cands = [c for c in cands if c[0] > landed]
+    return min(cands) if cands else (datetime.fromtimestamp(fix_ct - 60, tz=UTC), "fix - 1 min")
+
+
+def realistic_first_seen(git: Git, bic: str, fix_sha: str, fix_ct: int, msg: str = "",
                          ) -> tuple[datetime, str]:
     """When users would first have hit the bug: a day after the first release (tag) that
     shipped the bug-inducing commit, if that came before the fix; else a day after it landed on
@@ -195,6 +249,10 @@ def realistic_first_seen(git: Git, bic: str, fix_sha: str, fix_ct: int,
     landed = max(git.commit(bic).commit_time, git.commit(first).commit_time
                  if first != fix_sha else git.commit(bic).commit_time)
     return min(fix, landed + timedelta(days=1)), "landed + 1 day (no release before the fix)"
+
+
+FIRST_SEEN_RULES = {"fix-minute": fix_minus_minute, "release": realistic_first_seen,
+                    "reported": reported_first_seen}
 
 
 def _is_code(text: str) -> bool:
@@ -260,11 +318,12 @@ def case_event(git: Git, case: dict) -> dict:
                                       "stacktrace": {"frames": frames}}]}}
 
 
-def commit_eval(repos: list[Path], max_cases: int, split: str = "both") -> dict:
+def commit_eval(repos: list[Path], max_cases: int, split: str = "both",
+                first_seen_rule: str = "reported") -> dict:
     rows = []
     for repo in repos:
         git = Git(repo)
-        for case in commit_cases(repo, max_cases):
+        for case in commit_cases(repo, max_cases, first_seen_rule):
             if split != "both" and split_of(case["fix"]) != split:
                 continue
             frame_lines: dict[str, list[int]] = {}
@@ -371,6 +430,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--commit-eval", nargs="*", type=Path, default=[],
                     help="repositories for the suspect-commit evaluation")
     ap.add_argument("--max-cases", type=int, default=60, help="per repository")
+    ap.add_argument("--first-seen", choices=sorted(FIRST_SEEN_RULES), default="reported",
+                    help="how a suspect-commit case's first-seen time is set (see the docstring)")
     ap.add_argument("--only-commits", action="store_true",
                     help="run only the suspect-commit evaluation")
     ap.add_argument("--split", choices=("dev", "held_out", "both"), default="both",
@@ -444,7 +505,8 @@ def main(argv: list[str] | None = None) -> int:
     }
     if args.commit_eval:
         half = {"dev": "tuning", "held_out": "held_out"}.get(args.split, "both")
-        result["suspect_commits"] = commit_eval(args.commit_eval, args.max_cases, half)
+        result["suspect_commits"] = commit_eval(args.commit_eval, args.max_cases, half,
+                                                args.first_seen)
         print(commit_table(result["suspect_commits"]), file=sys.stderr)
     text = json.dumps(result, indent=2)
     print(table(result["subsets"]), file=sys.stderr)

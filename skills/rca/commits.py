@@ -144,7 +144,8 @@ class CommitRanking:
                                      subject=info.subject,
                                      age_before_first_seen=(timedelta(days=age)
                                                             if age is not None else None),
-                                     links=links,
+                                     links=links, evidence=strongest + COMMIT_MORE_LINKS * (
+                                         sum(by_loc.values()) - strongest),
                                      innermost=any(groups.get(k) == inner and not
                                                    k.startswith("file:") for k in bucket)))
         out = self._size_penalty(out, limit)
