@@ -47,6 +47,7 @@ class _Query:
     dotted: list[tuple[list[str], float]]
     test_intent: bool
     doc_intent: bool
+    frames: list[str]                    # traceback frame paths, outermost first, in the query's order
 
 
 def _merge(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -196,5 +197,6 @@ def analyse_query(query: str) -> _Query:
             if len(word) >= 4:
                 note_ident(word, 0.15 * boost)
     idents = {n: min(1.0, w * (1.0 + 0.2 * math.log(seen[n]))) for n, w in best.items()}
+    frames = [m.group(1).replace("\\", "/") for m in _TB_RE.finditer(text)]
     return _Query(dict(terms), idents, dict(quals), paths, dotted,
-                  bool(_TEST_INTENT_RE.search(text)), bool(_DOC_INTENT_RE.search(text)))
+                  bool(_TEST_INTENT_RE.search(text)), bool(_DOC_INTENT_RE.search(text)), frames)
