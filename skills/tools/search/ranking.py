@@ -7,7 +7,6 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from skills.tools.search.callees import callee_boost
 from skills.tools.search.query import analyse_query
 from skills.tools.search.tokens import normalize_ident
 
@@ -21,7 +20,6 @@ PENALTY = {"code": 1.0, "test": 0.6, "doc": 0.5, "example": 0.75, "vendored": 0.
 NAMED_LIFT = {"test": 0.75, "template": 0.5, "vendored": 0.6}   # a named file's penalty rises to this (0.9 for the others)
 # fix-site mode: definitions whose names carry the query's terms, and very large files normalised
 W_DEF = 0.5
-W_CALLEE = 0.0    # files defining what the query's named definitions call (skills/tools/search/callees.py)
 LEN_PIVOT = 40   # files of more than LEN_PIVOT chunks: lexical/symbol evidence x (pivot/n)^exp
 LEN_EXP = {"mention": 0.1, "fixsite": 0.15}
 W_INNER = 0.4    # the file of the innermost traceback frame that is in the repository
@@ -203,10 +201,9 @@ def rank(self, query: str, top: int, mode: str = "mention") -> list[FileHit]:
 
     fixsite = mode == "fixsite"
     defs_boost = _definitions(self, chosen, weights) if fixsite and chosen else {}
-    callee = callee_boost(self, sym_match)
 
     # combine
-    candidates = set(lex) | set(path_boost) | set(module_boost) | set(symbol_boost) | set(callee)
+    candidates = set(lex) | set(path_boost) | set(module_boost) | set(symbol_boost)
     ranked: list[tuple[float, int]] = []
     explain: dict[str, dict[str, float]] = {}
     for fid in candidates:
@@ -221,14 +218,14 @@ def rank(self, query: str, top: int, mode: str = "mention") -> list[FileHit]:
         score = ((W_LEX * lex.get(fid, 0.0) / max_lex + W_SYMBOL * symbol_boost.get(fid, 0.0)
                   + W_DEF * defs_boost.get(fid, 0.0)) * size
                  + W_PATH * path_boost.get(fid, 0.0) + W_MODULE * module_boost.get(fid, 0.0)
-                 + W_PATHTOK * pathtok_boost.get(fid, 0.0) + W_CALLEE * callee.get(fid, 0.0)
+                 + W_PATHTOK * pathtok_boost.get(fid, 0.0)
                  + (W_INNER if fid == inner else 0.0)) * penalty
         ranked.append((score, fid))
         explain[path] = {"lex": lex.get(fid, 0.0) / max_lex, "path": path_boost.get(fid, 0.0),
                          "module": module_boost.get(fid, 0.0), "symbol": symbol_boost.get(fid, 0.0),
                          "pathtok": pathtok_boost.get(fid, 0.0), "defs": defs_boost.get(fid, 0.0),
                          "size": size, "penalty": penalty,
-                         "callee": callee.get(fid, 0.0), "inner": 1.0 if fid == inner else 0.0}
+                         "inner": 1.0 if fid == inner else 0.0}
     ranked.sort(key=lambda x: (-x[0], files[x[1]][0]))
     self.last_explain = explain
     hits = []
