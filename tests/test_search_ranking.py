@@ -172,3 +172,19 @@ def test_the_innermost_frame_of_a_traceback_is_credited(tmp_path):
     assert index.last_explain["reports/slugs.py"]["inner"] == 1.0
     assert index.last_explain["reports/store.py"]["inner"] == 0.0
     assert ranked[0] == "reports/slugs.py"
+
+
+def test_an_enumerated_list_of_modules_is_context_not_the_subject(tmp_path):
+    index = _open(tmp_path, {
+        "docgen/ext/autodoc/__init__.py": "def setup(app):\n    app.add_directive('automodule', None)\n",
+        "docgen/ext/todo.py": "def setup(app):\n    app.add_directive('todo', None)\n",
+        "docgen/ext/coverage.py": "def setup(app):\n    app.add_builder('coverage')\n",
+        "docgen/util/annotations.py": ("def stringify_annotation(annotation):\n    \"\"\"The text of a type annotation.\"\"\"\n"
+                                       "    return getattr(annotation, '__qualname__', repr(annotation))\n"),
+    })
+    issue = ("Type annotations with a nested class are not resolved\n"
+             "The annotation text of a nested class shows its repr, not its qualified name.\n"
+             "- Python version: 3.9\n- Extensions: ['docgen.ext.autodoc', 'docgen.ext.todo', 'docgen.ext.coverage']\n")
+    ranked = paths(index.search(issue))
+    assert ranked[0] == "docgen/util/annotations.py"
+    assert index.last_explain.get("docgen/ext/todo.py", {}).get("module", 0.0) == 0.0

@@ -101,9 +101,22 @@ def _drop_dump_heading(lines: list[str], keep: list[bool], start: int) -> None:
         k -= 1
 
 
+_QUOTED_LIST_RE = re.compile(r"""(?:(["'])[\w.\-]+\1\s*,\s*){2,}(["'])[\w.\-]+\2""")
+
+
+def _drop_module_lists(text: str) -> str:
+    """Lists of three or more quoted module names, mostly dotted (`["sphinx.ext.autodoc", "sphinx.ext.todo", ...]`,
+    `INSTALLED_APPS`): a configuration enumerated for context, not the subject of the query."""
+    def repl(m: re.Match) -> str:
+        items = re.findall(r"[\w.\-]+(?=[\"'])", m.group(0))
+        return " " if sum("." in i for i in items) * 3 >= len(items) * 2 else m.group(0)
+    return _QUOTED_LIST_RE.sub(repl, text)
+
+
 def clean_query(query: str) -> str:
-    """The query without issue-template comments and environment dumps (runs of `name: version`, and their headings)."""
-    text = _HTML_COMMENT_RE.sub(" ", query[:MAX_QUERY_CHARS])
+    """The query without issue-template comments, environment dumps (runs of `name: version`, and their headings)
+    and enumerated lists of module names."""
+    text = _drop_module_lists(_HTML_COMMENT_RE.sub(" ", query[:MAX_QUERY_CHARS]))
     lines = text.split("\n")
     keep = [True] * len(lines)
     i = 0
