@@ -94,7 +94,7 @@ def rank(self, query: str, top: int, mode: str = "mention") -> list[FileHit]:
     """The `top` files of the index `self` (a CodeIndex) most relevant to `query`, best first.
 
     `mention` (the default) ranks files by how much they talk about the query; `fixsite` also
-    credits files that *define* what the query describes and normalises very large files."""
+    credits files that *define* what the query describes and normalises very large files harder."""
     self._load()
     assert self._files is not None and self._chunks is not None
     if not self._files:
