@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from skills.tools.search.query import clean_query
 from skills.tools.search_code import CodeIndex, cli_main
 from tests.test_search_code import make_repo, paths
 
@@ -188,3 +189,10 @@ def test_an_enumerated_list_of_modules_is_context_not_the_subject(tmp_path):
     ranked = paths(index.search(issue))
     assert ranked[0] == "docgen/util/annotations.py"
     assert index.last_explain.get("docgen/ext/todo.py", {}).get("module", 0.0) == 0.0
+
+
+def test_only_lists_of_module_names_are_dropped_from_the_query():
+    kept = 'df[["alpha", "beta", "gamma"]] and "x.y", "z.w"'
+    assert clean_query(kept) == kept                         # data, and fewer than three names
+    dropped = clean_query('INSTALLED_APPS = [\n  "django.contrib.auth",\n  "django.contrib.admin",\n  "myapp",\n]')
+    assert "contrib" not in dropped and "INSTALLED_APPS" in dropped
