@@ -35,7 +35,8 @@ How it works
   and a stop-word list apply, so `intersection` meets `intersect`. Chunks go into an FTS5 table with two columns, the names of the symbols defined in
   the chunk (weighted 3) and the chunk text.
 * **Query analysis.** The query may be a long GitHub issue: template comments and environment
-  dumps (`numpy: 1.17.3`, `pip list` tables) are dropped; paths named in it (tracebacks above
+  dumps (`numpy: 1.17.3`, `pip list` tables) and enumerated lists of quoted module names
+  (`extensions = ["sphinx.ext.autodoc", "sphinx.ext.todo", ...]`, `INSTALLED_APPS`) are dropped; paths named in it (tracebacks above
   all), dotted module names (`sphinx.ext.autodoc`, `_pytest.logging`), `Class.method` names,
   identifiers (code-looking words, words in backticks or code blocks, traceback function names)
   and prose words are extracted and weighted (a multi-line query's first line, its title, counts
@@ -45,18 +46,21 @@ How it works
   best file) + 1.2 x (a path named in the query: a traceback frame or `a/b/c.py`, matched by
   path suffix) + 0.5 x (dotted module name) + 0.6 x (definitions of identifiers named in the
   query, weighted by 1/sqrt(number of files defining them)) + 0.3 x (query terms in the file
-  name / directories, by rarity among paths), times a penalty for tests (0.6), docs and
+  name / directories, by rarity among paths) + 0.4 x (the file of the innermost traceback frame
+  that is a file of the repository: where it crashed), times a penalty for tests (0.6), docs and
   extension-less text files (0.5), examples (0.75), vendored copies (0.5) and issue / PR
   templates (0.2), raised when the query names the file (tests to 0.75, templates to 0.5, vendored
   copies to 0.6, others
   to 0.9) or asks about tests / docs. A test file named in the query passes 0.8 of its path
   evidence to its subject (`tests/test_x.py` -> `x.py`).
+* **Size.** The lexical, symbol and definition evidence of files longer than 40 chunks is
+  scaled by (40 / chunks)^e, so a huge module that defines many common names does not win by
+  size: e = 0.1 in `mention` mode, 0.15 in `fixsite` mode.
 * **Modes.** `mention` (the default) ranks by how much a file talks about the query.
   `fixsite` ranks by the likely fix site: it adds 0.5 x (BM25 of the
-  file's best chunk over the *names it defines* only) and scales the lexical, symbol and
-  definition evidence of files longer than 40 chunks by (40 / chunks)^0.15, so a huge module that
-  defines many common names does not win by size. On the tune split of bench/locate.py it was
-  better at Acc@5/10 but worse at Acc@1 than `mention`, so it is not the default.
+  file's best chunk over the *names it defines* only) and normalises size harder. On the
+  SWE-bench instances of bench/locate.py it is better at Acc@10 on some repositories (sphinx)
+  and worse at Acc@1 overall than `mention`, so it is not the default.
   `CodeIndex.last_explain` keeps the components of the last search.
 * **Hits** carry the matching symbols (exact name matches first, then by query terms in their
   name and in their own lines) and the line ranges of the best chunks, best first.

@@ -47,6 +47,7 @@ class _Query:
     dotted: list[tuple[list[str], float]]
     test_intent: bool
     doc_intent: bool
+    frames: list[str]                    # traceback frame paths, outermost first, in the query's order
 
 
 def _merge(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -100,9 +101,22 @@ def _drop_dump_heading(lines: list[str], keep: list[bool], start: int) -> None:
         k -= 1
 
 
+_QUOTED_LIST_RE = re.compile(r"""(?:(["'])[\w.\-]+\1\s*,\s*){2,}(["'])[\w.\-]+\2""")
+
+
+def _drop_module_lists(text: str) -> str:
+    """Lists of three or more quoted module names, mostly dotted (`["sphinx.ext.autodoc", "sphinx.ext.todo", ...]`,
+    `INSTALLED_APPS`): a configuration enumerated for context, not the subject of the query."""
+    def repl(m: re.Match) -> str:
+        items = re.findall(r"[\w.\-]+(?=[\"'])", m.group(0))
+        return " " if sum("." in i for i in items) * 3 >= len(items) * 2 else m.group(0)
+    return _QUOTED_LIST_RE.sub(repl, text)
+
+
 def clean_query(query: str) -> str:
-    """The query without issue-template comments and environment dumps (runs of `name: version`, and their headings)."""
-    text = _HTML_COMMENT_RE.sub(" ", query[:MAX_QUERY_CHARS])
+    """The query without issue-template comments, environment dumps (runs of `name: version`, and their headings)
+    and enumerated lists of module names."""
+    text = _drop_module_lists(_HTML_COMMENT_RE.sub(" ", query[:MAX_QUERY_CHARS]))
     lines = text.split("\n")
     keep = [True] * len(lines)
     i = 0
@@ -196,5 +210,6 @@ def analyse_query(query: str) -> _Query:
             if len(word) >= 4:
                 note_ident(word, 0.15 * boost)
     idents = {n: min(1.0, w * (1.0 + 0.2 * math.log(seen[n]))) for n, w in best.items()}
+    frames = [m.group(1).replace("\\", "/") for m in _TB_RE.finditer(text)]
     return _Query(dict(terms), idents, dict(quals), paths, dotted,
-                  bool(_TEST_INTENT_RE.search(text)), bool(_DOC_INTENT_RE.search(text)))
+                  bool(_TEST_INTENT_RE.search(text)), bool(_DOC_INTENT_RE.search(text)), frames)

@@ -20,7 +20,9 @@ PENALTY = {"code": 1.0, "test": 0.6, "doc": 0.5, "example": 0.75, "vendored": 0.
 NAMED_LIFT = {"test": 0.75, "template": 0.5, "vendored": 0.6}   # a named file's penalty rises to this (0.9 for the others)
 # fix-site mode: definitions whose names carry the query's terms, and very large files normalised
 W_DEF = 0.5
-LEN_PIVOT, LEN_EXP = 40, 0.15   # files of more than LEN_PIVOT chunks: lexical/symbol evidence x (pivot/n)^exp
+LEN_PIVOT = 40   # files of more than LEN_PIVOT chunks: lexical/symbol evidence x (pivot/n)^exp
+LEN_EXP = {"mention": 0.1, "fixsite": 0.15}
+W_INNER = 0.4    # the file of the innermost traceback frame that is in the repository
 MODES = ("mention", "fixsite")   # the first is the default: it measured better at Acc@1 (bench/locate.py, tune split)
 SUBJECT_SHARE = 0.8   # a named test file passes this share of its path evidence to the file it tests
 _TEST_AFFIX_RE = re.compile(r"^tests?_|_tests?(?=\.\w+$)|(?<=\w)\.(?:test|spec)(?=\.\w+$)")
@@ -57,11 +59,42 @@ def _definitions(self, chosen: list[str], weights: dict[str, float]) -> dict[int
     return {fid: v / top for fid, v in best.items()}
 
 
+def _path_matches(self, mentioned: str) -> list[tuple[int, float]]:
+    """Files a path named in the query may mean, with the strength of the match (1.0: the whole path)."""
+    comps = [c for c in mentioned.strip("/").split("/") if c not in ("", ".")]
+    if not comps:
+        return []
+    cands = self._by_name.get(comps[-1].lower(), [])
+    out = []
+    for fid in cands:
+        fcomps = self._files[fid][0].lower().split("/")
+        k = 0
+        while k < min(len(comps), len(fcomps)) and comps[-1 - k].lower() == fcomps[-1 - k]:
+            k += 1
+        if k >= len(fcomps) or k >= len(comps) >= 3:
+            strength = 1.0          # the whole repo path, or a 3+ part path, matches
+        elif k >= 2:
+            strength = 0.4 + 0.5 * k / len(fcomps)
+        else:
+            strength = 0.3 / len(cands)
+        out.append((fid, strength))
+    return out
+
+
+def _innermost_frame(self, frames: list[str]) -> int | None:
+    """The file of the innermost traceback frame that is a file of the repository (the last one quoted)."""
+    for frame in reversed(frames):
+        best = [fid for fid, strength in _path_matches(self, frame) if strength >= 0.9]
+        if len(best) == 1:
+            return best[0]
+    return None
+
+
 def rank(self, query: str, top: int, mode: str = "mention") -> list[FileHit]:
     """The `top` files of the index `self` (a CodeIndex) most relevant to `query`, best first.
 
     `mention` (the default) ranks files by how much they talk about the query; `fixsite` also
-    credits files that *define* what the query describes and normalises very large files."""
+    credits files that *define* what the query describes and normalises very large files harder."""
     self._load()
     assert self._files is not None and self._chunks is not None
     if not self._files:
@@ -94,22 +127,9 @@ def rank(self, query: str, top: int, mode: str = "mention") -> list[FileHit]:
     # 2. paths named in the query (tracebacks, `pkg/mod.py`)
     path_boost: dict[int, float] = defaultdict(float)
     for mentioned, weight in q.paths:
-        comps = [c for c in mentioned.strip("/").split("/") if c not in ("", ".")]
-        if not comps:
-            continue
-        cands = self._by_name.get(comps[-1].lower(), [])
-        for fid in cands:
-            fcomps = files[fid][0].lower().split("/")
-            k = 0
-            while k < min(len(comps), len(fcomps)) and comps[-1 - k].lower() == fcomps[-1 - k]:
-                k += 1
-            if k >= len(fcomps) or k >= len(comps) >= 3:
-                strength = 1.0          # the whole repo path, or a 3+ part path, matches
-            elif k >= 2:
-                strength = 0.4 + 0.5 * k / len(fcomps)
-            else:
-                strength = 0.3 / len(cands)
+        for fid, strength in _path_matches(self, mentioned):
             path_boost[fid] = max(path_boost[fid], strength * weight)
+    inner = _innermost_frame(self, q.frames)
 
     # 2b. a test file named in the query points at its subject: `tests/test_slugify.py` -> `slugify.py`
     for fid, boost in list(path_boost.items()):
@@ -194,16 +214,18 @@ def rank(self, query: str, top: int, mode: str = "mention") -> list[FileHit]:
             penalty = max(penalty, 0.9)
         elif named:
             penalty = max(penalty, NAMED_LIFT.get(kind, 0.9))
-        size = min(1.0, (LEN_PIVOT / self._n_chunks_of.get(fid, 1)) ** LEN_EXP) if fixsite else 1.0
+        size = min(1.0, (LEN_PIVOT / self._n_chunks_of.get(fid, 1)) ** LEN_EXP[mode])
         score = ((W_LEX * lex.get(fid, 0.0) / max_lex + W_SYMBOL * symbol_boost.get(fid, 0.0)
                   + W_DEF * defs_boost.get(fid, 0.0)) * size
                  + W_PATH * path_boost.get(fid, 0.0) + W_MODULE * module_boost.get(fid, 0.0)
-                 + W_PATHTOK * pathtok_boost.get(fid, 0.0)) * penalty
+                 + W_PATHTOK * pathtok_boost.get(fid, 0.0)
+                 + (W_INNER if fid == inner else 0.0)) * penalty
         ranked.append((score, fid))
         explain[path] = {"lex": lex.get(fid, 0.0) / max_lex, "path": path_boost.get(fid, 0.0),
                          "module": module_boost.get(fid, 0.0), "symbol": symbol_boost.get(fid, 0.0),
                          "pathtok": pathtok_boost.get(fid, 0.0), "defs": defs_boost.get(fid, 0.0),
-                         "size": size, "penalty": penalty}
+                         "size": size, "penalty": penalty,
+                         "inner": 1.0 if fid == inner else 0.0}
     ranked.sort(key=lambda x: (-x[0], files[x[1]][0]))
     self.last_explain = explain
     hits = []
