@@ -5,36 +5,27 @@ from __future__ import annotations
 import logging
 
 from bot.slack import blocks, mrkdwn
-from bot.slack.webhook_guard import SENTRY, WebhookGuard
+from bot.slack.webhook_guard import SENTRY, TEXT, verified_route
 from integrations.sentry_alert import AlertRef
 
 log = logging.getLogger("droid.sentry_webhook")
 RESOURCES = {"event_alert": ("triggered",), "error": ("created",), "issue": ("created", "unresolved")}
-TEXT = {"content-type": "text/plain"}
 
 
 def sentry_route(deps):
     """The handler for POST /sentry/webhook: (raw body, headers) -> (status, headers, body).
 
     Verified, fresh, new and a JSON object (bot/slack/webhook_guard.py), or refused with the matching status."""
-    guard = WebhookGuard(SENTRY, deps.settings.sentry_webhook_secret, deps.store.deliveries,
-                         deps.settings.webhook_max_age_seconds)
-
-    def handle(body: bytes | str, headers: dict) -> tuple[int, dict, str]:
-        if not deps.settings.sentry_webhook_secret:
-            return 503, TEXT, "Sentry webhooks are not configured (SENTRY_WEBHOOK_SECRET)"
-        verdict = guard.check(body, headers)
-        if not verdict.accepted:
-            return verdict.status, TEXT, verdict.reason
-        payload = verdict.payload
-        resource = {k.lower(): v for k, v in headers.items()}.get("sentry-hook-resource", "")
+    def accept(payload: dict, headers: dict) -> tuple[int, dict, str]:
+        resource = headers.get("sentry-hook-resource", "")
         if payload.get("action") not in RESOURCES.get(resource, ()):
             return 200, TEXT, f"ignored: {resource} {payload.get('action')}"
         deps.runner.executor.submit(_guarded, deps, payload)
         return 200, TEXT, "accepted"
 
-    handle.wants_bytes = True   # the signature is over the raw bytes: never a decoded-and-re-encoded body
-    return handle
+    return verified_route(SENTRY, deps.settings.sentry_webhook_secret, deps.store.deliveries,
+                          deps.settings.webhook_max_age_seconds,
+                          "Sentry webhooks are not configured (SENTRY_WEBHOOK_SECRET)", accept)
 
 
 def _guarded(deps, payload: dict) -> None:

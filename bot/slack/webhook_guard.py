@@ -136,3 +136,24 @@ class WebhookGuard:
             keys.append(f"{self.spec.name}:id:{delivery_key(delivery)}")
         seen = [not self.deliveries.first_time(key) for key in keys]
         return not any(seen)
+
+
+TEXT = {"content-type": "text/plain"}
+
+
+def verified_route(spec: WebhookSpec, secret: str, deliveries, max_age_seconds: float, unconfigured: str,
+                   accept: Callable[[dict, dict], tuple[int, dict, str]]):
+    """A webhook route, (raw body, headers) -> (status, headers, body): 503 `unconfigured` while `secret` is unset,
+    the guard's refusal, or `accept(payload, lower-cased headers)` for an authentic, fresh, new JSON object."""
+    guard = WebhookGuard(spec, secret, deliveries, max_age_seconds)
+
+    def handle(body: bytes | str, headers: dict) -> tuple[int, dict, str]:
+        if not secret:
+            return 503, TEXT, unconfigured
+        verdict = guard.check(body, headers)
+        if not verdict.accepted:
+            return verdict.status, TEXT, verdict.reason
+        return accept(verdict.payload, {k.lower(): v for k, v in headers.items()})
+
+    handle.wants_bytes = True   # the signature is over the raw bytes: never a decoded-and-re-encoded body
+    return handle

@@ -8,32 +8,22 @@ from __future__ import annotations
 
 import logging
 
-from bot.slack.webhook_guard import GITHUB, WebhookGuard, delivery_key
+from bot.slack.webhook_guard import GITHUB, TEXT, delivery_key, verified_route
 from bot.tickets.convert import MalformedTicket, github_ticket
 from bot.tickets.intake import start_ticket_run
 from bot.tickets.triggers import github_trigger
 
 log = logging.getLogger("droid.tickets")
-TEXT = {"content-type": "text/plain"}
 PATH = "/github/webhook"
 
 
 def github_route(deps):
     """The handler for POST /github/webhook."""
-    guard = WebhookGuard(GITHUB, deps.settings.github_webhook_secret, deps.store.deliveries,
-                         deps.settings.webhook_max_age_seconds)
-
-    def handle(body: bytes | str, headers: dict) -> tuple[int, dict, str]:
-        if not deps.settings.github_webhook_secret:
-            return 503, TEXT, "GitHub webhooks are not configured (GITHUB_WEBHOOK_SECRET)"
-        verdict = guard.check(body, headers)
-        if not verdict.accepted:
-            return verdict.status, TEXT, verdict.reason
-        lower = {k.lower(): v for k, v in headers.items()}
-        return accept(deps, lower.get("x-github-event", ""), verdict.payload, lower.get("x-github-delivery", ""))
-
-    handle.wants_bytes = True
-    return handle
+    return verified_route(GITHUB, deps.settings.github_webhook_secret, deps.store.deliveries,
+                          deps.settings.webhook_max_age_seconds,
+                          "GitHub webhooks are not configured (GITHUB_WEBHOOK_SECRET)",
+                          lambda payload, headers: accept(deps, headers.get("x-github-event", ""), payload,
+                                                          headers.get("x-github-delivery", "")))
 
 
 def accept(deps, event: str, payload: dict, delivery: str) -> tuple[int, dict, str]:

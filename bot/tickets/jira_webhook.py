@@ -15,13 +15,12 @@ import hmac
 import json
 import logging
 
-from bot.slack.webhook_guard import JIRA, WebhookGuard, delivery_key
+from bot.slack.webhook_guard import JIRA, TEXT, delivery_key, verified_route
 from bot.tickets.convert import MalformedTicket, jira_project, jira_ticket
 from bot.tickets.intake import start_ticket_run
 from bot.tickets.triggers import jira_webhook_trigger
 
 log = logging.getLogger("droid.tickets")
-TEXT = {"content-type": "text/plain"}
 CLOUD_PATH = "/jira/webhook"
 SERVER_PREFIX = "/jira/webhook/"
 JIRA_CLOUD = dataclasses.replace(JIRA, delivery_header="X-Atlassian-Webhook-Identifier")
@@ -29,19 +28,10 @@ JIRA_CLOUD = dataclasses.replace(JIRA, delivery_header="X-Atlassian-Webhook-Iden
 
 def jira_route(deps):
     """The handler for POST /jira/webhook (Jira Cloud, signed)."""
-    guard = WebhookGuard(JIRA_CLOUD, deps.settings.jira_webhook_secret, deps.store.deliveries,
-                         deps.settings.webhook_max_age_seconds)
-
-    def handle(body: bytes | str, headers: dict) -> tuple[int, dict, str]:
-        if not deps.settings.jira_webhook_secret:
-            return 503, TEXT, "Jira webhooks are not configured (JIRA_WEBHOOK_SECRET)"
-        verdict = guard.check(body, headers)
-        if not verdict.accepted:
-            return verdict.status, TEXT, verdict.reason
-        return accept(deps, verdict.payload)
-
-    handle.wants_bytes = True
-    return handle
+    return verified_route(JIRA_CLOUD, deps.settings.jira_webhook_secret, deps.store.deliveries,
+                          deps.settings.webhook_max_age_seconds,
+                          "Jira webhooks are not configured (JIRA_WEBHOOK_SECRET)",
+                          lambda payload, headers: accept(deps, payload))
 
 
 def jira_server_route(deps):
