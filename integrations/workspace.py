@@ -1,4 +1,4 @@
-"""Isolated per-run git checkouts, and the git guardrails droid enforces in code.
+"""Isolated per-run git checkouts, and the git guardrails droid enforces in code (names: git_names.py).
 
 Layout under `root`:
     cache/<name>-<hash>.git    a bare cache of the source's branches and tags, refreshed by fetch
@@ -32,16 +32,27 @@ import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
-from integrations.redact import MASK, Redactor
+from integrations.git_names import (  # noqa: F401 — re-exported: callers import them from here
+    BRANCH_PREFIX,
+    KEY_MAX,
+    OWNER_NAME,
+    SLUG_MAX,
+    InvalidName,
+    _is_url,
+    _strip_userinfo,
+    _url_prefix_of,
+    branch_name,
+    github_repo_of,
+    safe_run_id,
+    sanitize_slug,
+)
+from integrations.redact import Redactor
 
 log = logging.getLogger("droid.workspace")
 
-BRANCH_PREFIX = "droid/"
 ALWAYS_PROTECTED = ("main", "master")
-SLUG_MAX = 40
-KEY_MAX = 24          # a ticket key at the front of a branch name (PAY-142, issue-123)
 FAILED_MARKER = "droid-failed"     # inside the workspace's .git, so it never shows in the tree
 NETWORK_TIMEOUT = 600.0            # clone / fetch / push
 LOCAL_TIMEOUT = 120.0              # everything that stays on this machine
@@ -166,87 +177,6 @@ def _git(args: list[str], *, cwd: Path | None = None, timeout: float = LOCAL_TIM
 # --------------------------------------------------------------------------- names and sources
 
 
-def sanitize_slug(slug: str) -> str:
-    """Lowercase, [a-z0-9-] only, no doubled or edge dashes, at most 40 characters; never empty."""
-    text = re.sub(r"[^a-z0-9]+", "-", (slug or "").lower()).strip("-")
-    text = text[:SLUG_MAX].rstrip("-")
-    return text or "task"
-
-
-def _sanitize_run_id(run_id: str) -> str:
-    text = re.sub(r"[^A-Za-z0-9_-]+", "-", run_id or "").strip("-_")[:40]
-    if not text:
-        raise WorkspaceError("invalid run id")
-    return text
-
-
-def branch_name(run_id: str, slug: str, key: str = "") -> str:
-    """droid/<run_id>-<slug>, or droid/<key>-<slug>-<run_id> for a ticket (the key first: Jira links the branch by
-    it); every part sanitised (and the slug redacted: branch names are public)."""
-    clean = sanitize_slug(Redactor()(slug or '').replace(MASK, ' '))
-    key = re.sub(r"[^A-Za-z0-9]+", "-", key or "").strip("-")[:KEY_MAX].strip("-")
-    if key:
-        return f"{BRANCH_PREFIX}{key}-{clean}-{_sanitize_run_id(run_id)}"
-    return f"{BRANCH_PREFIX}{_sanitize_run_id(run_id)}-{clean}"
-
-
-_OWNER_NAME = re.compile(r"^([A-Za-z0-9](?:[A-Za-z0-9-]{0,38}))/([A-Za-z0-9._-]{1,100}?)(?:\.git)?/?$")
-
-
-def github_repo_of(url_or_source: str, *, github_url: str = "") -> str | None:
-    """"owner/name" of a GitHub repository given as a URL, an scp-style address or "owner/name".
-
-    Recognises github.com (https, http, ssh, git@github.com:...) and, when given, the host of
-    `github_url` (GitHub Enterprise or a test server). Anything else — local paths, other hosts — is None.
-    """
-    text = (url_or_source or "").strip()
-    if not text:
-        return None
-    hosts = {"github.com", "www.github.com"}
-    if github_url:
-        hosts.add((urlsplit(github_url).hostname or "").lower())
-    scp = re.match(r"^[\w.-]+@([\w.-]+):(?!//)(.+)$", text)
-    if scp:
-        host, path = scp.group(1).lower(), scp.group(2)
-    elif "://" in text:
-        parts = urlsplit(text)
-        host, path = (parts.hostname or "").lower(), parts.path
-        if github_url:  # GitHub Enterprise lives under a path prefix sometimes
-            prefix = urlsplit(github_url).path.rstrip("/")
-            if prefix and path.startswith(prefix + "/"):
-                path = path[len(prefix):]
-    elif text.startswith(("/", ".", "~")) or "\\" in text:
-        return None
-    else:
-        host, path = "github.com", text
-    if host not in hosts:
-        return None
-    match = _OWNER_NAME.match(path.lstrip("/"))
-    if not match or match.group(2) in (".", ".."):
-        return None
-    return f"{match.group(1)}/{match.group(2)}"
-
-
-def _is_url(source: str) -> bool:
-    return "://" in source or bool(re.match(r"^[\w.-]+@[\w.-]+:", source))
-
-
-def _strip_userinfo(url: str) -> str:
-    """The URL without an embedded user:password (used for what is shown, never for what is stored)."""
-    if "://" not in url:
-        return url
-    parts = urlsplit(url)
-    if "@" not in parts.netloc:
-        return url
-    return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
-
-
-def _url_prefix_of(url: str) -> str:
-    """scheme://host[:port]/ of an http(s) URL."""
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc.rsplit('@', 1)[-1]}/"
-
-
 # --------------------------------------------------------------------------- the manager
 
 
@@ -279,7 +209,10 @@ class WorkspaceManager:
         """A fresh working tree of `source` on a new droid/<run_id>-<slug> (or droid/<key>-<slug>-<run_id>) branch at
         the base branch's tip."""
         src = self._resolve(source)
-        branch = branch_name(run_id, slug, key)
+        try:
+            branch = branch_name(run_id, slug, key)
+        except InvalidName as exc:
+            raise WorkspaceError(str(exc)) from None
         _git(["check-ref-format", "--branch", branch], what="branch name check")
         cache = self._cache_path(src.url)
         secrets = _secrets_of(self._token)
@@ -362,7 +295,7 @@ class WorkspaceManager:
             return _Source(url=str(path), label=str(path), auth_url="")
         if _is_url(text):
             url = text
-        elif _OWNER_NAME.match(text):
+        elif OWNER_NAME.match(text):
             url = f"{self.github_url}/{github_repo_of(text)}.git"
             text = github_repo_of(text) or text
         else:
@@ -434,7 +367,7 @@ class WorkspaceManager:
     def _new_run_dir(self, run_id: str) -> Path:
         """root/runs/<run_id>, or <run_id>-2, -3… if that run already had a workspace."""
         self.runs_dir.mkdir(parents=True, exist_ok=True)
-        base = _sanitize_run_id(run_id)
+        base = safe_run_id(run_id)
         for n in range(1, 1000):
             path = self.runs_dir / (base if n == 1 else f"{base}-{n}")
             try:
