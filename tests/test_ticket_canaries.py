@@ -55,10 +55,7 @@ def world(tmp_path, fixtures_dir, monkeypatch, caplog):
     seed = make_repo(tmp_path / "seed", FILES)
     with AnthropicStub() as model, GitHubStub(fixtures_dir / "github" / "rest", git_root=tmp_path / "gh") as github, \
             JiraStub(fixtures_dir / "jira" / "api") as jira:
-        github.add_repo("acme/calc", default_branch="main")
-        origin = github.git_dir("acme/calc")
-        origin.parent.mkdir(parents=True)
-        git(tmp_path, "clone", "-q", "--bare", str(seed), str(origin))
+        origin = github.host("acme/calc", seed, default_branch="main")
         jira.load("get_issue.v2.server.json", key="PAY-142")
         llm = AnthropicLLM(api_key=MODEL_KEY, model="claude-sonnet-4-5", base_url=model.url, max_retries=1)
         routing = Routing(default_repo="acme/calc", approvers=("UBOSS",), jira_projects={"PAY": "CPAY"},

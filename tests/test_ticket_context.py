@@ -244,11 +244,8 @@ def test_a_ticket_cannot_choose_the_repository_branch_or_approvers(tmp_path, fix
     seed = make_repo(tmp_path / "seed", {"calc.py": "def add(a, b):\n    return a - b\n"})
     with JiraStub(fixtures_dir / "jira" / "api") as jira, \
             GitHubStub(fixtures_dir / "github" / "rest", git_root=tmp_path / "gh") as github:
-        github.add_repo("acme/calc", default_branch="main", protected={"main"})
+        origin = github.host("acme/calc", seed, default_branch="main", protected={"main"})
         github.add_repo("evil/evil")
-        origin = github.git_dir("acme/calc")
-        origin.parent.mkdir(parents=True)
-        git(tmp_path, "clone", "-q", "--bare", str(seed), str(origin))
         jira.load("get_issue.v3.adf.minimal.jira-cli.json", key="CALC-7")
         jira.issues["CALC-7"]["fields"].update(summary="add() subtracts", description=adf(INJECTION))
         model.add(

@@ -91,10 +91,7 @@ def world(tmp_path, fixtures_dir, monkeypatch):
         jira.deployment = "Cloud"
         jira.field_names = {ACCEPTANCE_FIELD: "Acceptance Criteria"}
         pay = make_repo(tmp_path / "srv" / "payments", PAYMENTS)
-        github.add_repo("acme/web", default_branch="main")
-        origin = github.git_dir("acme/web")
-        origin.parent.mkdir(parents=True)
-        git(tmp_path, "clone", "-q", "--bare", str(make_repo(tmp_path / "seed", WEB)), str(origin))
+        origin = github.host("acme/web", make_repo(tmp_path / "seed", WEB), default_branch="main")
         web = tmp_path / "srv" / "web"          # droid's local checkout of acme/web, cloned from GitHub
         git(tmp_path, "clone", "-q", str(origin), str(web))
         config = tmp_path / "droid.yml"

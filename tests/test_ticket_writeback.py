@@ -49,10 +49,7 @@ def world(tmp_path, fixtures_dir, monkeypatch):
     made = []
     with AnthropicStub() as model, GitHubStub(fixtures_dir / "github" / "rest", git_root=tmp_path / "gh") as github, \
             JiraStub(fixtures_dir / "jira" / "api") as jira:
-        github.add_repo("acme/calc", default_branch="main")
-        origin = github.git_dir("acme/calc")
-        origin.parent.mkdir(parents=True)
-        git(tmp_path, "clone", "-q", "--bare", str(seed), str(origin))
+        origin = github.host("acme/calc", seed, default_branch="main")
         jira.load("get_issue.v2.server.json", key="PAY-142")
 
         def make(repo: str = "acme/calc", **overrides):

@@ -266,6 +266,14 @@ class GitHubStub(StubServer):
         self.issue_comments[(full_name, number)] = recorded
         return issue
 
+    def host(self, full_name: str, seed: Path, **repo) -> Path:
+        """Serve a bare clone of the local repository `seed` as `full_name` (add_repo's options); its git dir."""
+        self.add_repo(full_name, **repo)
+        origin = self.git_dir(full_name)
+        origin.parent.mkdir(parents=True, exist_ok=True)
+        subprocess.run(["git", "clone", "-q", "--bare", str(seed), str(origin)], check=True, capture_output=True)
+        return origin
+
     def git_dir(self, full_name: str) -> Path:
         """Where the bare repository for `full_name` lives (under git_root)."""
         assert self.git_root, "GitHubStub(git_root=...) is needed to serve git"
