@@ -30,6 +30,7 @@ from bot.slack import payloads
 from bot.slack.http_server import DroidHTTPServer
 from bot.slack.sentry_webhook import sentry_route
 from tests.harness import SECRET, Droid, wait_for
+from tests.json_paths import get, paths, put
 from tests.repos import SERVICE_FILES, make_repo
 
 WEBHOOK_SECRET = "fuzz-sentry-webhook-secret"
@@ -79,27 +80,6 @@ def seeds(fixtures: Path) -> dict[str, dict]:
         resource = path.name.split(".")[0]
         out[path.stem] = {"kind": "sentry", "payload": json.loads(path.read_text()), "resource": resource}
     return out
-
-
-def paths(value, prefix=()):
-    """Every path into a JSON value (the root included)."""
-    yield prefix
-    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
-    for key, child in items:
-        yield from paths(child, (*prefix, key))
-
-
-def get(value, path):
-    for key in path:
-        value = value[key]
-    return value
-
-
-def put(value, path, new):
-    if not path:
-        return new
-    get(value, path[:-1])[path[-1]] = new
-    return value
 
 
 def other_type(draw, old):

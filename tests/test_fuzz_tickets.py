@@ -32,6 +32,7 @@ from bot.settings import Routing
 from bot.slack.http_server import DroidHTTPServer
 from bot.tickets.routes import ticket_routes
 from tests.harness import Droid, wait_for
+from tests.json_paths import get, paths, put
 
 JIRA_SECRET = "fuzz-jira-webhook-secret-0123"
 GITHUB_SECRET = "fuzz-github-webhook-secret-0123"
@@ -130,19 +131,6 @@ def _github_ok(p) -> bool:
 
 # ---- mutations ------------------------------------------------------------------------------------------------
 
-def paths(value, prefix=()):
-    yield prefix
-    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
-    for key, child in items:
-        yield from paths(child, (*prefix, key))
-
-
-def get(value, path):
-    for key in path:
-        value = value[key]
-    return value
-
-
 def exists(value, path) -> bool:
     try:
         get(value, path)
@@ -180,7 +168,7 @@ def mutations(draw, payload, focus):
             new = draw(st.sampled_from(ODD_ADF))
         else:
             continue
-        value = _put(value, path, new)
+        value = put(value, path, new)
         ops.append((op, path))
     return value, ops, nests
 
@@ -191,13 +179,6 @@ ODD_ADF = [{"type": "doc", "content": [{"type": "text", "text": ["a list"]}]},
            {"type": "doc", "content": [{"type": "orderedList", "attrs": {"order": "x"}, "content": "not a list"}]},
            {"type": "doc", "content": [{"type": "table", "content": [1, "x", {"content": {"type": "tableCell"}}]}]},
            {"type": "doc", "content": [{"type": "futureNode", "content": [{"type": "text", "text": "<!here>"}]}]}]
-
-
-def _put(value, path, new):
-    if not path:
-        return new
-    get(value, path[:-1])[path[-1]] = new
-    return value
 
 
 def encode(value, nests: dict) -> bytes:
@@ -376,7 +357,7 @@ def test_every_load_bearing_field_of_the_wrong_type_or_shape(served, kind):
             if new == "drop":
                 del get(value, path[:-1])[path[-1]]
             else:
-                _put(value, path, new)
+                put(value, path, new)
             before = run_count(droid)
             status, text = deliver(server.port, kind, encode(value, {}))
             assert status < 500 and "Traceback" not in text, (path, new, status, text)
