@@ -40,6 +40,7 @@ DESCRIPTION_MAX = 6000
 QUERY_MAX = 20_000        # what search ranks for: a traceback past the model's cut still counts
 COMMENT_MAX = 1200
 COMMENTS_KEPT = 5
+NAME_MAX = 200          # a person's name, email or id
 
 
 @dataclass(frozen=True)
@@ -287,10 +288,11 @@ def from_jira(raw: dict, browse_url: str, *, sentry_hosts=()) -> Ticket:
     return ticket
 
 
-def from_github(issue_json: dict, comments_json: list[dict], *, sentry_hosts=()) -> Ticket:
-    """A Ticket from GitHub's issue JSON and (the latest of) its comments' JSON (odd types read as empty)."""
+def from_github(issue_json: dict, comments_json: list[dict], *, repo: str = "", sentry_hosts=()) -> Ticket:
+    """A Ticket from GitHub's issue JSON and (the latest of) its comments' JSON (odd types read as empty); `repo`
+    (owner/name) when the caller knows it better than the issue's own URLs (a webhook's `repository`)."""
     issue_json = _obj(issue_json)
-    repo = _github_repo(issue_json)
+    repo = repo or _github_repo(issue_json)
     number = issue_json.get("number") if type(issue_json.get("number")) is int else 0
     url = _str(issue_json.get("html_url"))
     comments = [{"author": _str(_obj(c.get("user")).get("login")), "created": _str(c.get("created_at")),
@@ -373,14 +375,15 @@ def _name(person) -> str:
 def _person(person) -> dict:
     if not isinstance(person, dict):
         return {}
-    return {"name": _name(person), "email": _str(person.get("emailAddress")),
-            "id": _str(person.get("accountId")) or _str(person.get("key")) or _str(person.get("name"))}
+    return {"name": bounded(_name(person), NAME_MAX), "email": bounded(_str(person.get("emailAddress")), NAME_MAX),
+            "id": bounded(_str(person.get("accountId")) or _str(person.get("key")) or _str(person.get("name")), NAME_MAX)}
 
 
 def _gh_person(user) -> dict:
     if not isinstance(user, dict) or not _str(user.get("login")):
         return {}
-    return {"name": user["login"], "email": _str(user.get("email")), "id": str(user.get("id") or "")[:40]}
+    return {"name": bounded(user["login"], NAME_MAX), "email": bounded(_str(user.get("email")), NAME_MAX),
+            "id": str(user.get("id") or "")[:40]}
 
 
 def _jira_links(links) -> list[dict]:

@@ -1,6 +1,7 @@
 """A `Ticket` from the JSON a trigger carries: a Jira issue (webhook or search result) or a GitHub issue (webhook).
 
-The intake's own converter: it reads only what the trigger already holds (no extra API call), bounded.
+The intake checks the shape a run is built on, then builds the Ticket as `integrations/tickets.py` does for a read
+(`from_jira`, `from_github`) from what the trigger already holds (no extra API call).
 Every text field stays untrusted; the run store redacts the context it is kept in. The fields a run is
 built on (the key, the project, the repository, the number, the title, the labels) must have their
 exact shape and type, else `MalformedTicket` (a ValueError): no run starts from such a ticket.
@@ -10,19 +11,14 @@ from __future__ import annotations
 
 from urllib.parse import urlparse
 
-from integrations.jira_client import description_text
 from integrations.tickets import (
-    DESCRIPTION_MAX,
     Ticket,
-    TicketRef,
-    bounded,
+    from_github,
+    from_jira,
     is_github_repo,
     is_issue_number,
     is_jira_key,
 )
-
-TITLE_MAX = 300
-NAME_MAX = 200        # a label, a component, a status, a person's name or email
 
 
 class MalformedTicket(ValueError):
@@ -33,16 +29,9 @@ def jira_ticket(raw: dict, jira_url: str = "") -> Ticket:
     """The ticket in a Jira issue's JSON (v2 or v3: an ADF description is rendered to text).
 
     Raises MalformedTicket when the key, fields, summary, labels, components or project are not what Jira sends."""
-    fields = _checked_jira(raw)
-    key = raw["key"]
+    _checked_jira(raw)
     base = (jira_url or _site(raw.get("self") if isinstance(raw.get("self"), str) else "")).rstrip("/")
-    url = f"{base}/browse/{key}" if base else ""
-    return Ticket(ref=TicketRef("jira", key, url=url), title=bounded(str(fields.get("summary") or ""), TITLE_MAX),
-                  description=bounded(description_text(fields.get("description")), DESCRIPTION_MAX), url=url,
-                  status=_name(fields.get("status")), type=_name(fields.get("issuetype")),
-                  priority=_name(fields.get("priority")), labels=[bounded(x, NAME_MAX) for x in fields.get("labels") or []][:30],
-                  components=[_name(c) for c in fields.get("components") or []][:30],
-                  reporter=_jira_person(fields.get("reporter")), assignee=_jira_person(fields.get("assignee")))
+    return from_jira(raw, f"{base}/browse/{raw['key']}" if base else "")
 
 
 def jira_project(raw: dict) -> str:
@@ -87,37 +76,7 @@ def github_ticket(issue: dict, repo: str) -> Ticket:
             raise MalformedTicket(name)
     if not _list_of(issue.get("labels"), dict):
         raise MalformedTicket("labels")
-    number = issue["number"]
-    key = f"{repo}#{number}"
-    url = str(issue.get("html_url") or "")
-    return Ticket(ref=TicketRef("github", key, url=url, repo=repo, number=number),
-                  title=bounded(str(issue.get("title") or ""), TITLE_MAX),
-                  description=bounded(str(issue.get("body") or ""), DESCRIPTION_MAX), url=url,
-                  status=str(issue.get("state") or ""), type="issue",
-                  labels=[_name(x) for x in issue.get("labels") or []][:30],
-                  reporter=_github_person(issue.get("user")),
-                  assignee=_github_person(issue.get("assignee")))
-
-
-def _name(value) -> str:
-    if isinstance(value, dict):
-        value = value.get("name") or value.get("value")
-    return bounded(value, NAME_MAX) if isinstance(value, str) else ""
-
-
-def _jira_person(person) -> dict:
-    if not isinstance(person, dict):
-        return {}
-    return {"name": _name(person.get("displayName") or person.get("name")),
-            "email": _name(person.get("emailAddress")),
-            "id": _name(person.get("accountId") or person.get("name") or person.get("key"))}
-
-
-def _github_person(person) -> dict:
-    if not isinstance(person, dict):
-        return {}
-    return {"name": _name(person.get("login")), "email": _name(person.get("email")),
-            "id": _name(str(person["id"]) if isinstance(person.get("id"), int) else person.get("id"))}
+    return from_github(issue, [], repo=repo)
 
 
 def _site(self_url: str) -> str:
