@@ -36,9 +36,7 @@ from urllib.parse import urlsplit
 
 from integrations.git_names import (  # noqa: F401 — re-exported: callers import them from here
     BRANCH_PREFIX,
-    KEY_MAX,
     OWNER_NAME,
-    SLUG_MAX,
     InvalidName,
     _is_url,
     _strip_userinfo,
