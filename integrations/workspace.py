@@ -15,22 +15,18 @@ those commands. Error messages are short and redacted before they leave this mod
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import fcntl
-import fnmatch
 import hashlib
 import logging
 import os
 import re
 import shutil
-import signal
-import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, replace
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -46,33 +42,21 @@ from integrations.git_names import (  # noqa: F401 — re-exported: callers impo
     safe_run_id,
     sanitize_slug,
 )
-from integrations.redact import Redactor
+from integrations.workspace_git import (  # noqa: F401 — WorkspaceError and friends are imported from here
+    LOCAL_TIMEOUT,
+    NETWORK_TIMEOUT,
+    GuardrailError,
+    WorkspaceError,
+    _auth_config,
+    _brief,
+    _git,
+    _safe,
+    _secrets_of,
+)
 
 log = logging.getLogger("droid.workspace")
 
-ALWAYS_PROTECTED = ("main", "master")
 FAILED_MARKER = "droid-failed"     # inside the workspace's .git, so it never shows in the tree
-NETWORK_TIMEOUT = 600.0            # clone / fetch / push
-LOCAL_TIMEOUT = 120.0              # everything that stays on this machine
-STAT_MAX_FILES = 50
-STAT_MAX_CHARS = 6000
-# Inherited GIT_* variables that configure transport rather than repository state.
-KEPT_GIT_ENV = {"GIT_SSH", "GIT_SSH_COMMAND", "GIT_SSH_VARIANT", "GIT_SSL_CAINFO", "GIT_SSL_CAPATH",
-                "GIT_SSL_NO_VERIFY", "GIT_PROXY_COMMAND", "GIT_EXEC_PATH"}
-# Local config a workspace never has after `create`; its presence at push time means something in
-# the workspace rewrote where or how git talks to the remote, so droid refuses to push from it.
-UNSAFE_CONFIG = re.compile(
-    r"^(url\.|http\.|credential\.|include\.|includeif\.|core\.sshcommand|core\.askpass|core\.fsmonitor"
-    r"|core\.hookspath|core\.gitproxy|remote\.[^=]*\.(pushurl|mirror|receivepack|proxy|vcs|uploadpack)=)",
-    re.IGNORECASE)
-
-
-class WorkspaceError(Exception):
-    """A git workspace operation failed. The message is short and safe to post in Slack."""
-
-
-class GuardrailError(WorkspaceError):
-    """droid refused to do something its guardrails forbid (e.g. push to the default branch)."""
 
 
 @dataclass
@@ -86,93 +70,6 @@ class Workspace:
     source: str         # what it was created from: absolute local path, git URL, or owner/name
     remote_url: str = ""  # the token-free URL `origin` points at (where push goes)
     auth_url: str = ""    # URL prefix the GitHub token may be sent to ("" = never send it)
-
-
-# --------------------------------------------------------------------------- running git
-
-
-def _env(extra: dict[str, str] | None = None, config: dict[str, str] | None = None) -> dict[str, str]:
-    """The environment for a git command: inherited minus GIT_* leakage, no prompts, extra config."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_") or k in KEPT_GIT_ENV}
-    env.update(GIT_TERMINAL_PROMPT="0", GIT_ASKPASS="", SSH_ASKPASS="", GCM_INTERACTIVE="never",
-               LC_ALL="C", LANG="C")
-    if config:
-        env["GIT_CONFIG_COUNT"] = str(len(config))
-        for i, (key, value) in enumerate(config.items()):
-            env[f"GIT_CONFIG_KEY_{i}"] = key
-            env[f"GIT_CONFIG_VALUE_{i}"] = value
-    env.update(extra or {})
-    return env
-
-
-def _auth_config(auth_url: str, token: str) -> dict[str, str]:
-    """Per-command config that authenticates to `auth_url` (and only there) with `token`."""
-    if not (token and auth_url):
-        return {}
-    basic = base64.b64encode(f"x-access-token:{token}".encode()).decode()
-    return {f"http.{auth_url.rstrip('/')}/.extraHeader": f"Authorization: Basic {basic}",
-            "credential.helper": "",            # no helper may see or store anything
-            "core.hooksPath": os.devnull,       # no hook runs with the token in its environment
-            "core.fsmonitor": "false"}
-
-
-def _secrets_of(token: str) -> list[str]:
-    if not token:
-        return []
-    return [token, base64.b64encode(f"x-access-token:{token}".encode()).decode()]
-
-
-def _safe(text: str, secrets: Iterable[str] = ()) -> str:
-    """Text with secrets, URL credentials and Authorization headers masked."""
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "[REDACTED]")
-    text = re.sub(r"(?i)(authorization:\s*\w+\s+)\S+", r"\1[REDACTED]", text)
-    return re.sub(r"(\w+://)[^/@\s]+@", r"\1[REDACTED]@", text)
-
-
-def _brief(stderr: str, secrets: Iterable[str] = ()) -> str:
-    """The telling part of git's stderr: its fatal/error lines (else the last line), short, redacted."""
-    if re.search(r"could not read (Username|Password)|Authentication failed|terminal prompts disabled"
-                 r"|returned error: 40[13]|Permission denied \(publickey", stderr):
-        return "authentication failed (check the token or key and its access to the repository)"
-    if re.search(r"(?i)repository '?[^ ]*'? not found|does not appear to be a git repository|returned error: 404",
-                 stderr):
-        return "repository not found (or no access to it)"
-    lines = [ln.strip() for ln in stderr.splitlines() if ln.strip()]
-    telling = [ln for ln in lines if ln.lower().startswith(("fatal:", "error:", "remote: error", " ! ", "!"))]
-    text = " ".join((telling or lines[-1:])[:2]) or "no output"
-    text = _safe(text, secrets)
-    return text if len(text) <= 240 else text[:239] + "…"
-
-
-def _git(args: list[str], *, cwd: Path | None = None, timeout: float = LOCAL_TIMEOUT,
-         config: dict[str, str] | None = None, env: dict[str, str] | None = None, input: str | None = None,
-         check: bool = True, what: str = "git", secrets: Iterable[str] = ()) -> subprocess.CompletedProcess:
-    """Run git with a timeout (killing its whole process group), no prompts, a clean environment."""
-    cmd = ["git", *args]
-    secrets = list(secrets)
-    log.debug("git %s (in %s)", _safe(" ".join(args), secrets), cwd)
-    try:
-        proc = subprocess.Popen(cmd, cwd=cwd, env=_env(env, config), text=True, encoding="utf-8",
-                                errors="replace", stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
-    except OSError as exc:
-        raise WorkspaceError(f"{what} failed: cannot run git ({exc.strerror})") from None
-    try:
-        out, err = proc.communicate(input, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.communicate()
-        raise WorkspaceError(f"{what} timed out after {timeout:.0f}s") from None
-    result = subprocess.CompletedProcess(cmd, proc.returncode, out, err)
-    if check and proc.returncode != 0:
-        raise WorkspaceError(f"{what} failed: {_brief(err, secrets)}")
-    return result
-
-
-# --------------------------------------------------------------------------- names and sources
 
 
 # --------------------------------------------------------------------------- the manager
@@ -398,112 +295,12 @@ def _rmtree(path: Path) -> None:
         shutil.rmtree(path, onerror=onerror)
 
 
-# --------------------------------------------------------------------------- working in a workspace
-
-
-def commit_all(ws: Workspace, message: str, *, author_name: str = "droid",
-               author_email: str = "droid@localhost") -> str | None:
-    """Stage everything and commit; the new commit's sha, or None when nothing changed."""
-    _git(["add", "-A"], cwd=ws.path, what="git add")
-    if _git(["diff", "--cached", "--quiet"], cwd=ws.path, check=False).returncode == 0:
-        return None
-    message = Redactor()(message)   # commit messages leave with the push: never a secret in them
-    _git(["-c", f"user.name={author_name}", "-c", f"user.email={author_email}", "-c", "commit.gpgsign=false",
-          "commit", "-q", "--no-verify", "-F", "-"],
-         cwd=ws.path, input=message.strip() + "\n", what="git commit",
-         env={"GIT_AUTHOR_NAME": author_name, "GIT_AUTHOR_EMAIL": author_email,
-              "GIT_COMMITTER_NAME": author_name, "GIT_COMMITTER_EMAIL": author_email})
-    return _git(["rev-parse", "HEAD"], cwd=ws.path).stdout.strip()
-
-
-def check_push_allowed(ws: Workspace, protected: Iterable[str] = ()) -> None:
-    """Raise GuardrailError unless ws.branch is a droid/ branch that is neither default nor protected."""
-    branch = ws.branch or ""
-    short = branch.removeprefix("refs/heads/")
-    if short != branch or not short.startswith(BRANCH_PREFIX) or short == BRANCH_PREFIX:
-        raise GuardrailError(f"refusing to push {short or 'an unnamed branch'}: droid only pushes droid/ branches")
-    if re.search(r"[\s:+^~?*\[\\]|\.\.|@\{", short):
-        raise GuardrailError(f"refusing to push {short}: not a plain branch name")
-    forbidden = {*ALWAYS_PROTECTED, ws.base_branch}
-    if short in forbidden:
-        raise GuardrailError(f"refusing to push to {short}: it is the default branch")
-    if isinstance(protected, str):  # "main, release/*" given as one string
-        protected = re.split(r"[,\s]+", protected)
-    for rule in protected:
-        rule = (rule or "").strip().removeprefix("refs/heads/")
-        if rule and (short == rule or fnmatch.fnmatchcase(short, rule)):
-            raise GuardrailError(f"refusing to push to {short}: it is a protected branch")
-
-
-def _check_config(ws: Workspace) -> None:
-    """Refuse to push when the workspace's own git config redirects or re-authenticates the remote."""
-    out = _git(["config", "--local", "--list"], cwd=ws.path, check=False).stdout
-    bad = sorted({line.split("=", 1)[0] for line in out.splitlines() if UNSAFE_CONFIG.match(line)})
-    if bad:
-        raise GuardrailError(f"refusing to push: the workspace's git config was changed ({', '.join(bad[:3])})")
-
-
-def toward_github(ws: Workspace, full_name: str, github_url: str) -> Workspace:
-    """The workspace pushing to GitHub's `full_name` instead of its source (a local checkout, another host) — where
-    its pull request needs the branch; the token may be sent only to GitHub."""
-    base = (github_url or "https://github.com").rstrip("/")
-    auth = _url_prefix_of(base) if urlsplit(base).path in ("", "/") else base + "/"
-    return replace(ws, remote_url=f"{base}/{full_name}.git", auth_url=auth)
-
-
-def push_branch(ws: Workspace, *, protected: Iterable[str] = (), token: str = "") -> None:
-    """Push HEAD to refs/heads/<ws.branch> on the source — never forced, never another branch."""
-    check_push_allowed(ws, protected)
-    _check_config(ws)
-    target = ws.remote_url or "origin"
-    auth = {}
-    if token and ws.auth_url and ws.remote_url.startswith(ws.auth_url):
-        auth = _auth_config(ws.auth_url, token)
-    secrets = _secrets_of(token)
-    config = {**auth, "push.followTags": "false", "push.recurseSubmodules": "no", "push.gpgSign": "false",
-              "core.hooksPath": os.devnull}
-    refspec = f"HEAD:refs/heads/{ws.branch}"
-    assert not refspec.startswith("+")
-    result = _git(["push", "--porcelain", "--no-verify", "--no-follow-tags", "--recurse-submodules=no", "--",
-                   target, refspec], cwd=ws.path, config=config, secrets=secrets, check=False,
-                  timeout=NETWORK_TIMEOUT, what="git push")
-    if result.returncode == 0:
-        log.info("pushed %s to %s", ws.branch, _safe(_strip_userinfo(target)))
-        return
-    text = result.stdout + "\n" + result.stderr
-    if re.search(r"\[rejected\]|non-fast-forward|fetch first|\(stale info\)", text):
-        raise WorkspaceError(f"push of {ws.branch} rejected: the remote branch has commits this workspace "
-                             "does not have (droid never force-pushes)")
-    if re.search(r"(?i)protected branch", text):
-        raise GuardrailError(f"push of {ws.branch} refused by the remote: it is a protected branch")
-    raise WorkspaceError(f"git push failed: {_brief(result.stderr or result.stdout, secrets)}")
-
-
-def changed_files(ws: Workspace) -> list[str]:
-    """Paths changed since base_commit: committed, staged, unstaged and untracked (not ignored)."""
-    diff = _git(["-c", "core.quotepath=off", "diff", "--name-only", "--no-renames", "-z", ws.base_commit, "--"],
-                cwd=ws.path, what="git diff").stdout
-    untracked = _git(["ls-files", "--others", "--exclude-standard", "-z"], cwd=ws.path, what="git ls-files").stdout
-    return sorted({p for p in (diff + untracked).split("\0") if p})
-
-
-def diff_stat(ws: Workspace, *, max_files: int = STAT_MAX_FILES, max_chars: int = STAT_MAX_CHARS) -> str:
-    """`git diff --stat <base_commit>` of the whole tree (untracked files included), bounded."""
-    with tempfile.TemporaryDirectory(prefix="droid-index-") as tmp:
-        index = Path(tmp) / "index"
-        git_index = Path(_git(["rev-parse", "--git-path", "index"], cwd=ws.path).stdout.strip())
-        git_index = git_index if git_index.is_absolute() else Path(ws.path) / git_index
-        if git_index.exists():
-            shutil.copyfile(git_index, index)
-        env = {"GIT_INDEX_FILE": str(index)}
-        _git(["add", "-A"], cwd=ws.path, env=env, what="git add (stat)")
-        out = _git(["diff", "--cached", "--no-ext-diff", "--no-color", "--stat=100,60", ws.base_commit],
-                   cwd=ws.path, env=env, what="git diff --stat").stdout.rstrip("\n")
-    lines = out.splitlines()
-    if len(lines) > max_files + 1:
-        dropped = len(lines) - 1 - max_files
-        lines = [*lines[:max_files], f" … {dropped} more file(s)", lines[-1]]
-    text = "\n".join(lines)
-    if len(text) > max_chars:
-        text = text[: max_chars - 40].rsplit("\n", 1)[0] + "\n … (diff stat truncated)\n" + lines[-1]
-    return text
+from integrations.workspace_push import (  # noqa: E402, F401 — re-exported: callers import them from here
+    ALWAYS_PROTECTED,
+    changed_files,
+    check_push_allowed,
+    commit_all,
+    diff_stat,
+    push_branch,
+    toward_github,
+)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from integrations import workspace as wsmod
+from integrations import workspace_git as wsmod
 from integrations.workspace import (
     GuardrailError,
     Workspace,
