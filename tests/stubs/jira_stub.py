@@ -17,7 +17,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from tests.stubs.github_stub import Request, Response, StubServer
+from tests.stubs.http_stub import Request, Response, StubServer
 
 ISSUE = re.compile(r"^/rest/api/(2|3|latest)/issue/([^/]+)$")
 COMMENT = re.compile(r"^/rest/api/(2|3|latest)/issue/([^/]+)/comment$")

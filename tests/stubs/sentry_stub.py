@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-from tests.stubs.github_stub import Request, Response, StubServer
+from tests.stubs.http_stub import Request, Response, StubServer
 
 ISSUE = re.compile(r"^/api/0/organizations/([^/]+)/issues/([^/]+)/$")
 EVENT = re.compile(r"^/api/0/organizations/([^/]+)/issues/([^/]+)/events/([^/]+)/$")
