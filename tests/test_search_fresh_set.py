@@ -67,3 +67,28 @@ def test_ids_with_hyphenated_owner_and_name_parse() -> None:
     assert builder.parse_id(f"instance_element-hq__element-web-{sha}-vnan") == ("element-hq/element-web", sha)
     assert builder.parse_id(f"instance_internetarchive__openlibrary-{sha}-v0f5aece3") == ("internetarchive/openlibrary", sha)
     assert builder.parse_id("django__django-12345") is None
+
+
+def _locate():
+    spec = importlib.util.spec_from_file_location("bench_locate", BENCH.parent / "locate.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_checkout_leaves_out_only_the_blobs_a_snapshot_lacks(tmp_path: Path) -> None:
+    origin = tmp_path / "origin"
+    origin.mkdir()
+    _git(origin, "init", "-q")
+    first = _commit(origin, {"pkg/core.py": "def spin():\n    return 1\n", "data/big.bin": "x" * 5000}, "one")
+    second = _commit(origin, {"pkg/core.py": "def spin():\n    return 2\n", "pkg/extra.py": "X = 1\n"}, "two")
+    big = _git(origin, "rev-parse", f"{first}:data/big.bin")
+    (origin / ".git" / "objects" / big[:2] / big[2:]).unlink()        # as a size-capped snapshot leaves it out
+    locate = _locate()
+    work = tmp_path / "work"
+    locate.git("clone", "--shared", "--no-checkout", "-q", str(origin), str(work))
+
+    assert locate.checkout(work, first) == ["data/big.bin"]
+    assert (work / "pkg/core.py").read_text() == "def spin():\n    return 1\n" and not (work / "data/big.bin").exists()
+    assert locate.checkout(work, second) == ["data/big.bin"]
+    assert (work / "pkg/core.py").read_text() == "def spin():\n    return 2\n" and (work / "pkg/extra.py").exists()
