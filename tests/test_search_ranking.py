@@ -196,3 +196,28 @@ def test_only_lists_of_module_names_are_dropped_from_the_query():
     assert clean_query(kept) == kept                         # data, and fewer than three names
     dropped = clean_query('INSTALLED_APPS = [\n  "django.contrib.auth",\n  "django.contrib.admin",\n  "myapp",\n]')
     assert "contrib" not in dropped and "INSTALLED_APPS" in dropped
+
+
+
+BINDER_LINE = ("Verifiable example — the example pastes into a [Binder notebook]"
+               "(https://mybinder.org/v2/gh/o/grid/main?urlpath=lab/tree/doc/examples/blank_template.ipynb), "
+               "returning the result.")
+
+
+def test_lines_copied_from_an_issue_template_do_not_name_the_subject(tmp_path):
+    index = _open(tmp_path, {
+        ".github/ISSUE_TEMPLATE/bugreport.yml": ("name: Bug report\nbody:\n  - type: checkboxes\n    attributes:\n"
+                                                 "      label: MVCE confirmation\n      options:\n"
+                                                 f"        - label: {BINDER_LINE}\n"),
+        "doc/examples/blank_template.ipynb": '{"cells": [{"cell_type": "code", "source": ["import grid\\n", '
+                                             '"ds = grid.load_sample()"]}]}\n',
+        "grid/core.py": "def interp(ds, points):\n    \"\"\"Linear interpolation of the points.\"\"\"\n"
+                        "    return ds.sel(points, method='nearest')\n",
+        "grid/io.py": "def load_sample():\n    return open_grid('sample.nc')\n",
+    })
+    issue = ("Interpolation gives the nearest values\n### What happened?\nInterpolating points returns nearest values, "
+             f"not linear ones.\n### MVCE confirmation\n- [X] {BINDER_LINE}\n")
+    assert paths(index.search(issue))[0] == "grid/core.py"     # the template's link named the notebook first
+    # the same link written by the reporter (not copied from the template) still names the notebook
+    assert paths(index.search("The Binder notebook fails\nOpening doc/examples/blank_template.ipynb on Binder "
+                              "fails."))[0] == "doc/examples/blank_template.ipynb"

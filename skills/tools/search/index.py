@@ -17,6 +17,7 @@ from skills.tools.search.build import (
     update,
 )
 from skills.tools.search.files import MAX_FILE_BYTES, _ext, _vendored, file_kind
+from skills.tools.search.query import template_key
 from skills.tools.search.ranking import MODES, FileHit, rank
 from skills.tools.search.snapshot import _Snapshot, _snapshot, default_cache_dir
 from skills.tools.search.tokens import _Tokenizer, normalize_ident
@@ -49,6 +50,7 @@ class CodeIndex:
         self._path_tokens: dict[int, tuple[set[str], set[str], str]] = {}
         self._path_idf: dict[str, float] = {}
         self._dir_names: set[str] = set()
+        self._template_keys: frozenset[str] | None = None
         self._tok = _Tokenizer()
 
     @classmethod
@@ -158,6 +160,16 @@ class CodeIndex:
             marks = ",".join("?" * len(batch))
             out.update(self._conn.execute(f"SELECT term, doc FROM chunks_vocab WHERE term IN ({marks})", batch))
         return out
+
+    def template_keys(self) -> frozenset[str]:
+        """The lines of the repository's issue and pull-request templates, as `template_key` gives them."""
+        if self._template_keys is None:
+            self._load()
+            assert self._files is not None
+            self._template_keys = frozenset(
+                key for fid, (_, kind, _) in self._files.items() if kind == "template"
+                for key in map(template_key, self._file_lines(fid)) if key)
+        return self._template_keys
 
     def _file_lines(self, fid: int) -> list[str]:
         """The file's lines from the work tree (the index is contentless); [] when unreadable."""

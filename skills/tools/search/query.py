@@ -113,6 +113,25 @@ def _drop_module_lists(text: str) -> str:
     return _QUOTED_LIST_RE.sub(repl, text)
 
 
+_TEMPLATE_MARK_RE = re.compile(r"^\s*(?:[-*+>#]+\s*)*(?:\[[ xX]?\]\s*)?(?:(?:label|description|placeholder|value|about|title)\s*:\s*)?[\"'|>]*\s*")
+TEMPLATE_LINE_MIN = 25   # shorter lines ("Describe the bug") are left to the stop words
+
+
+def template_key(line: str) -> str:
+    """A line as an issue template and an issue filled in from it both hold it: list, checkbox and YAML
+    markers, quotes and spacing away, lower case; '' when too short to tell."""
+    key = " ".join(_TEMPLATE_MARK_RE.sub("", line).strip().strip("\"'").split()).lower().rstrip(".:")
+    return key if len(key) >= TEMPLATE_LINE_MIN else ""
+
+
+def drop_template_lines(query: str, keys: frozenset[str]) -> str:
+    """The query without the lines it copied from the repository's issue templates (checklists, prompts):
+    they name the template's own links and files (`blank_template.ipynb`), not the subject."""
+    if not keys:
+        return query
+    return "\n".join(line for line in query.split("\n") if template_key(line) not in keys)
+
+
 def clean_query(query: str) -> str:
     """The query without issue-template comments, environment dumps (runs of `name: version`, and their headings)
     and enumerated lists of module names."""

@@ -7,7 +7,7 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from skills.tools.search.query import analyse_query
+from skills.tools.search.query import analyse_query, drop_template_lines
 from skills.tools.search.tokens import normalize_ident
 
 MAX_QUERY_TERMS = 64
@@ -99,7 +99,7 @@ def rank(self, query: str, top: int, mode: str = "mention") -> list[FileHit]:
     assert self._files is not None and self._chunks is not None
     if not self._files:
         return []
-    q = analyse_query(query)
+    q = analyse_query(drop_template_lines(query, self.template_keys()))
     n = self._n_chunks
     files = self._files
 
