@@ -61,11 +61,10 @@ def linked_files(test_path: str, files: list[str], extra_tokens: list[str] | Non
     base = test_path.rsplit("/", 1)[-1].rsplit(".", 1)[0]
     stem = subject_tokens(base)
     tdirs = [d.lower() for d in test_path.split("/")[:-1] if d.lower() not in _GENERIC_DIRS]
-    best: list[tuple[str, float]] = []
+    scored: dict[str, float] = {}
     for tokens, factor in ((stem, 1.0), (extra_tokens or [], 0.6)):
         if not tokens:
             continue
-        scored = []
         for f in files:
             if not f.endswith(".py") or is_test_path(f) or is_library_path(f) or \
                     not is_source_path(f):
@@ -81,15 +80,13 @@ def linked_files(test_path: str, files: list[str], extra_tokens: list[str] | Non
             dirs = [d.lower() for d in segs[:-1] if d.lower() not in _GENERIC_DIRS]
             in_dirs = sum(1 for t in rest if any(_same(t, d) for d in dirs))
             overlap = len({d for d in dirs if any(_same(d, t) for t in tdirs)})
-            score = len(ftoks) + in_dirs + 0.5 * overlap - 0.01 * len(segs)
-            scored.append((f, score))
-        if scored:
-            scored.sort(key=lambda x: -x[1])
-            top = scored[0][1]
-            best = [(f, factor * min(1.0, s / max(top, 1e-9))) for f, s in scored[:3]
-                    if s >= top - 0.25]
-            break
-    return best
+            score = factor * (len(ftoks) + in_dirs + 0.5 * overlap) - 0.01 * len(segs)
+            scored[f] = max(scored.get(f, 0.0), score)
+    if not scored:
+        return []
+    ranked = sorted(scored.items(), key=lambda x: -x[1])
+    top = ranked[0][1]
+    return [(f, min(1.0, s / max(top, 1e-9))) for f, s in ranked[:3] if s >= top - 0.25]
 
 
 def function_link(fn_name: str, test_name_tokens: list[str]) -> float:

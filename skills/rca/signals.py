@@ -127,6 +127,9 @@ class LocationSignals:
             calls = [c for c in raw_calls if c.split(".")[-1] not in _STOP]
             before = []
             for prev in fr.pre_context[-5:]:
+                if re.match(r"\s*(?:async\s+)?def\s", prev):
+                    before = []  # lines above the failing function's `def` belong to another
+                    continue
                 before += [c for c in _calls(prev) if c.split(".")[-1] not in _STOP]
             next_fn = None
             at = self.positions(fe.file, before, range(fe.line - 5, fe.line)) if fe.line else {}

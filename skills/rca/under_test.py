@@ -26,7 +26,7 @@ W_TEST_CALL = 1.0  # called elsewhere in the test's visible code
 W_TEST_SETUP = 0.5  # called by the test's setUp or a fixture it takes
 W_TEST_NAME = 1.2  # x link quality: the test (or its class) is named after the function
 W_TEST_FILE = 0.8  # x link quality: in the module the test module is named after
-W_TEST_OPERATOR = 1.5  # special method an operator on the failing line dispatches to
+W_TEST_OPERATOR = 2.6  # special method an operator on the failing line dispatches to
 NAME_MATCH_FACTOR = 0.5  # a call resolved by bare name only (jedi could not tell)
 _OBJ_REPR = re.compile(r"^<([A-Za-z_][\w.]*)\.([A-Za-z_]\w*) (?:object at 0x[0-9a-fA-F]+|"
                        r"testMethod=\w+)>$")
@@ -63,6 +63,8 @@ class UnderTest:
             "test")), tfs[-1])
         cls = self._test_class(main)
         self._roots_for_tests(tfs, main)
+        self._typed = self._typed_vars(tfs)
+        self._linked = dict(linked_files(main.path, self.files.files, subject_tokens(cls or "")))
         for i, tf in enumerate(tfs):
             self._test_calls(tf, cls if tf is main else None, innermost=i == 0)
         self._test_setup(main, cls)
@@ -95,8 +97,29 @@ class UnderTest:
             if not tf.path.endswith(".py") or fr.lineno is None:
                 continue
             tf.lines = _event_lines(fr)
+            if tf.exists:
+                tf.lines = self._release_lead(tf) + tf.lines
             out.append(tf)
         return out
+
+    def _release_lead(self, tf: _TestFrame) -> list[tuple[int, str]]:
+        """The test function's lines at the release that come before the event's window (where
+        the values the assert compares were often made), when the window's first line is
+        found in that function."""
+        src = self.git.source(self.commit, tf.path)
+        first = next((t.strip() for _, t in tf.lines if t.strip()), None)
+        if src is None or first is None:
+            return []
+        for d in src.named(tf.frame.function or ""):
+            body = [(ln, src.lines[ln - 1]) for ln in range(d.start + 1, min(d.end, len(
+                src.lines)) + 1)]
+            at = next((i for i, (_, t) in enumerate(body) if t.strip() == first), None)
+            if at is not None:
+                head = next((i for i, (_, t) in enumerate(body[:at]) if t.rstrip().endswith(
+                    ":") and not t.strip().startswith(("if", "for", "with", "while", "try"))),
+                    -1)
+                return body[head + 1:at][-40:]
+        return []
 
     def _test_class(self, tf: _TestFrame) -> str | None:
         rep = tf.frame.vars.get("self") if isinstance(tf.frame.vars, dict) else None
@@ -133,6 +156,17 @@ class UnderTest:
                     roots.append(root)
         if roots and self.resolver is not None:
             self.resolver.add_roots(roots)
+
+    def _typed_vars(self, tfs: list[_TestFrame]) -> list[tuple[str, str]]:
+        """(file, class) of the project objects the test's variables held."""
+        out = []
+        for tf in tfs:
+            for var, rep in (tf.frame.vars or {}).items():
+                m = _OBJ_REPR.match(rep) if isinstance(rep, str) and var != "self" else None
+                f = self._module_file(m.group(1)) if m else None
+                if f and (f, m.group(2)) not in out:
+                    out.append((f, m.group(2)))
+        return out
 
     def _module_file(self, mod: str) -> str | None:
         tail = mod.replace(".", "/")
@@ -204,6 +238,7 @@ class UnderTest:
             for key in unresolved:
                 defs = [(p, d) for p, d in found.get(key[0], []) if d.name == key[0].split(
                     ".")[-1]]
+                defs = [x for x in defs if x[0] in self._linked] or defs
                 out[key] = (defs, False)
         return out
 
@@ -301,17 +336,17 @@ class UnderTest:
         the test is named after, among the files the test reaches."""
         fn_toks = subject_tokens(tf.frame.function or "")
         cls_toks = subject_tokens(cls or "")
-        linked = linked_files(tf.path, self.files.files, cls_toks)
-        files = {p: q for p, q in linked}
+        files = self._linked
         reached = {c.file for c in self.cands.values() if any(
-            k.startswith("test_") for k in c.signals)}
+            k.startswith("test_") for k in c.signals)} | {f for f, _ in self._typed}
+        held = {(f, k) for f, k in self._typed}
         for path in sorted(set(files) | reached):
             src = self.git.source(self.commit, path)
             if src is None:
                 continue
             fq = files.get(path, 0.0)
-            classes = [d for d in src.defs if d.kind == "class" and cls_toks
-                       and function_link(d.name, cls_toks) > 0]
+            classes = [d for d in src.defs if d.kind == "class" and (
+                cls_toks and function_link(d.name, cls_toks) > 0 or (path, d.name) in held)]
             for d in src.defs:
                 if d.kind != "function":
                     continue
@@ -376,7 +411,9 @@ def _balanced(text: str) -> bool:
 
 
 def _data_flow(lines: list[tuple[int, str]]) -> dict[tuple[str, int], int]:
-    """(call, line) → assignment hops from its value to the failing (last) line."""
+    """(call, line) → assignment hops from its value to the failing (last) line. Of an
+    assigned expression only the outermost call made the value; calls in its arguments made
+    the inputs (they are left to the plain test-call signal)."""
     fail_ln, fail = lines[-1]
     out = {(c, fail_ln): 0 for c in _calls(fail)}
     wanted = {n.split(".")[0] for n in re.findall(r"[A-Za-z_][\w.]*", _strip_strings(fail))}
@@ -387,7 +424,7 @@ def _data_flow(lines: list[tuple[int, str]]) -> dict[tuple[str, int], int]:
             targets, rhs = _assignment(text)
             if not targets or not targets & wanted:
                 continue
-            for c in _calls(rhs):
+            for c in _calls(rhs)[:1]:
                 out.setdefault((c, ln), hops)
             nxt |= {n.split(".")[0] for n in re.findall(r"[A-Za-z_][\w.]*", _strip_strings(rhs))}
             nxt |= set(re.findall(r"self\.\w+", rhs))
