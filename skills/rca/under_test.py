@@ -28,6 +28,7 @@ W_TEST_NAME = 1.2  # x link quality: the test (or its class) is named after the 
 W_TEST_FILE = 0.8  # x link quality: in the module the test module is named after
 W_TEST_OPERATOR = 2.6  # special method an operator on the failing line dispatches to
 NAME_MATCH_FACTOR = 0.5  # a call resolved by bare name only (jedi could not tell)
+MAX_NAME_MATCHES = 3  # more definitions of a bare name than this: too ambiguous to credit
 _OBJ_REPR = re.compile(r"^<([A-Za-z_][\w.]*)\.([A-Za-z_]\w*) (?:object at 0x[0-9a-fA-F]+|"
                        r"testMethod=\w+)>$")
 _ASSIGN = re.compile(r"^\s*([A-Za-z_][\w.]*(?:\s*,\s*[A-Za-z_]\w*)*)\s*(?::[^=]+)?=(?!=)(.+)$")
@@ -233,12 +234,20 @@ class UnderTest:
                 unresolved.append(key)
                 continue
             out[key] = (self._defs_at(hits), True)
+        src = self.git.source(self.commit, tf.path) if tf.exists else None
+        own = {d.name for d in (src.defs if src else [])}
+        # a method of the test itself (`self.check(…)`) or a helper the test module defines is
+        # test code; a bare name with many definitions says too little
+        unresolved = [k for k in unresolved if not k[0].startswith("self.")
+                      and k[0].split(".")[-1] not in own]
         if unresolved:
             found = self.resolve_names(sorted({n for n, _ in unresolved}))
             for key in unresolved:
                 defs = [(p, d) for p, d in found.get(key[0], []) if d.name == key[0].split(
                     ".")[-1]]
                 defs = [x for x in defs if x[0] in self._linked] or defs
+                if len(defs) > MAX_NAME_MATCHES:
+                    defs = []
                 out[key] = (defs, False)
         return out
 
@@ -424,10 +433,16 @@ def _data_flow(lines: list[tuple[int, str]]) -> dict[tuple[str, int], int]:
             targets, rhs = _assignment(text)
             if not targets or not targets & wanted:
                 continue
-            for c in _calls(rhs)[:1]:
+            made = _calls(rhs)[:1]
+            for c in made:
                 out.setdefault((c, ln), hops)
-            nxt |= {n.split(".")[0] for n in re.findall(r"[A-Za-z_][\w.]*", _strip_strings(rhs))}
-            nxt |= set(re.findall(r"self\.\w+", rhs))
+            if made:  # the value came from the call: follow its receiver, not its arguments
+                recv = made[0].rsplit(".", 1)[0] if "." in made[0] else ""
+                nxt |= {recv.split(".")[0]} | ({recv} if recv.startswith("self.") else set())
+            else:
+                nxt |= {n.split(".")[0] for n in re.findall(r"[A-Za-z_][\w.]*",
+                                                            _strip_strings(rhs))}
+                nxt |= set(re.findall(r"self\.\w+", rhs))
             wanted -= targets
         if not nxt:
             break
