@@ -176,8 +176,8 @@ def _run(a: _Analysis, event: ParsedEvent, t0: float, max_locations: int,
     exc_json = _exception_json(event)
     a.add_stack()
     a.add_message()
+    a.add_under_test()  # before add_callees: it adds the test's import roots
     a.add_callees()
-    a.add_under_test()
     a.add_value_sources()
     a.add_hidden_cause()
     a.add_provenance()

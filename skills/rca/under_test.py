@@ -269,15 +269,16 @@ class UnderTest:
         src = self.git.source(self.commit, tf.path) if tf.exists else None
         head = list(src.lines) if src is not None else []
         body: list[str] = []
+        for _, text in tf.lines:
+            a = _ASSIGN.match(text)
+            if a and _balanced(text) and "self" not in a.group(1):
+                body.append(text.strip())
+        # then the types the event recorded, which override what the assignments imply
         for i, (var, rep) in enumerate(sorted((tf.frame.vars or {}).items())):
             m = _OBJ_REPR.match(rep) if isinstance(rep, str) and var.isidentifier() else None
             if m and var != "self" and self._module_file(m.group(1)):
                 body += [f"from {m.group(1)} import {m.group(2)} as _DroidT{i}",
                          f"{var} = _DroidT{i}()"]
-        for _, text in tf.lines:
-            a = _ASSIGN.match(text)
-            if a and _balanced(text) and "self" not in a.group(1):
-                body.append(text.strip())
         own_class = cls and src is not None and any(d.name == cls and d.kind == "class"
                                                     for d in src.defs)
         lines = head + ["", ""]
