@@ -17,7 +17,7 @@ import ast
 import re
 from dataclasses import dataclass, field
 
-from skills.rca.naming import function_link, linked_files, name_tokens, subject_tokens
+from skills.rca.naming import function_link, linked_files, subject_tokens
 from skills.rca.paths import is_library_path, is_test_path, normalise_path
 from skills.rca.source import _STOP, Definition, _calls
 
@@ -28,6 +28,7 @@ W_TEST_NAME = 1.2  # x link quality: the test (or its class) is named after the 
 W_TEST_FILE = 0.8  # x link quality: in the module the test module is named after
 W_TEST_OPERATOR = 2.6  # special method an operator on the failing line dispatches to
 NAME_MATCH_FACTOR = 0.5  # a call resolved by bare name only (jedi could not tell)
+FILE_ONLY_FACTOR = 0.7  # only the module is linked: its longest function (size ~ defects)
 MAX_NAME_MATCHES = 3  # more definitions of a bare name than this: too ambiguous to credit
 _OBJ_REPR = re.compile(r"^<([A-Za-z_][\w.]*)\.([A-Za-z_]\w*) (?:object at 0x[0-9a-fA-F]+|"
                        r"testMethod=\w+)>$")
@@ -305,13 +306,19 @@ class UnderTest:
             if cls.kind != "class" or not ops:
                 continue
             src = self.git.source(self.commit, p)
+            hit = False
             for d in (src.defs if src else []):
                 if d.name in ops and cls.contains(d.start):
                     c = self.cand(p, d)
                     if c:
+                        hit = True
                         c.add("test_operator", W_TEST_OPERATOR,
                               f"from the test's calls, not the stack: the failing line "
                               f"compares {cls.name} objects, which runs {d.qualname}")
+            built = self.cands.get((p, self.constructor(p, cls).qualname,
+                                    self.constructor(p, cls).start))
+            if hit and built is not None and "test_call" in built.signals:
+                built.signals["test_call"] *= 0.5  # it only built the operands
 
     # -- set-up and names ---------------------------------------------------------------------
 
@@ -362,8 +369,6 @@ class UnderTest:
                     continue
                 q = max(function_link(d.name, fn_toks), 0.8 * function_link(d.name, cls_toks))
                 in_cls = any(k.contains(d.start) for k in classes)
-                if in_cls and q == 0 and d.name.strip("_") and name_tokens(d.name)[0] in fn_toks:
-                    q = 0.5
                 if q <= 0:
                     continue
                 c = self.cand(path, d)
@@ -379,7 +384,7 @@ class UnderTest:
                     d = _main_function(src)
                     c = self.cand(path, d) if d else None
                     if c:
-                        c.add("test_file", W_TEST_FILE * fq * 0.5,
+                        c.add("test_file", W_TEST_FILE * fq * FILE_ONLY_FACTOR,
                               f"{tf.path} is named after {path} (no call of the test "
                               "resolved into it)")
 
