@@ -338,8 +338,14 @@ class UnderTest:
                     if n.split(".")[-1] not in _STOP and n not in at:
                         names.append(n)
                         at[n] = (tf.path, ln)
-            found = self.resolve_names(names[:12], at=at)
-            for n in names[:12]:
+            names = names[:12]
+            # through the module's imports; by bare name only for bare calls (`x.patch(…)` on
+            # an unknown `x` says nothing about the project's `patch`)
+            found = {n: defs for n, defs in self._resolve_at(names, at).items() if defs}
+            rest = [n for n in names if n not in found and "." not in n and n not in {
+                d.name for d in src.defs}]
+            found.update(self._match_names(rest, None) if rest else {})
+            for n in names:
                 defs = found.get(n, [])
                 for p, fd in defs:
                     c = self.cand(p, self.constructor(p, fd))
