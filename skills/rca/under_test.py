@@ -67,6 +67,7 @@ class UnderTest:
         self._roots_for_tests(tfs, main)
         self._typed = self._typed_vars(tfs)
         self._linked = dict(linked_files(main.path, self.files.files, subject_tokens(cls or "")))
+        self._prefetch(tfs, main, cls)
         for i, tf in enumerate(tfs):
             self._test_calls(tf, cls if tf is main else None, innermost=i == 0)
         self._test_setup(main, cls)
@@ -75,6 +76,17 @@ class UnderTest:
             self.notes.append(f"the failure surfaced in test code ({main.path}::"
                               f"{main.frame.function}); locations marked 'from the test's calls' "
                               "come from what the test ran, not from the stack")
+
+    def _prefetch(self, tfs: list[_TestFrame], main: _TestFrame, cls: str | None) -> None:
+        """One `git grep` for every name a fallback by name may need (each grep of a large
+        repository costs seconds; the results are cached per name)."""
+        texts = [t for tf in tfs for _, t in tf.lines]
+        src = self.git.source(self.commit, main.path) if main.exists else None
+        for d in self._setup_scopes(src, main, cls) if src else []:
+            texts += src.lines[d.start:min(d.end, d.start + 40)]
+        names = {n.split(".")[-1] for t in texts for n in _calls(t)} - _STOP
+        if names:
+            self.git.grep_definitions(self.commit, sorted(names), self.languages)
 
     # -- the test's frames and code -----------------------------------------------------------
 
@@ -327,11 +339,7 @@ class UnderTest:
         src = self.git.source(self.commit, tf.path) if tf.exists else None
         if src is None:
             return
-        params = _params(tf)
-        scopes = [d for d in src.defs if d.kind == "function" and (
-            d.name in _SETUP_NAMES and cls and d.qualname.startswith(cls + ".")
-            or d.name in params and "." not in d.qualname)]
-        for d in scopes[:4]:
+        for d in self._setup_scopes(src, tf, cls):
             names, at = [], {}
             for ln in range(d.start + 1, min(d.end, d.start + 40) + 1):
                 for n in _calls(src.lines[ln - 1]):
@@ -353,6 +361,13 @@ class UnderTest:
                         c.add("test_setup", W_TEST_SETUP / len(defs) ** 0.5,
                               f"from the test's set-up, not the stack: {d.qualname} calls "
                               f"{n}() ({tf.path}:{at[n][1]})")
+
+    def _setup_scopes(self, src, tf: _TestFrame, cls: str | None) -> list[Definition]:
+        """The test class's setUp and the module's fixtures the test takes."""
+        params = _params(tf)
+        return [d for d in src.defs if d.kind == "function" and (
+            d.name in _SETUP_NAMES and cls and d.qualname.startswith(cls + ".")
+            or d.name in params and "." not in d.qualname)][:4]
 
     def _test_names(self, tf: _TestFrame, cls: str | None) -> None:
         """Links by name: the module the test module is named after, the function (and class)
