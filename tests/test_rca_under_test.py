@@ -49,6 +49,17 @@ def balance(rows):
 def count(rows):
     return len(rows)
 """
+VERSION = """\
+class Tag:
+    def __init__(self, text):
+        self.text = text
+
+    def __gt__(self, other):
+        return self.text >= other.text
+
+    def __eq__(self, other):
+        return self.text == other.text
+"""
 TEST_STOCK = """\
 from inventory.stock import Stock
 
@@ -73,6 +84,9 @@ def inventory(tmp_path_factory) -> dict:
         "src/inventory/__init__.py": "", "src/inventory/base.py": BASE,
         "src/inventory/stock.py": STOCK, "src/inventory/legacy/__init__.py": "",
         "src/inventory/legacy/stock_tools.py": LEGACY, "tests/test_stock.py": TEST_STOCK,
+        "src/inventory/version.py": VERSION,
+        "tests/test_version.py": "from inventory.version import Tag\n\n\ndef test_tag():\n"
+                                 "    assert not Tag('a') > Tag('a')\n",
         "tests/__init__.py": ""})
     return {"repo": repo, "sha": sha}
 
@@ -130,6 +144,18 @@ def test_newer_test_missing_at_the_release_resolves_through_the_objects_it_held(
     assert any("reaches the failing line" in r for r in top.reasons)
     legacy = [s for s in ev.suspect_locations if "legacy" in s.file]
     assert all(s.score < top.score for s in legacy)
+
+
+def test_operator_on_the_failing_line_runs_the_special_method(inventory):
+    """`assert not Tag('a') > Tag('a')`: the comparison ran Tag.__gt__, which outranks the
+    constructor that only built the operands."""
+    frame = _test_frame("/srv/inventory/tests/test_version.py", "test_tag",
+                        ["def test_tag():", "    assert not Tag('a') > Tag('a')"], 5, {})
+    ev = analyse(parse_event(_event(inventory["sha"], frame, "assert not 'a' > 'a'")),
+                 inventory["repo"])
+    names = [s.qualname for s in ev.suspect_locations]
+    assert names[0] == "Tag.__gt__"
+    assert names.index("Tag.__init__") > 0 and "Tag.__eq__" not in names[:1]
 
 
 def test_no_test_frame_no_test_signals(inventory):

@@ -114,6 +114,8 @@ class LocationSignals:
             fr = fe.frame
             if fr is None or not fe.file:
                 continue
+            if fe.is_test and getattr(self, "under_test_frames", None):
+                continue  # the code under test (under_test.py) has read this test's calls
             src = self.git.source(self.commit, fe.file)
             line_text = fr.context_line or (src.lines[fe.line - 1] if src and fe.line and
                                              fe.line <= len(src.lines) else "")

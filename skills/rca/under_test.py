@@ -61,6 +61,7 @@ class UnderTest:
         tfs = self._test_frames(self.event.exceptions[primary])
         if not tfs:
             return
+        self.under_test_frames = tfs
         main = next((t for t in reversed(tfs) if (t.frame.function or "").lower().startswith(
             "test")), tfs[-1])
         cls = self._test_class(main)
