@@ -114,8 +114,6 @@ class LocationSignals:
             fr = fe.frame
             if fr is None or not fe.file:
                 continue
-            if fe.is_test and getattr(self, "under_test_frames", None):
-                continue  # the code under test (under_test.py) has read this test's calls
             src = self.git.source(self.commit, fe.file)
             line_text = fr.context_line or (src.lines[fe.line - 1] if src and fe.line and
                                              fe.line <= len(src.lines) else "")
@@ -145,8 +143,9 @@ class LocationSignals:
                     if d.name == next_fn:
                         continue
                     c = self.cand(p, self.constructor(p, d))
-                    if c is None:
-                        continue
+                    if c is None or (c.file, c.definition.qualname) in getattr(
+                            self, "operand_builders", ()):
+                        continue  # it only built what an operator compared (under_test.py)
                     f = self._dir_factor(p) / max(1, len(found.get(name, []))) ** 0.5
                     if caller_code:
                         c.add("callee", W_CALLEE_CALLER_LINE * f,

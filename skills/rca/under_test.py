@@ -61,7 +61,7 @@ class UnderTest:
         tfs = self._test_frames(self.event.exceptions[primary])
         if not tfs:
             return
-        self.under_test_frames = tfs
+        self.operand_builders: set[tuple[str, str]] = set()
         main = next((t for t in reversed(tfs) if (t.frame.function or "").lower().startswith(
             "test")), tfs[-1])
         cls = self._test_class(main)
@@ -335,6 +335,7 @@ class UnderTest:
                                     self.constructor(p, cls).start))
             if hit and built is not None and "test_call" in built.signals:
                 built.signals["test_call"] *= 0.5  # it only built the operands
+                self.operand_builders.add((built.file, built.definition.qualname))
 
     # -- set-up and names ---------------------------------------------------------------------
 
