@@ -45,6 +45,7 @@ from skills.rca.resolve import PythonResolver
 from skills.rca.revision import resolve_commit
 from skills.rca.signals import LocationSignals
 from skills.rca.source import Definition, Source, extract_definitions
+from skills.rca.under_test import UnderTest
 
 __all__ = [
     "CommitInfo",
@@ -64,7 +65,7 @@ __all__ = [
 
 
 class _Analysis(FrameMapping, LocationRanking, LocationSignals, ExceptionChains, CallerBlame,
-                BlameHistory, CommitRanking):
+                BlameHistory, CommitRanking, UnderTest):
     """One analysis: the shared state the mixins of each concept work on."""
 
     def __init__(self, git: Git, event: ParsedEvent, commit: str, files: RepoFiles,
@@ -175,6 +176,7 @@ def _run(a: _Analysis, event: ParsedEvent, t0: float, max_locations: int,
     exc_json = _exception_json(event)
     a.add_stack()
     a.add_message()
+    a.add_under_test()  # before add_callees: it adds the test's import roots
     a.add_callees()
     a.add_value_sources()
     a.add_hidden_cause()

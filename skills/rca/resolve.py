@@ -81,34 +81,66 @@ class PythonResolver:
         root = self._snapshot()
         if root is None or not (root / path).is_file():
             return None
-        if self._project is None:
-            extra = [str(root / r) for r in self.import_roots if r and (root / r).is_dir()]
-            self._project = jedi.Project(root, added_sys_path=extra, smart_sys_path=True,
-                                         load_unsafe_extensions=False)
+        self._script_project()
         if path not in self._scripts:
             # In-process inference: no helper subprocess to block on, nothing to leak between threads.
             self._scripts[path] = jedi.Script(path=str(root / path), project=self._project,
                                               environment=jedi.InterpreterEnvironment())
         return self._scripts[path]
 
-    def goto(self, path: str, line: int, name: str) -> list[tuple[str, int]] | None:
-        """Definitions of `name` (its last dotted part) as used on `line` of `path`."""
+    def add_roots(self, roots: list[str]) -> None:
+        """Further import roots (directories on sys.path), e.g. found from a test's imports."""
+        new = [r for r in roots if r and r not in self.import_roots]
+        if new:
+            self.import_roots = self.import_roots + new
+            self._project = None
+            self._scripts.clear()
+
+    def goto(self, path: str, line: int, name: str,
+             code: str | None = None) -> list[tuple[str, int]] | None:
+        """Definitions of `name` (its last dotted part) as used on `line` of `path`; with
+        `code`, in that text read as if it were the module at `path` (which may not exist)."""
         if not path.endswith(".py") or self.calls >= MAX_CALLS or self.seconds > BUDGET_SECONDS:
             return None
         with _JEDI:   # jedi is not thread-safe (RCAs run on several threads): one resolution at a time
             t0 = time.monotonic()
             try:
-                return self._goto(path, line, name)
+                return self._goto(path, line, name, code)
             finally:
                 self.seconds += time.monotonic() - t0
 
-    def _goto(self, path: str, line: int, name: str) -> list[tuple[str, int]] | None:
-        script = self._script(path)
+    def _code_script(self, path: str, code: str):
+        import jedi
+
+        root = self._snapshot()
+        if root is None:
+            return None
+        self._script_project()
+        key = f"{path}\0{hash(code)}"
+        if key not in self._scripts:
+            self._scripts[key] = jedi.Script(code=code, path=str(root / path),
+                                             project=self._project,
+                                             environment=jedi.InterpreterEnvironment())
+        return self._scripts[key]
+
+    def _script_project(self) -> None:
+        import jedi
+
+        root = self._dir
+        if self._project is None and root is not None:
+            extra = [str(root / r) for r in self.import_roots if r and (root / r).is_dir()]
+            self._project = jedi.Project(root, added_sys_path=extra, smart_sys_path=True,
+                                         load_unsafe_extensions=False)
+
+    def _goto(self, path: str, line: int, name: str,
+              code: str | None = None) -> list[tuple[str, int]] | None:
+        script = self._script(path) if code is None else self._code_script(path, code)
         root = self._dir
         if script is None or root is None:
             return None
         try:
-            text = (root / path).read_text("utf-8", "replace").splitlines()
+            text = (code if code is not None else
+                    (root / path).read_text("utf-8", "replace")).splitlines()
         except OSError:
             return None
         if not 0 < line <= len(text):

@@ -127,6 +127,9 @@ class LocationSignals:
             calls = [c for c in raw_calls if c.split(".")[-1] not in _STOP]
             before = []
             for prev in fr.pre_context[-5:]:
+                if re.match(r"\s*(?:async\s+)?def\s", prev):
+                    before = []  # lines above the failing function's `def` belong to another
+                    continue
                 before += [c for c in _calls(prev) if c.split(".")[-1] not in _STOP]
             next_fn = None
             at = self.positions(fe.file, before, range(fe.line - 5, fe.line)) if fe.line else {}
@@ -140,8 +143,9 @@ class LocationSignals:
                     if d.name == next_fn:
                         continue
                     c = self.cand(p, self.constructor(p, d))
-                    if c is None:
-                        continue
+                    if c is None or (c.file, c.definition.qualname) in getattr(
+                            self, "operand_builders", ()):
+                        continue  # it only built what an operator compared (under_test.py)
                     f = self._dir_factor(p) / max(1, len(found.get(name, []))) ** 0.5
                     if caller_code:
                         c.add("callee", W_CALLEE_CALLER_LINE * f,
