@@ -294,6 +294,9 @@ def load_cases(repo: Path, max_cases: int, first_seen_rule: str,
     return cases
 
 
+CANDIDATES = 25  # suspects kept per case (the top 3 are the same as with analyse's default 5)
+
+
 def eval_case(repo: Path, case: dict) -> dict:
     """One case: droid's suspects and the baselines' first commits, with what decided them."""
     git = Git(repo)
@@ -303,7 +306,8 @@ def eval_case(repo: Path, case: dict) -> dict:
     by_lines, recent = blame_baselines(git, case)
     f_by_lines, f_recent = blame_baselines(git, case, frame_lines)
     t0 = time.monotonic()
-    ev = analyse(parse_event(case_event(git, case)), repo, case["first_seen"])
+    ev = analyse(parse_event(case_event(git, case)), repo, case["first_seen"],
+                 max_commits=CANDIDATES)
     seconds = time.monotonic() - t0
     droid = [c.sha for c in ev.suspect_commits]
     return {
@@ -330,6 +334,8 @@ def eval_case(repo: Path, case: dict) -> dict:
                       "links": {k: round(v, 3) for k, v in c.links.items()},
                       "meta": c.meta, "reasons": c.reasons[:4]}
                      for c in ev.suspect_commits[:3]],
+        "candidates": [{"sha": c.sha[:12], "score": round(c.score, 4), **c.features}
+                       for c in ev.suspect_commits],
         "seconds": round(seconds, 2),
     }
 

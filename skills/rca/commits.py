@@ -139,7 +139,15 @@ class CommitRanking:
             for k, v in bucket.items():
                 kind = k.split(":", 1)[0]
                 links[kind] = max(links.get(kind, 0.0), v)
-            out.append(SuspectCommit(sha=sha, score=total, reasons=rs, author=info.author,
+            per_group: dict[str, dict[str, float]] = {}
+            for k, v in bucket.items():
+                kind = k.split(":", 1)[0]
+                g = per_group.setdefault(groups[k], {})
+                g[kind] = g.get(kind, 0.0) + v
+            feats = {"by_loc": per_group, "age": age, "youngest": youngest,
+                     "innermost_group": inner, "recency": recency}
+            out.append(SuspectCommit(sha=sha, score=total, features=feats, reasons=rs,
+                                     author=info.author,
                                      email=info.email, date=info.commit_time,
                                      subject=info.subject,
                                      age_before_first_seen=(timedelta(days=age)
@@ -189,6 +197,7 @@ class CommitRanking:
             if factor < 0.8:
                 c.reasons.append(f"a wide commit ({n} files changed): weight x{factor:.2f}")
             c.meta = meta_change(self.git, c.sha, c.subject)
+            c.features.update(files=n, meta=bool(c.meta))
             if c.meta:
                 factor *= META_FACTOR
                 c.reasons.append(f"a meta-change ({c.meta}): weight x{META_FACTOR}")
