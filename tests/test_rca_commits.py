@@ -108,3 +108,28 @@ def test_recency_is_the_ratio_of_ages():
     assert commit_recency(5.0, 5.0) == 1.0 and commit_recency(1.0, 5.0) == 1.0
     assert abs(commit_recency(4 * 12 - 7, 5.0) - 0.5) < 1e-9
     assert abs(commit_recency(4 * 372 - 7, 365.0) - 0.5) < 1e-9
+
+
+def test_an_old_top_suspect_with_a_much_younger_direct_rival_is_inconclusive(tmp_path):
+    """Calibration: when a commit at least three times younger also changed the failing
+    function, the old writer of the failing line was right in 2 of 11 LIKELY cases. It still
+    ranks first (it wrote the line), but is not called likely; without the younger rival it is."""
+    repo = tmp_path / "shop"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    commit(repo, "Cid", "2022-01-05", "Start", {"README.md": "shop\n"})
+    ann = commit(repo, "Ann", "2022-06-01", "Totals", {"app/__init__.py": "",
+                                                        "app/totals.py": TOTALS})
+    crash = _line(repo, "app/totals.py", "tax = net * 0.2")
+
+    def top(when: str):
+        ev = analyse(parse_event(_event([("app/totals.py", crash, "total")], when, repo)), repo)
+        return ev.hypotheses[0]
+
+    alone = top("2023-10-01T00:00:00Z")
+    assert alone.commit == ann and alone.label in ("LIKELY", "CONFIRMED")
+    bob = commit(repo, "Bob", "2023-11-01", "Read the items once", {
+        "app/totals.py": TOTALS.replace('items = order["items"]', 'items = list(order["items"])')})
+    h = top("2024-06-01T00:00:00Z")
+    assert h.commit == ann and h.label == "INCONCLUSIVE", h.to_json()
+    assert bob
