@@ -64,7 +64,13 @@ SETS = {
             "pydantic+pydantic", "encode+httpx", "Textualize+rich", "pallets+click",
             "python-attrs+attrs", "urllib3+urllib3", "paramiko+paramiko",
             "marshmallow-code+marshmallow", "dask+dask", "Pylons+pyramid",
-            "pygments+pygments"],
+            "pygments+pygments",
+            # the 19 above gave 5 cases; added (before droid ran on any of them) for more:
+            "numpy+numpy", "scipy+scipy", "wagtail+wagtail", "borgbackup+borg",
+            "mitmproxy+mitmproxy", "qutebrowser+qutebrowser", "beetbox+beets", "conda+conda",
+            "pyinstaller+pyinstaller", "spyder-ide+spyder", "encode+django-rest-framework",
+            "mesonbuild+meson", "certbot+certbot", "nedbat+coveragepy",
+            "getsentry+sentry-python", "Kozea+WeasyPrint", "pypa+virtualenv"],
 }
 SETS["dev"] = SETS["seen"] + SETS["fresh"]
 
