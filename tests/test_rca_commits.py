@@ -103,11 +103,11 @@ def test_the_old_writer_of_the_failing_line_beats_a_younger_touch_of_the_same_fu
 
 
 def test_recency_is_the_ratio_of_ages():
-    """Four times as old (in days plus a week) as the youngest direct suspect: half the weight,
-    at any age; never more than 1."""
+    """Twice as old (in days plus a week) as the youngest direct suspect: half the weight, at
+    any age; never more than 1."""
     assert commit_recency(5.0, 5.0) == 1.0 and commit_recency(1.0, 5.0) == 1.0
-    assert abs(commit_recency(4 * 12 - 7, 5.0) - 0.5) < 1e-9
-    assert abs(commit_recency(4 * 372 - 7, 365.0) - 0.5) < 1e-9
+    assert abs(commit_recency(2 * 12 - 7, 5.0) - 0.5) < 1e-9
+    assert abs(commit_recency(2 * 372 - 7, 365.0) - 0.5) < 1e-9
 
 
 def test_an_old_top_suspect_with_a_much_younger_direct_rival_is_inconclusive(tmp_path):
