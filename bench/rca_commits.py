@@ -340,7 +340,7 @@ def eval_case(repo: Path, case: dict) -> dict:
                       "links": {k: round(v, 3) for k, v in c.links.items()},
                       "meta": c.meta, "reasons": c.reasons[:4]}
                      for c in ev.suspect_commits[:3]],
-        "candidates": [{"sha": c.sha[:12], "score": round(c.score, 4), **c.features}
+        "candidates": [{"sha": c.sha[:12], "score": round(c.score, 4), **getattr(c, "features", {})}
                        for c in ev.suspect_commits],
         "seconds": round(seconds, 2),
     }
