@@ -1,7 +1,7 @@
 """Benchmark: droid's suspect commits against blame baselines, on cases from real histories.
 
     python bench/rca_commits.py --repos-dir /work/.mirror --set dev [--max-cases 15]
-        [--first-seen reported] [--cases-cache DIR] [--jobs N] [--out FILE] [--verbose]
+        [--first-seen reported] [--cases-cache DIR] [--jobs N] [--out FILE]
     python bench/rca_commits.py --repos-dir DIR REPO ...   # explicit repositories
 
 Cases come from each repository's own history: every fix commit whose message names the commit
@@ -37,16 +37,16 @@ import re
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench.commit_first_seen import FIRST_SEEN_RULES  # noqa: E402
 from integrations.sentry_event import parse_event  # noqa: E402
 from skills.rca.evidence import Git, analyse  # noqa: E402
-from skills.rca.git import first_release  # noqa: E402
 from skills.rca.paths import is_test_path  # noqa: E402
 
 # Named sets of mirrors (`owner+name` under --repos-dir). `seen` and `fresh` were looked at in
@@ -141,78 +141,6 @@ def commit_cases(repo: Path, max_cases: int, first_seen_rule: str = "reported") 
                       "first_seen": first_seen, "first_seen_from": how, "faulty": faulty,
                       "hunks": hunks[:8]})
     return cases
-
-
-def fix_minus_minute(git: Git, bic: str, fix_sha: str, fix_ct: int, msg: str = "",
-                     ) -> tuple[datetime, str]:
-    """The old rule: one minute before the fix was committed (knows far too much)."""
-    return datetime.fromtimestamp(fix_ct - 60, tz=UTC), "fix - 1 min"
-
-
-_ISSUE_REF = re.compile(r"(?i)(?:#|\bgh-|\bissue\s+|/issues/|/pull/)(\d{2,6})\b")
-
-
-def reported_first_seen(git: Git, bic: str, fix_sha: str, fix_ct: int, msg: str = "",
-                        ) -> tuple[datetime, str]:
-    """Offline proxy of the issue's creation time (no network here): the earliest sign that
-    someone knew of the bug, each taken only when it is later than the bug-inducing commit
-    landed (an earlier one cannot be about this bug):
-
-    - the fix's *author* date (written before it was reviewed and committed);
-    - the earliest author date on the fix's branch, when it came in by a merge (the commits
-      between the merge's first and second parent: the pull request's work began then);
-    - the earliest commit, anywhere in history, that names an issue or pull-request number the
-      fix names (`#123`, `gh-123`, `issues/123`): work on the report began then.
-
-    Each is an upper bound of when the issue was filed, so the rule still knows a little more
-    than a real first-seen, but far less than "a minute before the fix"."""
-    landed = git.commit(bic).commit_time
-    cands: list[tuple[datetime, str]] = [(datetime.fromtimestamp(fix_ct - 60, tz=UTC),
-                                          "fix - 1 min")]
-    info = git.commit(fix_sha)
-    if info is not None:
-        cands.append((info.author_time, "fix authored"))
-    merges = (git.try_run("rev-list", "--merges", "--ancestry-path", "--first-parent",
-                          f"{fix_sha}..HEAD", record=False) or "").split()
-    if merges:
-        m = merges[-1]
-        on_mainline = git.try_run("merge-base", "--is-ancestor", fix_sha, f"{m}^1",
-                                  record=False) is not None
-        out = "" if on_mainline else git.try_run("log", "--format=%at", f"{m}^1..{m}^2", record=False) or ""
-        times = [int(t) for t in out.split() if t.isdigit()]
-        if times and len(times) <= 200:
-            cands.append((datetime.fromtimestamp(min(times), tz=UTC), "fix branch began"))
-    for num in sorted(set(_ISSUE_REF.findall(msg)))[:5]:
-        out = git.try_run("log", "--all", "-E", f"--grep=(#|gh-|issues/|pull/){num}([^0-9]|$)",
-                          f"--since={int(landed.timestamp())}", "--format=%at",
-                          record=False) or ""
-        times = [int(t) for t in out.split() if t.isdigit()]
-        if times:
-            cands.append((datetime.fromtimestamp(min(times), tz=UTC),
-                          f"first commit naming #{num}"))
-    cands = [c for c in cands if c[0] > landed]
-    return min(cands) if cands else (datetime.fromtimestamp(fix_ct - 60, tz=UTC), "fix - 1 min")
-
-
-def realistic_first_seen(git: Git, bic: str, fix_sha: str, fix_ct: int, msg: str = "",
-                         ) -> tuple[datetime, str]:
-    """When users would first have hit the bug: a day after the first release (tag) that
-    shipped the bug-inducing commit, if that came before the fix; else a day after it landed on
-    the fix's mainline (a development deploy); never later than a minute before the fix."""
-    fix = datetime.fromtimestamp(fix_ct - 60, tz=UTC)
-    release = first_release(git, bic)
-    if release and release[1] < fix:
-        return min(fix, release[1] + timedelta(days=1)), f"release {release[0]} + 1 day"
-    out = git.try_run("rev-list", "--first-parent", "--ancestry-path", "--reverse",
-                      f"{bic}..{fix_sha}", record=False) or ""
-    first = out.split()[0] if out.split() else bic
-    landed = max(git.commit(bic).commit_time, git.commit(first).commit_time
-                 if first != fix_sha else git.commit(bic).commit_time)
-    return min(fix, landed + timedelta(days=1)), "landed + 1 day (no release before the fix)"
-
-
-FIRST_SEEN_RULES = {"fix-minute": fix_minus_minute, "release": realistic_first_seen,
-                    "reported": reported_first_seen}
 
 
 def _is_code(text: str) -> bool:
