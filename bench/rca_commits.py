@@ -1,7 +1,8 @@
 """Benchmark: droid's suspect commits against blame baselines, on cases from real histories.
 
-    python bench/rca_commits.py --repos-dir /work/.mirror --set dev [--max-cases 15]
+    python bench/rca_commits.py --repos-dir /work/.mirror --set dev --max-cases 60
         [--first-seen reported] [--cases-cache DIR] [--jobs N] [--out FILE]
+    python bench/rca_commits.py --repos-dir /work/.mirror --set new   # 15 a repository
     python bench/rca_commits.py --repos-dir DIR REPO ...   # explicit repositories
 
 Cases come from each repository's own history: every fix commit whose message names the commit
