@@ -438,3 +438,22 @@ def test_what_counts_as_failing_on_the_arguments():
     assert not fails_on_arguments(src, 7, 9, 9)  # `n` was computed here
     assert forwards_object_state(src, 13, 14, 14)
     assert not forwards_object_state(src, 1, 4, 4)
+
+
+def test_an_identifier_renamed_everywhere_is_a_meta_change(tmp_path):
+    """Renaming a helper in every file that uses it changes no behaviour; swapping one name for
+    another on one line (the old name still used elsewhere) is a real change."""
+    repo = _repo(tmp_path)
+    g = Git(repo)
+    util = "def to_int(x):\n    return int(x)\n\n\ndef to_float(x):\n    return float(x)\n"
+    use = "from app.util import to_int, to_float\n\n\ndef a(v):\n    return to_int(v)\n\n\n" \
+          "def b(v):\n    return to_float(v)\n"
+    commit(repo, "Ann", "2024-01-01", "Start", {"app/util.py": util, "app/use.py": use})
+    renamed = commit(repo, "Wes", "2024-01-02", "Rename to_int to as_int everywhere", {
+        "app/util.py": util.replace("to_int", "as_int"),
+        "app/use.py": use.replace("to_int", "as_int")})
+    swapped = commit(repo, "Bob", "2024-01-03", "Parse b as an int", {
+        "app/use.py": (repo / "app/use.py").read_text().replace("return to_float(v)",
+                                                                "return as_int(v)")})
+    assert meta_change(g, renamed) == "an identifier renamed everywhere"
+    assert meta_change(g, swapped) is None

@@ -12,6 +12,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 from integrations.sentry_event import parse_event
+from skills.rca.commits import commit_recency
 from skills.rca.evidence import analyse
 from skills.rca.hypotheses import label_for
 from skills.rca.model import SuspectCommit
@@ -79,3 +80,56 @@ def test_a_top_suspect_without_a_frame_line_needs_a_wider_margin_to_be_likely():
     line = SimpleNamespace(frames=[], suspect_commits=[_suspect("a", 1.6, frame=2.0),
                                                        _suspect("b", 1.0, function=0.5)])
     assert label_for(line, 0) == "LIKELY"
+
+
+def test_the_old_writer_of_the_failing_line_beats_a_younger_touch_of_the_same_function(tmp_path):
+    """Ann wrote the failing line and most of `total` two years before first-seen; Bob, nine
+    months before, only reworded its docstring. Both are old: their ages differ by a factor of
+    under three, which must not outweigh Ann's far stronger link (recency by the ratio of ages,
+    not an exponential in days that made Ann worth a tenth of anything a few months younger)."""
+    repo = tmp_path / "shop"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    commit(repo, "Cid", "2022-01-05", "Start", {"README.md": "shop\n"})
+    ann = commit(repo, "Ann", "2022-06-01", "Totals", {"app/__init__.py": "",
+                                                        "app/totals.py": TOTALS})
+    bob = commit(repo, "Bob", "2023-09-01", "Docs: say what a total is", {
+        "app/totals.py": TOTALS.replace("Net and gross of an order.", "Net and gross (tax in).")})
+    crash = _line(repo, "app/totals.py", "tax = net * 0.2")
+    ev = analyse(parse_event(_event([("app/totals.py", crash, "total")],
+                                    "2024-06-01T00:00:00Z", repo)), repo)
+    ranked = [c.sha for c in ev.suspect_commits]
+    assert ranked[:2] == [ann, bob], [(c.subject, round(c.score, 2)) for c in ev.suspect_commits]
+
+
+def test_recency_is_the_ratio_of_ages():
+    """Twice as old (in days plus a week) as the youngest direct suspect: half the weight, at
+    any age; never more than 1."""
+    assert commit_recency(5.0, 5.0) == 1.0 and commit_recency(1.0, 5.0) == 1.0
+    assert abs(commit_recency(2 * 12 - 7, 5.0) - 0.5) < 1e-9
+    assert abs(commit_recency(2 * 372 - 7, 365.0) - 0.5) < 1e-9
+
+
+def test_an_old_top_suspect_with_a_much_younger_direct_rival_is_inconclusive(tmp_path):
+    """Calibration: when a commit at least three times younger also changed the failing
+    function, the old writer of the failing line was right in 2 of 11 LIKELY cases. It still
+    ranks first (it wrote the line), but is not called likely; without the younger rival it is."""
+    repo = tmp_path / "shop"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    commit(repo, "Cid", "2022-01-05", "Start", {"README.md": "shop\n"})
+    ann = commit(repo, "Ann", "2022-06-01", "Totals", {"app/__init__.py": "",
+                                                        "app/totals.py": TOTALS})
+    crash = _line(repo, "app/totals.py", "tax = net * 0.2")
+
+    def top(when: str):
+        ev = analyse(parse_event(_event([("app/totals.py", crash, "total")], when, repo)), repo)
+        return ev.hypotheses[0]
+
+    alone = top("2023-10-01T00:00:00Z")
+    assert alone.commit == ann and alone.label in ("LIKELY", "CONFIRMED")
+    bob = commit(repo, "Bob", "2023-11-01", "Read the items once", {
+        "app/totals.py": TOTALS.replace('items = order["items"]', 'items = list(order["items"])')})
+    h = top("2024-06-01T00:00:00Z")
+    assert h.commit == ann and h.label == "INCONCLUSIVE", h.to_json()
+    assert bob

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from datetime import timedelta
 
 from skills.rca.blame import _ago, _commit_brief, _ordinal
@@ -12,7 +11,7 @@ from skills.rca.model import SuspectCommit, SuspectLocation
 from skills.rca.weights import (
     COMMIT_MORE_LINKS,
     COMMIT_RECENCY_DAYS,
-    COMMIT_RECENCY_FLOOR,
+    COMMIT_RECENCY_POWER,
     COMMIT_SIZE_FILES,
     COMMIT_SIZE_POWER,
     MIN_DIRECT_FUNCTION,
@@ -20,6 +19,13 @@ from skills.rca.weights import (
     W_COMMIT_FRAME_LINE,
     W_COMMIT_FUNCTION,
 )
+
+
+def commit_recency(age: float, youngest: float) -> float:
+    """Weight of a commit `age` days before first-seen when the youngest direct suspect is
+    `youngest` days old: 1 for it (and younger ones), decaying with the *ratio* of the ages."""
+    ratio = (youngest + COMMIT_RECENCY_DAYS) / (max(age, youngest) + COMMIT_RECENCY_DAYS)
+    return ratio ** COMMIT_RECENCY_POWER
 
 
 class CommitRanking:
@@ -121,8 +127,7 @@ class CommitRanking:
             age = ages.get(sha)
             # Evidence decays with how much older the commit is than the youngest candidate:
             # the change closest to first-seen needs the least evidence to be the cause.
-            recency = min(1.0, max(COMMIT_RECENCY_FLOOR, math.exp(
-                -((age or 0.0) - youngest) / COMMIT_RECENCY_DAYS))) if age is not None else 1.0
+            recency = commit_recency(age, youngest) if age is not None else 1.0
             # Links about the same location add up (the commit that wrote the frame line *and*
             # most of the function around it beats one that touched that line alone); the
             # strongest location counts fully, further ones with diminishing weight (a commit
@@ -139,7 +144,15 @@ class CommitRanking:
             for k, v in bucket.items():
                 kind = k.split(":", 1)[0]
                 links[kind] = max(links.get(kind, 0.0), v)
-            out.append(SuspectCommit(sha=sha, score=total, reasons=rs, author=info.author,
+            per_group: dict[str, dict[str, float]] = {}
+            for k, v in bucket.items():
+                kind = k.split(":", 1)[0]
+                g = per_group.setdefault(groups[k], {})
+                g[kind] = g.get(kind, 0.0) + v
+            feats = {"by_loc": per_group, "age": age, "youngest": youngest,
+                     "innermost_group": inner, "recency": recency}
+            out.append(SuspectCommit(sha=sha, score=total, features=feats, reasons=rs,
+                                     author=info.author,
                                      email=info.email, date=info.commit_time,
                                      subject=info.subject,
                                      age_before_first_seen=(timedelta(days=age)
@@ -189,6 +202,7 @@ class CommitRanking:
             if factor < 0.8:
                 c.reasons.append(f"a wide commit ({n} files changed): weight x{factor:.2f}")
             c.meta = meta_change(self.git, c.sha, c.subject)
+            c.features.update(files=n, meta=bool(c.meta))
             if c.meta:
                 factor *= META_FACTOR
                 c.reasons.append(f"a meta-change ({c.meta}): weight x{META_FACTOR}")

@@ -57,7 +57,43 @@ def meta_change(git: Git, sha: str, subject: str = "") -> str | None:
         return "a version bump"
     if _same_python_ast(git, sha, parents[1], [p for p, _, _ in files]):
         return "formatting only (the Python code is unchanged)"
+    if _identifier_rename(git, sha, diff, [p for p, _, _ in files]):
+        return "an identifier renamed everywhere"
     return None
+
+
+_TOKEN = re.compile(r"[A-Za-z_]\w*|\S")
+_IDENT = re.compile(r"[A-Za-z_]\w*")
+
+
+def _identifier_rename(git: Git, sha: str, diff: str, paths: list[str]) -> bool:
+    """True when every changed line only swaps identifiers for others, by at most three
+    distinct renames, over at least two files, and no old name is left in those files: a
+    rename across the code base (a one-line swap of one name for another is a real change)."""
+    hunks: list[tuple[list[str], list[str]]] = []
+    for line in diff.splitlines():
+        if line.startswith("@@"):
+            hunks.append(([], []))
+        elif hunks and line[:1] in "+-" and not line.startswith(("+++", "---")):
+            hunks[-1][0 if line[0] == "-" else 1].append(line[1:])
+    renames: set[tuple[str, str]] = set()
+    for old, new in hunks:
+        if len(old) != len(new):
+            return False
+        for a, b in zip(old, new, strict=True):
+            ta, tb = _TOKEN.findall(a), _TOKEN.findall(b)
+            if len(ta) != len(tb):
+                return False
+            for x, y in zip(ta, tb, strict=True):
+                if x != y:
+                    if not (_IDENT.fullmatch(x) and _IDENT.fullmatch(y)):
+                        return False
+                    renames.add((x, y))
+    if not renames or len(renames) > 3 or len(paths) < 2 or any("=>" in p for p in paths):
+        return False
+    olds = [x for x, _ in renames]
+    args = ["grep", "-q", "-w", "-F", *[a for o in olds for a in ("-e", o)], sha, "--", *paths]
+    return git.try_run(*args, record=False) is None  # exit 1: no old name is left
 
 
 def _same_python_ast(git: Git, sha: str, parent: str, paths: list[str]) -> bool:

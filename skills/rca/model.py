@@ -76,6 +76,7 @@ class SuspectCommit:
     innermost: bool = False  # it changed the innermost in-app frame's line or function
     release: tuple[str, datetime] | None = None  # the first tag that contains it, and its date
     evidence: float = 0.0  # link points before the recency and size factors
+    features: dict[str, Any] = field(default_factory=dict)  # what the score was computed from
 
     def to_json(self) -> dict[str, Any]:
         return {"sha": self.sha, "score": round(self.score, 3), "reasons": self.reasons,
