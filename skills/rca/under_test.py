@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from skills.rca.naming import function_link, linked_files, subject_tokens
 from skills.rca.paths import is_library_path, is_test_path, normalise_path
 from skills.rca.source import _STOP, Definition, _calls
+from skills.rca.test_lines import ASSIGN, balanced, data_flow, event_lines
 
 W_TEST_ASSERT = 2.4  # its value reaches the failing line of the test (x 0.8 per assignment hop)
 W_TEST_CALL = 1.0  # called elsewhere in the test's visible code
@@ -32,9 +33,6 @@ FILE_ONLY_FACTOR = 0.7  # only the module is linked: its longest function (size 
 MAX_NAME_MATCHES = 3  # more definitions of a bare name than this: too ambiguous to credit
 _OBJ_REPR = re.compile(r"^<([A-Za-z_][\w.]*)\.([A-Za-z_]\w*) (?:object at 0x[0-9a-fA-F]+|"
                        r"testMethod=\w+)>$")
-_ASSIGN = re.compile(r"^\s*([A-Za-z_][\w.]*(?:\s*,\s*[A-Za-z_]\w*)*)\s*(?::[^=]+)?=(?!=)(.+)$")
-_WITH_AS = re.compile(r"^\s*(?:async\s+)?(?:with|for)\s+(.+?)\s+(?:as|in)\s+([A-Za-z_][\w, ]*)")
-_FOR_IN = re.compile(r"^\s*for\s+([A-Za-z_][\w, ]*)\s+in\s+(.+):")
 _SETUP_NAMES = ("setUp", "setup_method", "setup", "setUpClass", "asyncSetUp", "setup_class")
 _OPS = {ast.Gt: ("__gt__", "__lt__"), ast.Lt: ("__lt__", "__gt__"), ast.GtE: ("__ge__", "__le__"),
         ast.LtE: ("__le__", "__ge__"), ast.Eq: ("__eq__",), ast.NotEq: ("__ne__", "__eq__"),
@@ -111,7 +109,7 @@ class UnderTest:
                 tf = _TestFrame(path, False, fr)
             if not tf.path.endswith(".py") or fr.lineno is None:
                 continue
-            tf.lines = _event_lines(fr)
+            tf.lines = event_lines(fr)
             if tf.exists:
                 tf.lines = self._release_lead(tf) + tf.lines
             out.append(tf)
@@ -197,7 +195,7 @@ class UnderTest:
         reach the failing line."""
         if not tf.lines:
             return
-        flows = _data_flow(tf.lines)
+        flows = data_flow(tf.lines)
         calls: list[tuple[str, int, int | None]] = []  # (name, line, hops to the failing line)
         for ln, text in tf.lines:
             for name in _calls(text):
@@ -287,8 +285,8 @@ class UnderTest:
         head = list(src.lines) if src is not None else []
         body: list[str] = []
         for _, text in tf.lines:
-            a = _ASSIGN.match(text)
-            if a and _balanced(text) and "self" not in a.group(1):
+            a = ASSIGN.match(text)
+            if a and balanced(text) and "self" not in a.group(1):
                 body.append(text.strip())
         # then the types the event recorded, which override what the assignments imply
         for i, (var, rep) in enumerate(sorted((tf.frame.vars or {}).items())):
@@ -427,71 +425,6 @@ def _place(fr, dirs: set[str]) -> str | None:
         if path.rsplit("/", 1)[0] in dirs and is_test_path(path):
             return path
     return None
-
-
-def _event_lines(fr) -> list[tuple[int, str]]:
-    """The test's lines the event recorded, numbered, from the function's `def` (if shown)
-    to the failing statement (continued onto the next lines when it is)."""
-    pre = list(fr.pre_context or [])
-    start = fr.lineno - len(pre)
-    out = [(start + i, t) for i, t in enumerate(pre)]
-    for i in range(len(out) - 1, -1, -1):
-        if re.match(r"\s*(?:async\s+)?def\s", out[i][1]):
-            out = out[i + 1:]
-            break
-    stmt = fr.context_line or ""
-    for extra in (fr.post_context or [])[:4]:
-        if stmt.count("(") <= stmt.count(")") and stmt.count("[") <= stmt.count("]"):
-            break
-        stmt += " " + extra.strip()
-    return out + [(fr.lineno, stmt)]
-
-
-def _balanced(text: str) -> bool:
-    return all(text.count(a) == text.count(b) for a, b in ("()", "[]", "{}"))
-
-
-def _data_flow(lines: list[tuple[int, str]]) -> dict[tuple[str, int], int]:
-    """(call, line) → assignment hops from its value to the failing (last) line. Of an
-    assigned expression only the outermost call made the value; calls in its arguments made
-    the inputs (they are left to the plain test-call signal)."""
-    fail_ln, fail = lines[-1]
-    out = {(c, fail_ln): 0 for c in _calls(fail)}
-    wanted = {n.split(".")[0] for n in re.findall(r"[A-Za-z_][\w.]*", _strip_strings(fail))}
-    wanted |= set(re.findall(r"self\.\w+", fail))
-    for hops in range(1, 4):
-        nxt: set[str] = set()
-        for ln, text in reversed(lines[:-1]):
-            targets, rhs = _assignment(text)
-            if not targets or not targets & wanted:
-                continue
-            made = _calls(rhs)[:1]
-            for c in made:
-                out.setdefault((c, ln), hops)
-            if made:  # the value came from the call: follow its receiver, not its arguments
-                recv = made[0].rsplit(".", 1)[0] if "." in made[0] else ""
-                nxt |= {recv.split(".")[0]} | ({recv} if recv.startswith("self.") else set())
-            else:
-                nxt |= {n.split(".")[0] for n in re.findall(r"[A-Za-z_][\w.]*",
-                                                            _strip_strings(rhs))}
-                nxt |= set(re.findall(r"self\.\w+", rhs))
-            wanted -= targets
-        if not nxt:
-            break
-        wanted = nxt
-    return out
-
-
-def _assignment(text: str) -> tuple[set[str], str]:
-    for pat, tgt, val in ((_FOR_IN, 1, 2), (_WITH_AS, 2, 1), (_ASSIGN, 1, 2)):
-        m = pat.match(text)
-        if m:
-            return {t.strip() for t in m.group(tgt).split(",") if t.strip()}, m.group(val)
-    return set(), ""
-
-
-def _strip_strings(text: str) -> str:
-    return re.sub(r"""(["'])(?:\\.|(?!\1).)*\1""", "''", text)
 
 
 def _params(tf: _TestFrame) -> set[str]:
