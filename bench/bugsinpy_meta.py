@@ -63,6 +63,7 @@ class Bug:
     setup_pip: list[str]
     patch: str
     python_version: str = ""
+    setup_touch: list[str] = field(default_factory=list)
     extra: dict = field(default_factory=dict)
 
     @property
@@ -98,7 +99,9 @@ def load_bug(bugsinpy: Path, project: str, number: int) -> Bug:
                test_files=[t for t in info.get("test_file", "").split(";") if t.strip()],
                run_lines=run, requirements=reqs, setup_pip=pip_lines,
                patch=decode(show_bytes(bugsinpy, f"{base}/bug_patch.txt")),
-               python_version=info.get("python_version", ""))
+               python_version=info.get("python_version", ""),
+               setup_touch=[t for ln in setup if (m := re.match(r"\s*touch\s+(.+)", ln))
+                            for t in m.group(1).split() if ".." not in t])
 
 
 def _unittest_to_nodeid(dotted: str, tree: Path) -> str | None:

@@ -53,13 +53,16 @@ def find_repo(repos_dir: Path, full_name: str) -> Path | None:
     return None
 
 
-def export(git_dir: Path, commit: str, dest: Path) -> None:
-    """The tree of `commit` into dest (git archive)."""
+def export(git_dir: Path, commit: str, dest: Path, touch: list[str] = ()) -> None:
+    """The tree of `commit` into dest (git archive), with setup.sh's `touch` files."""
     data = subprocess.run(["git", f"--git-dir={git_dir}", "archive", commit],
                           capture_output=True, check=True).stdout
     dest.mkdir(parents=True)
     with tarfile.open(fileobj=io.BytesIO(data)) as tar:
         tar.extractall(dest, filter="tar")
+    for t in touch:
+        (dest / t).parent.mkdir(parents=True, exist_ok=True)
+        (dest / t).touch()
 
 
 def overlay(git_dir: Path, commit: str, tree: Path, paths: list[str]) -> None:
@@ -152,7 +155,7 @@ def build_bug(bug: Bug, args, repo: Path, repo_name: str, work: Path) -> dict:
             return entry | {"status": "skipped", "reason": f"commit {sha} not in {repo_name}"}
     shutil.rmtree(work, ignore_errors=True)
     buggy, fixed, run = work / "buggy", work / "fixed", work / "run"
-    export(repo, bug.buggy, buggy)
+    export(repo, bug.buggy, buggy, bug.setup_touch)
     overlay(repo, bug.fixed, buggy, bug.test_files)
     ids = test_ids(bug, buggy)
     if not ids:
@@ -194,7 +197,7 @@ def build_bug(bug: Bug, args, repo: Path, repo_name: str, work: Path) -> dict:
                         f"tree (rc=0): {tail(out)}"}
     if not events:
         return entry | {"status": "skipped", "reason": f"no event captured (rc={rc}): {tail(out)}"}
-    export(repo, bug.fixed, fixed)
+    export(repo, bug.fixed, fixed, bug.setup_touch)
     frc, fout = run_pytest(venv, fixed, run, roots_for(roots, buggy, fixed), ids, None,
                            args.timeout)
     entry["pytest_fixed_rc"] = frc
