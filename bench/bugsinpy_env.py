@@ -47,6 +47,24 @@ def pip(venv: Path, args: list[str], timeout: float = 600) -> tuple[int, str]:
     return out.returncode, out.stdout[-3000:] + out.stderr[-3000:]
 
 
+def _wheels(venv: Path, todo: list[str], log) -> list[str]:
+    """Install pins as wheels (no deps); return the pins that have no 3.11 wheel."""
+    nowheel: list[str] = []
+    while todo:
+        rc, out = pip(venv, ["--no-deps", "--only-binary", ":all:", *todo])
+        if rc == 0:
+            break
+        m = _MISSING.search(out)
+        bad = [r for r in todo if m and requirement_name(r) == requirement_name(m.group(1))]
+        if not bad:
+            log(f"  pins as a batch failed ({out.strip().splitlines()[-1:]}); one by one")
+            return nowheel + [r for r in todo if pip(
+                venv, ["--no-deps", "--only-binary", ":all:", r])[0] != 0]
+        nowheel += bad
+        todo = [r for r in todo if r not in bad]
+    return nowheel
+
+
 def plan(requirements: list[str], setup_pip: list[str], own: set[str]) -> tuple[list[str],
                                                                               list[str]]:
     """(pins to install, unpinned extras from setup.sh), without the project itself."""
@@ -90,22 +108,8 @@ def build_venv(cache: Path, project: str, pins: list[str], extras: list[str], py
     info = {"relaxed": [], "dropped": [], "sdist_installed": [], "pins_overridden": []}
     todo = [p for p in pins if requirement_name(p) not in FORCE_RELAX]
     nowheel = [p for p in pins if requirement_name(p) in FORCE_RELAX]
-    for _ in range(60):
-        if not todo:
-            break
-        rc, out = pip(venv, ["--no-deps", "--only-binary", ":all:", *todo])
-        if rc == 0:
-            break
-        m = _MISSING.search(out)
-        bad = [r for r in todo if m and requirement_name(r) == requirement_name(m.group(1))]
-        if not bad:
-            log(f"  pins as a batch failed ({out.strip().splitlines()[-1:]}); one by one")
-            for req in todo:
-                if pip(venv, ["--no-deps", "--only-binary", ":all:", req])[0] != 0:
-                    nowheel.append(req)
-            break
-        nowheel += bad
-        todo = [r for r in todo if r not in bad]
+    for i in range(0, len(todo), 25):  # a batch stops at its first pin without a wheel
+        nowheel += _wheels(venv, todo[i:i + 25], log)
     for req in nowheel:
         name = requirement_name(req)
         if name not in HEAVY | FORCE_RELAX and pip(venv, ["--no-deps", req], timeout=240)[0] == 0:
