@@ -21,7 +21,7 @@ PYTEST = "pytest>=7.4,<8"
 SENTRY = "sentry-sdk==2.75.0"
 HEAVY = {"lxml", "cffi", "pillow", "numpy", "cryptography", "psutil", "regex", "typed-ast",
          "multidict", "yarl", "aiohttp", "pyyaml", "ruamel-yaml-clib", "zope-interface",
-         "bcrypt", "brotli", "brotlipy", "httptools", "uvloop", "zstandard", "markupsafe",
+         "bcrypt", "brotli", "brotlipy", "httptools", "uvloop", "zstandard",
          "pycryptodome", "pandas", "scipy", "greenlet", "gevent", "grpcio", "protobuf",
          "twisted", "frozenlist", "ujson", "pynacl", "h5py", "psycopg2", "psycopg2-binary",
          "mysqlclient", "pyzmq", "coverage", "simplejson", "wrapt", "pycurl", "cython",

@@ -42,9 +42,12 @@ def log(msg: str) -> None:
     print(f"[{datetime.now(UTC):%H:%M:%S}] {msg}", file=sys.stderr, flush=True)
 
 
+MOVED = {"jakubroztocil/httpie": "httpie/cli", "huge-success/sanic": "sanic-org/sanic"}
+
+
 def find_repo(repos_dir: Path, full_name: str) -> Path | None:
     """A project's git dir in repos_dir (owner+name, or any owner+<name> after a move)."""
-    owner, _, name = full_name.partition("/")
+    owner, _, name = MOVED.get(full_name, full_name).partition("/")
     cands = [repos_dir / f"{owner}+{name}", *sorted(repos_dir.glob(f"*+{name}"))]
     for c in cands:
         for d in (c / "repo", c):
