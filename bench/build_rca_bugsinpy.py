@@ -160,6 +160,12 @@ def build_bug(bug: Bug, args, repo: Path, repo_name: str, work: Path) -> dict:
     buggy, fixed, run = work / "buggy", work / "fixed", work / "run"
     export(repo, bug.buggy, buggy, bug.setup_touch)
     overlay(repo, bug.fixed, buggy, bug.test_files)
+    changed = [p for p in git(repo, "diff", "--name-only", bug.buggy, bug.fixed).split()
+               if is_test_path(p)]
+    data = [p for p in changed if not p.endswith(".py") and p not in bug.test_files]
+    if data:  # fixtures the fixed test reads (without them the buggy run fails for that)
+        overlay(repo, bug.fixed, buggy, data)
+        entry["test_data_overlay"] = data
     ids = test_ids(bug, buggy)
     if not ids:
         return entry | {"status": "skipped", "reason": f"no test id in run_test.sh: {bug.run_lines}"}
@@ -188,8 +194,6 @@ def build_bug(bug: Bug, args, repo: Path, repo_name: str, work: Path) -> dict:
     rc, out, events = attempt()
     entry["pytest_buggy_rc"] = rc
     if rc in (2, 4, 5) or not events:
-        changed = [p for p in git(repo, "diff", "--name-only", bug.buggy, bug.fixed).split()
-                   if is_test_path(p)]
         if set(changed) - set(bug.test_files):
             overlay(repo, bug.fixed, buggy, changed)
             rc2, out2, ev2 = attempt()
