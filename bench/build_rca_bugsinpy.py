@@ -35,6 +35,7 @@ RUNTIME = Path(__file__).resolve().parent / "bugsinpy_runtime"
 NOT_PACKAGES = {"docs", "doc", "examples", "example", "scripts", "devscripts", "bin", "tools",
                 "benchmarks", "benchmark", "build", "dist", "demos", "demo", "setup", "conftest",
                 "versioneer", "fastentrypoints", "fabfile", "tasks", "noxfile", "release", "maint", "contrib"}
+TEST_SUPPORT = {"testing.py"}  # harness code shipped in the package: its failures are verdicts
 OUTCOMES = {"Failed", "Skipped", "XFailed", "Exit", "OutcomeException", "SkipTest"}
 
 
@@ -123,10 +124,29 @@ def run_pytest(venv: Path, tree: Path, run: Path, roots: list[Path], ids: list[s
 
 
 def frame_kind(frame: dict, root: str) -> str:
+    """library, test (test files and test-support modules such as tornado/testing.py) or
+    project."""
     path = frame.get("abs_path") or ""
     if not path.startswith(root + "/"):
         return "library"
-    return "test" if is_test_path(path[len(root) + 1:]) else "project"
+    rel = path[len(root) + 1:]
+    return "test" if is_test_path(rel) or rel.rsplit("/", 1)[-1] in TEST_SUPPORT else "project"
+
+
+def relabel(out: Path, report: dict) -> None:
+    """Recompute exception{} of every bundle in out from its event (labels only)."""
+    entries = {b["bug"]: b for b in report["bugs"]}
+    for path in sorted(out.glob("*.json")):
+        if path.name.startswith("_"):
+            continue
+        bundle = json.loads(path.read_text())
+        exc = labels(bundle["event"], bundle["deploy_root"])
+        if exc != bundle["exception"]:
+            log(f"{bundle['bug']}: {bundle['exception']} -> {exc}")
+            bundle["exception"] = exc
+            path.write_text(json.dumps(bundle, indent=1) + "\n")
+        if bundle["bug"] in entries:
+            entries[bundle["bug"]].update(crashing=exc["crashing"], raised_in=exc["raised_in"])
 
 
 def labels(event: dict, root: str) -> dict:
@@ -260,12 +280,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--python", default=sys.executable)
     ap.add_argument("--keep-existing", action="store_true",
                     help="skip bugs already in the report with status ok")
+    ap.add_argument("--relabel", action="store_true",
+                    help="only recompute the exception labels of the bundles in --out")
     args = ap.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     args.cache = args.cache.resolve()
     report_path = args.out / "_build_report.json"
     report = json.loads(report_path.read_text()) if report_path.exists() else {"runs": [],
                                                                                "bugs": []}
+    if args.relabel:
+        relabel(args.out, report)
+        report_path.write_text(json.dumps(report, indent=1) + "\n")
+        return 0
     done = {b["bug"]: b for b in report["bugs"]}
     t_start = time.monotonic()
     tried = 0
