@@ -18,6 +18,7 @@ import argparse
 import io
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -67,6 +68,13 @@ def export(git_dir: Path, commit: str, dest: Path, touch: list[str] = ()) -> Non
     for t in touch:
         (dest / t).parent.mkdir(parents=True, exist_ok=True)
         (dest / t).touch()
+    setup = dest / "setup.py"
+    m = re.search(r"""write_to["']?\s*[=:]\s*["']([^"']+)["']""",
+                  setup.read_text(errors="replace")) if setup.exists() else None
+    if m and not (dest / m.group(1)).exists():  # what setuptools_scm writes on install
+        tag = subprocess.run(["git", f"--git-dir={git_dir}", "describe", "--tags", commit],
+                             capture_output=True, text=True).stdout.strip() or "0.0"
+        (dest / m.group(1)).write_text(f'version = "{tag}"\n')
 
 
 def overlay(git_dir: Path, commit: str, tree: Path, paths: list[str]) -> None:
