@@ -58,3 +58,6 @@ if not hasattr(asyncio, "coroutine"):
         return wrapper
 
     asyncio.coroutine = coroutine
+
+if not hasattr(asyncio.coroutines, "_DEBUG"):  # aiohttp 3.6 reads it at import
+    asyncio.coroutines._DEBUG = False
