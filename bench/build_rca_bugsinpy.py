@@ -190,8 +190,9 @@ def build_bug(bug: Bug, args, repo: Path, repo_name: str, work: Path) -> dict:
     overlay(repo, bug.fixed, buggy, bug.test_files)
     changed = [p for p in git(repo, "diff", "--name-only", bug.buggy, bug.fixed).split()
                if is_test_path(p)]
-    data = [p for p in changed if not p.endswith(".py") and p not in bug.test_files]
-    if data:  # fixtures the fixed test reads (without them the buggy run fails for that)
+    data = [p for p in changed if p not in bug.test_files and (
+        not p.endswith(".py") or {"data", "fixtures"} & set(p.split("/")[:-1]))]
+    if data:  # data the fixed test reads (without it the buggy run fails for that alone)
         overlay(repo, bug.fixed, buggy, data)
         entry["test_data_overlay"] = data
     ids = test_ids(bug, buggy)
@@ -332,6 +333,8 @@ def main(argv: list[str] | None = None) -> int:
                 shutil.rmtree(args.cache / "work" / bug_id, ignore_errors=True)
             entry["seconds"] = round(time.monotonic() - t0, 1)
             entry = json.loads(scrub(json.dumps(entry), args))
+            if entry["status"] != "ok":
+                (args.out / f"{bug_id}.json").unlink(missing_ok=True)  # from an earlier run
             done[bug_id] = entry
             tried += 1
             log(f"{bug_id}: {entry['status']} {entry.get('exc', '')} "
