@@ -26,7 +26,7 @@ HEAVY = {"lxml", "cffi", "pillow", "numpy", "cryptography", "psutil", "regex", "
          "twisted", "frozenlist", "ujson", "pynacl", "h5py", "psycopg2", "psycopg2-binary",
          "mysqlclient", "pyzmq", "coverage", "simplejson", "wrapt", "pycurl", "cython",
          "ruamel-yaml", "pyrsistent", "kiwisolver", "matplotlib", "msgpack", "lz4", "pymongo",
-         "cchardet", "gssapi", "pykerberos", "sqlalchemy", "websockets", "aiofiles",
+         "cchardet", "gssapi", "pykerberos", "sqlalchemy", "aiofiles",
          "scikit-learn", "scikit-image", "pyarrow", "numba", "llvmlite", "shapely",
          "netifaces", "pycrypto", "m2crypto", "pyodbc", "python-snappy", "tensorflow"}
 # replaced (pytest) or not installable/meaningful here
