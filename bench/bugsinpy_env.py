@@ -17,6 +17,7 @@ from pathlib import Path
 
 from bugsinpy_meta import WINDOWS_ONLY, requirement_name
 
+RECIPE = 2  # bump when the install steps change: cached venvs are then rebuilt
 PYTEST = "pytest>=7.4,<8"
 SENTRY = "sentry-sdk==2.75.0"
 HEAVY = {"lxml", "cffi", "pillow", "numpy", "cryptography", "psutil", "regex", "typed-ast",
@@ -67,6 +68,22 @@ def _wheels(venv: Path, todo: list[str], log) -> list[str]:
     return nowheel
 
 
+def _moved(venv: Path, pins: list[str], nowheel: list[str]) -> list[str]:
+    """Pins whose installed version differs at the end (moved by what came later):
+    `name==old -> new`."""
+    out = subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "freeze"],
+                         capture_output=True, text=True).stdout
+    have = {requirement_name(ln): ln.split("==", 1)[1] for ln in out.splitlines() if "==" in ln}
+    moved = []
+    for p in pins:
+        if p in nowheel or "==" not in p:
+            continue
+        name, ver = requirement_name(p), p.split("==", 1)[1].strip()
+        if have.get(name) not in (None, ver):
+            moved.append(f"{p} -> {have[name]}")
+    return moved
+
+
 def plan(requirements: list[str], setup_pip: list[str], own: set[str]) -> tuple[list[str],
                                                                               list[str]]:
     """(pins to install, unpinned extras from setup.sh), without the project itself."""
@@ -90,7 +107,7 @@ def plan(requirements: list[str], setup_pip: list[str], own: set[str]) -> tuple[
 
 def venv_key(project: str, pins: list[str], extras: list[str], python: str) -> str:
     """Cache key of a venv: the project and a hash of what goes into it."""
-    blob = json.dumps([pins, extras, python, PYTEST, SENTRY, sorted(FORCE_RELAX),
+    blob = json.dumps([RECIPE, pins, extras, python, PYTEST, SENTRY, sorted(FORCE_RELAX),
                        sorted(HEAVY), sorted(DROP)], sort_keys=True)
     return f"{project}-{hashlib.sha256(blob.encode()).hexdigest()[:12]}"
 
@@ -112,22 +129,27 @@ def build_venv(cache: Path, project: str, pins: list[str], extras: list[str], py
     nowheel = [p for p in pins if requirement_name(p) in FORCE_RELAX]
     for i in range(0, len(todo), 25):  # a batch stops at its first pin without a wheel
         nowheel += _wheels(venv, todo[i:i + 25], log)
+    held = venv / "rca-held-pins.txt"  # a relaxed package must not move the installed pins
+    held.write_text("\n".join(p for p in pins if p not in nowheel) + "\n")
     for req in nowheel:
         name = requirement_name(req)
         if name not in HEAVY | FORCE_RELAX and pip(venv, ["--no-deps", req], timeout=240)[0] == 0:
             info["sdist_installed"].append(req)
             continue
         bare = re.match(r"[A-Za-z0-9_.\-]+(\[[^\]]*\])?", req).group(0)
-        if pip(venv, ["--only-binary", ":all:", bare])[0] == 0 or pip(venv, [bare])[0] == 0:
+        if any(pip(venv, [*how, bare])[0] == 0 for how in (
+                ["-c", str(held), "--only-binary", ":all:"], ["-c", str(held)],
+                ["--no-deps", "--only-binary", ":all:"], ["--no-deps"])):
             info["relaxed"].append(req)
         else:
             info["dropped"].append(req)
     for req in extras:
-        if pip(venv, [req])[0] != 0:
+        if pip(venv, ["-c", str(held), req])[0] != 0:
             info["dropped"].append(req)
     rc, out = pip(venv, [PYTEST, SENTRY])
     if rc != 0:
         raise RuntimeError(f"pytest/sentry-sdk install failed: {out[-500:]}")
+    info["pins_overridden"] = _moved(venv, pins, nowheel)
     info["seconds"] = round(time.monotonic() - t0, 1)
     marker.write_text(json.dumps(info, indent=1))
     log(f"  venv {venv.name} built in {info['seconds']} s: {info}")
