@@ -270,7 +270,7 @@ def roots_for(roots: list[Path], buggy: Path, fixed: Path) -> list[Path]:
 def tail(text: str, n: int = 600) -> str:
     """The telling lines of a pytest run (errors and the summary), else its end."""
     keep = [ln for ln in text.splitlines() if ln.startswith(("E ", "FAILED", "ERROR"))
-            or "Error:" in ln or ln.startswith("=") and (" passed" in ln or " failed" in ln)]
+            or "Error:" in ln or re.match(r"[= ]*\d+ (passed|failed|error)", ln)]
     return "\n".join(keep[-8:])[-n:] if keep else text.strip()[-n:]
 
 
