@@ -18,6 +18,7 @@ import argparse
 import io
 import json
 import os
+import platform
 import re
 import shutil
 import subprocess
@@ -355,7 +356,7 @@ def save_report(report: dict, done: dict, path: Path, args, t_start: float, trie
     ok = [b for b in bugs if b["status"] == "ok"]
     out = dict(report)
     out.update(generated=f"{datetime.now(UTC):%Y-%m-%dT%H:%M:%SZ}", sentry_sdk="2.75.0",
-               pytest=PYTEST, ok=len(ok), crashing=sum(bool(b.get("crashing")) for b in ok),
+               pytest=PYTEST, python=platform.python_version(), ok=len(ok), crashing=sum(bool(b.get("crashing")) for b in ok),
                total=len(bugs), bugs=bugs)
     if final:
         out["runs"] = report["runs"] + [{
