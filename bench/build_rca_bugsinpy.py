@@ -208,8 +208,9 @@ def build_bug(bug: Bug, args, repo: Path, repo_name: str, work: Path) -> dict:
     ts = max(commit_time(repo, bug.buggy) + 60, commit_time(repo, bug.fixed) - 60)
     rewrites = sorted({str(buggy): root, str(venv): "/usr/local",
                        ver["base_prefix"]: "/usr/local", str(work): "/tmp/run",
-                       str(Path.home()): "/home/app", str(args.cache): "/tmp/run"}.items(),
-                      key=lambda kv: -len(kv[0]))  # the cache: paths cut short in a repr
+                       str(Path.home()): "/home/app", str(args.cache): "/tmp/run",
+                       f"{args.cache.parent}/": "/tmp/"}.items(),
+                      key=lambda kv: -len(kv[0]))  # the cache's: paths cut short in a repr
     cfg = {"tree": str(buggy), "packages": names, "release": bug.buggy, "rewrites": rewrites,
            "timestamp": datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}
 
