@@ -123,6 +123,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="run only the suspect-commit evaluation")
     ap.add_argument("--split", choices=("dev", "held_out", "both"), default="both",
                     help="which half of the bugs to run (tune on dev only)")
+    ap.add_argument("--baseline-only", action="store_true",
+                    help="score only the stack-trace baseline; droid's analysis is not run "
+                         "(its columns read 0)")
     args = ap.parse_args(argv)
     if not args.data.is_dir():
         print(f"no data at {args.data}", file=sys.stderr)
@@ -144,15 +147,15 @@ def main(argv: list[str] | None = None) -> int:
         truth_files = set(truth["files"])
         truth_funcs = {(f["file"], f["function"]) for f in truth.get("functions", [])}
         t0 = time.monotonic()
-        ev = analyse(event, repo)
+        ev = None if args.baseline_only else analyse(event, repo)
         seconds = time.monotonic() - t0
-        ranking = [(s.file, s.function) for s in ev.suspect_locations]
-        base = baseline(event, repo, ev.commit or item["buggy_commit"])
+        ranking = [(s.file, s.function) for s in ev.suspect_locations] if ev else []
+        base = baseline(event, repo, (ev.commit if ev else None) or item["buggy_commit"])
         row = {
             "bug": item["bug"], "project": item.get("project") or item["repo"],
             "split": bug_split(item["bug"]),
             "crashing": bool(item["exception"].get("crashing")),
-            "commit_resolved": ev.commit == item["buggy_commit"],
+            "commit_resolved": ev.commit == item["buggy_commit"] if ev else None,
             "droid": hits(ranking, truth_files, truth_funcs),
             "stack_baseline": hits(base, truth_files, truth_funcs),
             "droid_top3": [f"{f}::{fn}" for f, fn in ranking[:3]],
@@ -161,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
             "seconds": round(seconds, 2),
         }
         rows.append(row)
-        if args.verbose:
+        if args.verbose and ev:
             print(f"--- {item['bug']} truth={row['truth_functions'] or sorted(truth_files)}",
                   file=sys.stderr)
             for s in ev.suspect_locations[:5]:
