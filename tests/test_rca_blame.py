@@ -415,6 +415,34 @@ def test_a_widely_used_helper_failing_on_its_argument_points_at_the_caller(tmp_p
     assert any("widely used helpers" in n for n in ev.notes)
 
 
+def test_a_name_every_plugin_defines_is_not_a_widely_used_helper(tmp_path):
+    """`match` is defined by every rule and called in every rule's test: counted by bare name it
+    looks like a helper with dozens of call sites, and the decorator that called it took the
+    blame. Only calls that can reach this module count, so the failing rule stays first."""
+    repo = _repo(tmp_path, "rules")
+    files = {"app/__init__.py": "", "app/rules/__init__.py": "",
+             "app/support.py": "def git_support(fn):\n    def wrapper(command):\n"
+                               "        return fn(command)\n    return wrapper\n"}
+    for i in range(8):
+        files[f"app/rules/rule_{i}.py"] = (f"def match(command):\n    return command.startswith('r{i}')\n")
+        files[f"tests/test_rule_{i}.py"] = (f"from app.rules.rule_{i} import match\n\n\n"
+                                            f"def test_match():\n    assert match('r{i} x')\n"
+                                            f"    assert not match('x')\n")
+    files["app/rules/stash.py"] = ("from app.support import git_support\n\n\n@git_support\n"
+                                   "def match(command):\n    return command.split()[1] == 'stash'\n")
+    commit(repo, "Ann", "2023-01-01", "Rules", files)
+    fail, ftext = _line_of(repo, "app/rules/stash.py", "split()[1]")
+    call, ctext = _line_of(repo, "app/support.py", "return fn(command)")
+    raw = _event([_frame("app/support.py", "wrapper", call, ctext, module="app.support"),
+                  _frame("app/rules/stash.py", "match", fail, ftext, module="app.rules.stash")],
+                 "2024-02-01T00:00:00Z", "IndexError", "list index out of range")
+    ev = analyse(parse_event(raw), repo)
+    top = ev.suspect_locations[0]
+    assert (top.file, top.function) == ("app/rules/stash.py", "match"), [
+        (s.file, s.function, s.signals) for s in ev.suspect_locations]
+    assert not any("caller_of_helper" in s.signals for s in ev.suspect_locations)
+
+
 def test_what_counts_as_failing_on_the_arguments():
     from skills.rca.callers import fails_on_arguments, forwards_object_state
 

@@ -75,15 +75,33 @@ def forwards_object_state(lines: list[str], start: int, end: int, line: int) -> 
 class CallerBlame:
     """Mixin of the analysis: moves the stack's weight from widely used helpers to the caller."""
 
-    def fan_in(self, name: str) -> int:
+    def fan_in(self, name: str, file: str = "") -> int:
         """How many lines of the repository call `name(` (a cheap measure of how widely a
-        function is used)."""
+        function is used). When several modules define `name`, only calls in `file` itself and
+        in files that name its module count: a bare name shared by many definitions (`match`
+        in every plugin) says nothing about how widely this one is used."""
         if not re.fullmatch(r"[A-Za-z_]\w*", name):
             return 0
-        out = self.git.try_run("grep", "-c", "-E", rf"(^|[^A-Za-z0-9_]){name}[[:space:]]*\(",
-                               self.commit, "--", "*.py", record=False) or ""
-        return sum(int(r.rsplit(":", 1)[1]) for r in out.splitlines()
-                   if r.rsplit(":", 1)[-1].isdigit()) - 1
+        counts = self._grep_counts(rf"(^|[^A-Za-z0-9_]){name}[[:space:]]*\(")
+        defs = self._grep_counts(rf"^[[:space:]]*(async[[:space:]]+)?def[[:space:]]+{name}[[:space:]]*\(")
+        if len(defs) > 1 and file:
+            stem = file.rsplit("/", 1)[-1].removesuffix(".py")
+            if stem == "__init__":
+                stem = file.rsplit("/", 2)[-2] if "/" in file else stem
+            users = set(self._grep_counts(rf"(^|[^A-Za-z0-9_]){re.escape(stem)}([^A-Za-z0-9_]|$)"))
+            counts = {p: n for p, n in counts.items() if p == file or p in users}
+        return max(0, sum(counts.values()) - sum(defs.get(p, 0) for p in counts))
+
+    def _grep_counts(self, pattern: str) -> dict[str, int]:
+        """Matching lines per Python file at the release, for an extended regex."""
+        out = self.git.try_run("grep", "-c", "-E", pattern, self.commit, "--", "*.py",
+                               record=False) or ""
+        counts: dict[str, int] = {}
+        for row in out.splitlines():
+            where, _, n = row.rpartition(":")
+            if n.isdigit() and where:
+                counts[where.split(":", 1)[1] if where.startswith(self.commit) else where] = int(n)
+        return counts
 
     def shift_to_caller(self) -> None:
         """Move the weight of widely used helpers failing on their arguments to the first
@@ -100,7 +118,7 @@ class CallerBlame:
             if d is None or d.kind != "function" or not fails_on_arguments(
                     src.lines, d.start, d.end, fe.line):
                 break
-            n = self.fan_in(d.name)
+            n = self.fan_in(d.name, fe.file)
             if n < HELPER_FANIN:
                 break
             helpers.append((fe, d, n))
