@@ -443,6 +443,33 @@ def test_a_name_every_plugin_defines_is_not_a_widely_used_helper(tmp_path):
     assert not any("caller_of_helper" in s.signals for s in ev.suspect_locations)
 
 
+def test_a_method_every_sibling_class_defines_is_not_a_widely_used_helper(tmp_path):
+    """`serialize` is defined by each parameter class and called on all of them: its calls are
+    shared among the definitions, so the one that failed is not a widely used helper and the
+    caller that only passed the value on does not take the blame."""
+    repo = _repo(tmp_path, "params")
+    classes = "\n\n".join(f"class P{i}:\n    def serialize(self, x):\n        return str(x)\n"
+                           for i in range(6))
+    params = ("import json\n\n\n" + classes + "\n\nclass ListParam:\n    def serialize(self, x):\n"
+              "        return json.dumps(x)\n")
+    users = "\n\n".join(f"def show_{i}(p, v):\n    return p.serialize(v)\n" for i in range(8))
+    commit(repo, "Ann", "2023-01-01", "Parameters", {
+        "app/__init__.py": "", "app/params.py": params,
+        "app/show.py": "from app import params\n\n\n" + users,
+        "app/task.py": "from app.params import ListParam\n\n\ndef to_str(values):\n"
+                       "    return ListParam().serialize(values)\n"})
+    fail, ftext = _line_of(repo, "app/params.py", "json.dumps(x)")
+    call, ctext = _line_of(repo, "app/task.py", "serialize(values)")
+    raw = _event([_frame("app/task.py", "to_str", call, ctext, module="app.task"),
+                  _frame("app/params.py", "serialize", fail, ftext, module="app.params")],
+                 "2024-02-01T00:00:00Z", "TypeError", "Object of type Frozen is not JSON serializable")
+    ev = analyse(parse_event(raw), repo)
+    top = ev.suspect_locations[0]
+    assert (top.file, top.qualname) == ("app/params.py", "ListParam.serialize"), [
+        (s.file, s.qualname, s.signals) for s in ev.suspect_locations]
+    assert not any("caller_of_helper" in s.signals for s in ev.suspect_locations)
+
+
 def test_what_counts_as_failing_on_the_arguments():
     from skills.rca.callers import fails_on_arguments, forwards_object_state
 

@@ -77,9 +77,10 @@ class CallerBlame:
 
     def fan_in(self, name: str, file: str = "") -> int:
         """How many lines of the repository call `name(` (a cheap measure of how widely a
-        function is used). When several modules define `name`, only calls in `file` itself and
-        in files that name its module count: a bare name shared by many definitions (`match`
-        in every plugin) says nothing about how widely this one is used."""
+        function is used). A bare name says nothing about which of its definitions is called:
+        when several modules define `name`, only calls in `file` itself and in files that name
+        its module count, and the calls are shared among the definitions (`match` in every
+        plugin, `serialize` in every parameter class)."""
         if not re.fullmatch(r"[A-Za-z_]\w*", name):
             return 0
         counts = self._grep_counts(rf"(^|[^A-Za-z0-9_]){name}[[:space:]]*\(")
@@ -90,7 +91,8 @@ class CallerBlame:
                 stem = file.rsplit("/", 2)[-2] if "/" in file else stem
             users = set(self._grep_counts(rf"(^|[^A-Za-z0-9_]){re.escape(stem)}([^A-Za-z0-9_]|$)"))
             counts = {p: n for p, n in counts.items() if p == file or p in users}
-        return max(0, sum(counts.values()) - sum(defs.get(p, 0) for p in counts))
+        calls = sum(counts.values()) - sum(defs.get(p, 0) for p in counts)
+        return max(0, calls) // max(1, sum(defs.values()))  # calls shared among the definitions
 
     def _grep_counts(self, pattern: str) -> dict[str, int]:
         """Matching lines per Python file at the release, for an extended regex."""
