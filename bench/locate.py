@@ -53,7 +53,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import math
 import re
 import shutil
 import statistics
@@ -61,13 +60,21 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections import Counter, defaultdict
+from collections import defaultdict
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench.locate_bm25 import (  # noqa: E402
+    _WORD,
+    ENGLISH_STOP,
+    CountsBM25,
+    TokenCache,
+    baselines,
+    plain_tokens,
+)
 from integrations.redact import Redactor  # noqa: E402
 from integrations.tickets import Ticket, TicketRef  # noqa: E402
 from skills.tools.search.build import KEEP_STATES  # noqa: E402
@@ -75,15 +82,6 @@ from skills.tools.search_code import CodeIndex, analyse_query, tokenize  # noqa:
 
 KS = (1, 5, 10)
 DEFAULT_DATA = ROOT.parent / "shared" / "bench" / "swebench-lite-dev.jsonl"
-ENGLISH_STOP = frozenset("""
-a about above after again against all also am an and any are as at be because been before being
-below between both but by can could did do does doing done down during each either else few for
-from further had has have having he her here hers him his how i if in into is it its itself just
-me more most my no nor not now of off on once only or other our ours out over own same she should
-so some such than that the their theirs them then there these they this those through to too
-under until up very was we were what when where which while who whom why will with would you your
-""".split())
-_WORD = re.compile(r"[A-Za-z0-9_]+")
 
 
 def log(msg: str) -> None:
@@ -164,46 +162,6 @@ def checkout(worktree: Path, commit: str) -> list[str]:
     return missing
 
 
-# --- plain BM25 baseline -------------------------------------------------------------------------
-
-
-class WholeFileBM25:
-    """Okapi BM25 over whole files (k1=1.2, b=0.75), with a pluggable tokenizer."""
-
-    def __init__(self, docs: dict[str, str], tokenizer, k1: float = 1.2, b: float = 0.75) -> None:
-        self.tok, self.k1, self.b = tokenizer, k1, b
-        self.tf: dict[str, Counter] = {}
-        self.df: Counter = Counter()
-        for path, text in docs.items():
-            counts = Counter(tokenizer(text))
-            self.tf[path] = counts
-            self.df.update(counts.keys())
-        self.len = {p: sum(c.values()) for p, c in self.tf.items()}
-        self.avg = (sum(self.len.values()) / len(self.len)) if self.len else 1.0
-        self.n = len(self.tf)
-        self.postings: dict[str, list[str]] = defaultdict(list)
-        for path, counts in self.tf.items():
-            for term in counts:
-                self.postings[term].append(path)
-
-    def search(self, query: str, top: int = 10) -> list[str]:
-        scores: dict[str, float] = defaultdict(float)
-        for term in set(self.tok(query)):
-            df = self.df.get(term, 0)
-            if not df:
-                continue
-            idf = math.log(1 + (self.n - df + 0.5) / (df + 0.5))
-            for path in self.postings[term]:
-                tf = self.tf[path][term]
-                norm = self.k1 * (1 - self.b + self.b * self.len[path] / self.avg)
-                scores[path] += idf * tf * (self.k1 + 1) / (tf + norm)
-        return [p for p, _ in sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))[:top]]
-
-
-def plain_tokens(text: str) -> list[str]:
-    return [w for w in (m.lower() for m in _WORD.findall(text)) if w not in ENGLISH_STOP and not w.isdigit()]
-
-
 # --- scoring -----------------------------------------------------------------------------------------
 
 
@@ -245,49 +203,6 @@ def run_grep(worktree: Path, terms: list[str]) -> tuple[float, int]:
 
 
 # --- main ------------------------------------------------------------------------------------------
-
-
-class TokenCache:
-    """Token counts of file texts, memoised by content: a moved HEAD re-tokenises only what changed."""
-
-    def __init__(self, tokenizer) -> None:
-        self.tok = tokenizer
-        self.memo: dict[str, Counter] = {}
-
-    def __call__(self, text: str) -> Counter:
-        key = hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest()
-        counts = self.memo.get(key)
-        if counts is None:
-            counts = self.memo[key] = Counter(self.tok(text))
-        return counts
-
-
-class CountsBM25(WholeFileBM25):
-    """WholeFileBM25 over precomputed token counts (same formula)."""
-
-    def __init__(self, counts: dict[str, Counter], query_tokenizer, k1: float = 1.2, b: float = 0.75) -> None:
-        self.tok, self.k1, self.b = query_tokenizer, k1, b
-        self.tf = counts
-        self.df = Counter()
-        self.postings: dict[str, list[str]] = defaultdict(list)
-        for path, c in counts.items():
-            self.df.update(c.keys())
-            for term in c:
-                self.postings[term].append(path)
-        self.len = {p: sum(c.values()) for p, c in counts.items()}
-        self.avg = (sum(self.len.values()) / len(self.len)) if self.len else 1.0
-        self.n = len(counts)
-
-
-def baselines(docs: dict[str, str], kinds: dict[str, str], query: str, plain: TokenCache,
-              split: TokenCache) -> tuple[list[str], list[str], list[str]]:
-    """Top files of bm25_plain, bm25_split and bm25_plain_code_only."""
-    plain_counts = {p: plain(t) for p, t in docs.items()}
-    top = max(KS)
-    return (CountsBM25(plain_counts, plain_tokens).search(query, top),
-            CountsBM25({p: split(t) for p, t in docs.items()}, tokenize).search(query, top),
-            CountsBM25({p: c for p, c in plain_counts.items() if kinds.get(p) == "code"},
-                       plain_tokens).search(query, top))
 
 
 def time_moved_head(worktree: Path, items: list[dict], cache_root: Path, n: int = 5) -> dict:
@@ -419,7 +334,8 @@ def main(argv: list[str] | None = None) -> int:
                 if args.no_baselines:
                     plain = split = code_only = plain_ticket = []
                 else:
-                    plain, split, code_only = baselines(docs, kinds, inst["problem_statement"], plain_cache, split_cache)
+                    plain, split, code_only = baselines(docs, kinds, inst["problem_statement"], plain_cache,
+                                                        split_cache, max(KS))
                     plain_ticket = CountsBM25({p: plain_cache(t) for p, t in docs.items()}, plain_tokens).search(
                         ticket_query, max(KS)) if ticket_query is not None else []
                 gold = inst["gold_files"]
