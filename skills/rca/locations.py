@@ -90,16 +90,21 @@ class LocationRanking:
             hits = resolver.goto(path, line, n)
             if hits is None:
                 continue
-            defs = []
-            for p, ln in hits:
-                if is_test_path(p) or is_library_path(p) or p not in self.files:
-                    continue
-                src = self.git.source(self.commit, p)
-                d = next((d for d in (src.defs if src else []) if d.start == ln), None)
-                if d is not None and not (d.kind == "class" and d.name in self.exception_types):
-                    defs.append((p, d))
-            out[n] = defs  # [] = resolved outside the repository: not ours
+            out[n] = self.defs_at(hits)  # [] = resolved outside the repository: not ours
         return out
+
+    def defs_at(self, hits: list[tuple[str, int]]) -> list[tuple[str, Definition]]:
+        """The project definitions starting at the (path, line) places name resolution gave:
+        not tests, not vendored libraries, not the exception types being raised."""
+        defs = []
+        for p, ln in hits:
+            if is_test_path(p) or is_library_path(p) or p not in self.files:
+                continue
+            src = self.git.source(self.commit, p)
+            d = next((d for d in (src.defs if src else []) if d.start == ln), None)
+            if d is not None and not (d.kind == "class" and d.name in self.exception_types):
+                defs.append((p, d))
+        return defs
 
     def positions(self, path: str, names: list[str], lines: range,
                   ) -> dict[str, tuple[str, int]]:

@@ -248,7 +248,7 @@ class UnderTest:
             if hits is None:
                 unresolved.append(key)
                 continue
-            out[key] = (self._defs_at(hits), True)
+            out[key] = (self.defs_at(hits), True)
         src = self.git.source(self.commit, tf.path) if tf.exists else None
         own = {d.name for d in (src.defs if src else [])}
         # a method of the test itself (`self.check(…)`) or a helper the test module defines is
@@ -265,17 +265,6 @@ class UnderTest:
                     defs = []
                 out[key] = (defs, False)
         return out
-
-    def _defs_at(self, hits: list[tuple[str, int]]) -> list[tuple[str, Definition]]:
-        defs = []
-        for p, ln in hits:
-            if is_test_path(p) or is_library_path(p) or p not in self.files:
-                continue
-            src = self.git.source(self.commit, p)
-            d = next((d for d in (src.defs if src else []) if d.start == ln), None)
-            if d is not None and not (d.kind == "class" and d.name in self.exception_types):
-                defs.append((p, d))
-        return defs
 
     def _probe(self, tf: _TestFrame, cls: str | None, calls: list[tuple[str, int]],
                ) -> tuple[str, dict[tuple[str, int], int]]:
