@@ -48,15 +48,21 @@ TOTALS = textwrap.dedent('''\
     ''')
 
 
-def test_an_old_commit_that_wrote_the_failing_line_alone_is_confirmed(tmp_path):
-    """Age is no condition of CONFIRMED (calibration: an old writer of the failing line is as
-    often right as a recent one); a clear margin and the frame line are."""
+def _shop_with_totals(tmp_path: Path) -> tuple[Path, str]:
+    """A repository whose app/totals.py Ann wrote in June 2022 (after Cid's first commit)."""
     repo = tmp_path / "shop"
     repo.mkdir()
     git(repo, "init", "-q", "-b", "main")
     commit(repo, "Cid", "2022-01-05", "Start", {"README.md": "shop\n"})
     ann = commit(repo, "Ann", "2022-06-01", "Totals", {"app/__init__.py": "",
                                                         "app/totals.py": TOTALS})
+    return repo, ann
+
+
+def test_an_old_commit_that_wrote_the_failing_line_alone_is_confirmed(tmp_path):
+    """Age is no condition of CONFIRMED (calibration: an old writer of the failing line is as
+    often right as a recent one); a clear margin and the frame line are."""
+    repo, ann = _shop_with_totals(tmp_path)
     crash = _line(repo, "app/totals.py", 'net = sum(i["price"]')
     ev = analyse(parse_event(_event([("app/totals.py", crash, "total")],
                                     "2024-03-01T00:00:00Z", repo)), repo)
@@ -87,12 +93,7 @@ def test_the_old_writer_of_the_failing_line_beats_a_younger_touch_of_the_same_fu
     months before, only reworded its docstring. Both are old: their ages differ by a factor of
     under three, which must not outweigh Ann's far stronger link (recency by the ratio of ages,
     not an exponential in days that made Ann worth a tenth of anything a few months younger)."""
-    repo = tmp_path / "shop"
-    repo.mkdir()
-    git(repo, "init", "-q", "-b", "main")
-    commit(repo, "Cid", "2022-01-05", "Start", {"README.md": "shop\n"})
-    ann = commit(repo, "Ann", "2022-06-01", "Totals", {"app/__init__.py": "",
-                                                        "app/totals.py": TOTALS})
+    repo, ann = _shop_with_totals(tmp_path)
     bob = commit(repo, "Bob", "2023-09-01", "Docs: say what a total is", {
         "app/totals.py": TOTALS.replace("Net and gross of an order.", "Net and gross (tax in).")})
     crash = _line(repo, "app/totals.py", "tax = net * 0.2")
@@ -114,12 +115,7 @@ def test_an_old_top_suspect_with_a_much_younger_direct_rival_is_inconclusive(tmp
     """Calibration: when a commit at least three times younger also changed the failing
     function, the old writer of the failing line was right in 2 of 11 LIKELY cases. It still
     ranks first (it wrote the line), but is not called likely; without the younger rival it is."""
-    repo = tmp_path / "shop"
-    repo.mkdir()
-    git(repo, "init", "-q", "-b", "main")
-    commit(repo, "Cid", "2022-01-05", "Start", {"README.md": "shop\n"})
-    ann = commit(repo, "Ann", "2022-06-01", "Totals", {"app/__init__.py": "",
-                                                        "app/totals.py": TOTALS})
+    repo, ann = _shop_with_totals(tmp_path)
     crash = _line(repo, "app/totals.py", "tax = net * 0.2")
 
     def top(when: str):
