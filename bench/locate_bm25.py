@@ -22,24 +22,22 @@ under until up very was we were what when where which while who whom why will wi
 _WORD = re.compile(r"[A-Za-z0-9_]+")
 
 
-class WholeFileBM25:
-    """Okapi BM25 over whole files (k1=1.2, b=0.75), with a pluggable tokenizer."""
+class CountsBM25:
+    """Okapi BM25 over whole files (k1=1.2, b=0.75) from their token counts; the query is tokenised
+    with `query_tokenizer`."""
 
-    def __init__(self, docs: dict[str, str], tokenizer, k1: float = 1.2, b: float = 0.75) -> None:
-        self.tok, self.k1, self.b = tokenizer, k1, b
-        self.tf: dict[str, Counter] = {}
-        self.df: Counter = Counter()
-        for path, text in docs.items():
-            counts = Counter(tokenizer(text))
-            self.tf[path] = counts
-            self.df.update(counts.keys())
-        self.len = {p: sum(c.values()) for p, c in self.tf.items()}
-        self.avg = (sum(self.len.values()) / len(self.len)) if self.len else 1.0
-        self.n = len(self.tf)
+    def __init__(self, counts: dict[str, Counter], query_tokenizer, k1: float = 1.2, b: float = 0.75) -> None:
+        self.tok, self.k1, self.b = query_tokenizer, k1, b
+        self.tf = counts
+        self.df = Counter()
         self.postings: dict[str, list[str]] = defaultdict(list)
-        for path, counts in self.tf.items():
-            for term in counts:
+        for path, c in counts.items():
+            self.df.update(c.keys())
+            for term in c:
                 self.postings[term].append(path)
+        self.len = {p: sum(c.values()) for p, c in counts.items()}
+        self.avg = (sum(self.len.values()) / len(self.len)) if self.len else 1.0
+        self.n = len(counts)
 
     def search(self, query: str, top: int = 10) -> list[str]:
         scores: dict[str, float] = defaultdict(float)
@@ -72,23 +70,6 @@ class TokenCache:
         if counts is None:
             counts = self.memo[key] = Counter(self.tok(text))
         return counts
-
-
-class CountsBM25(WholeFileBM25):
-    """WholeFileBM25 over precomputed token counts (same formula)."""
-
-    def __init__(self, counts: dict[str, Counter], query_tokenizer, k1: float = 1.2, b: float = 0.75) -> None:
-        self.tok, self.k1, self.b = query_tokenizer, k1, b
-        self.tf = counts
-        self.df = Counter()
-        self.postings: dict[str, list[str]] = defaultdict(list)
-        for path, c in counts.items():
-            self.df.update(c.keys())
-            for term in c:
-                self.postings[term].append(path)
-        self.len = {p: sum(c.values()) for p, c in counts.items()}
-        self.avg = (sum(self.len.values()) / len(self.len)) if self.len else 1.0
-        self.n = len(counts)
 
 
 def baselines(docs: dict[str, str], kinds: dict[str, str], query: str, plain: TokenCache,

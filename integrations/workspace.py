@@ -43,12 +43,10 @@ from integrations.git_names import (  # noqa: F401 — re-exported: callers impo
     sanitize_slug,
 )
 from integrations.workspace_git import (  # noqa: F401 — WorkspaceError and friends are imported from here
-    LOCAL_TIMEOUT,
     NETWORK_TIMEOUT,
     GuardrailError,
     WorkspaceError,
     _auth_config,
-    _brief,
     _git,
     _safe,
     _secrets_of,
