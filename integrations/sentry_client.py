@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from integrations.sentry_event import parse_timestamp
+from integrations.sentry_values import parse_timestamp
 
 __all__ = ["SentryError", "SentryIssue", "SentryClient", "parse_issue_url", "verify_webhook"]
 

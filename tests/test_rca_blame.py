@@ -10,7 +10,8 @@ import textwrap
 from datetime import UTC, datetime
 from pathlib import Path
 
-from integrations.sentry_event import Frame, parse_event
+from integrations.sentry_event import parse_event
+from integrations.sentry_model import Frame
 from skills.rca.evidence import Git, analyse
 from skills.rca.meta import meta_change
 from skills.rca.paths import RepoFiles

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from integrations.sentry_event import Frame, parse_event
+from integrations.sentry_event import parse_event
+from integrations.sentry_model import Frame
 from skills.rca.cli import cli_main
 from skills.rca.evidence import analyse, extract_definitions, resolve_commit
 from skills.rca.paths import RepoFiles, is_test_path, normalise_path

@@ -15,7 +15,9 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from integrations.sentry_event import ParsedEvent, parse_event, parse_timestamp
+from integrations.sentry_event import parse_event
+from integrations.sentry_model import ParsedEvent
+from integrations.sentry_values import parse_timestamp
 
 SHARED = Path(os.environ.get("DROID_SHARED") or Path(__file__).resolve().parents[1].parent / "shared")
 SENTRY = SHARED / "fixtures" / "sentry"

@@ -10,7 +10,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from integrations.sentry_event import parse_event, parse_timestamp
+from integrations.sentry_event import parse_event
+from integrations.sentry_values import parse_timestamp
 
 PROG = "droid rca"
 MAX_EVENT_BYTES = 20 << 20

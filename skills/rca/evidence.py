@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from integrations.redact import Redactor
-from integrations.sentry_event import ParsedEvent
+from integrations.sentry_model import ParsedEvent
 from skills.rca.blame import BlameHistory
 from skills.rca.callers import CallerBlame
 from skills.rca.chains import ExceptionChains

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from integrations.redact import MASK, Redactor
-from integrations.sentry_event import ParsedEvent
+from integrations.sentry_model import ParsedEvent
 from skills.rca.source import Source
 
 BLAME_FOLLOW = ("-M", "-C")

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from integrations.sentry_event import Frame
+from integrations.sentry_model import Frame
 
 
 @dataclass

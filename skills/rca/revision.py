@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from integrations.sentry_event import ParsedEvent
+from integrations.sentry_model import ParsedEvent
 from skills.rca.git import Git
 
 _SHA = re.compile(r"^[0-9a-fA-F]{7,40}$")

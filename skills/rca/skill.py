@@ -101,7 +101,7 @@ def _merge_issue(event, issue: dict | None) -> None:
     """Issue-level facts (counts, first seen, permalink) into the parsed event."""
     if not issue:
         return
-    from integrations.sentry_event import parse_timestamp
+    from integrations.sentry_values import parse_timestamp
     event.issue_id = event.issue_id or str(issue.get("id") or "") or None
     event.short_id = event.short_id or issue.get("shortId")
     event.permalink = event.permalink or issue.get("permalink")
