@@ -81,7 +81,7 @@ def _first_link(text: str) -> tuple[str | None, str | None]:
 
 
 def _parse_url(url: str | None):
-    from integrations.sentry_client import parse_issue_url
+    from integrations.sentry_links import parse_issue_url
     return parse_issue_url(url) if url else None
 
 

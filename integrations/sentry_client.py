@@ -6,30 +6,29 @@
   with exponential backoff. A timeout is not retried (it already cost `timeout` seconds).
 - Every failure is a `SentryError` whose `kind` says what to tell people and whose `message` is
   short and safe to post (never the token, never a response dump).
-- `parse_issue_url`: a Sentry issue link anywhere in a text (Slack's `<url|label>` too).
-- `verify_webhook`: the integration platform's `Sentry-Hook-Signature` check.
+
+Issue links in text are read by sentry_links.py, webhook signatures checked by
+sentry_signature.py.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
-import re
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
+from integrations.sentry_counts import _period_seconds, _stats_series, bin_counts
+from integrations.sentry_issue import SentryIssue
+from integrations.sentry_responses import _detail, _next_link, _read_quietly, _retry_after, _short
 from integrations.sentry_values import parse_timestamp
 
-__all__ = ["SentryError", "SentryIssue", "SentryClient", "parse_issue_url", "verify_webhook"]
+__all__ = ["SentryError", "SentryClient"]
 
-MESSAGE_MAX = 200
 PAGE_SIZE = 100           # Sentry's maximum page size
 USER_AGENT = "droid-sentry-client/0.1"
 WHICH_EVENTS = ("latest", "oldest", "recommended")
@@ -50,96 +49,6 @@ class SentryError(Exception):
 
     def __repr__(self) -> str:
         return f"SentryError({self.kind!r}, {self.message!r})"
-
-
-@dataclass
-class SentryIssue:
-    """What droid needs from a Sentry issue (group); `raw` is the API's JSON as received."""
-
-    id: str
-    short_id: str
-    title: str
-    culprit: str
-    permalink: str
-    project_slug: str
-    level: str
-    status: str
-    first_seen: datetime | None
-    last_seen: datetime | None
-    count: int
-    user_count: int
-    release_first: str | None
-    release_last: str | None
-    raw: dict = field(repr=False, default_factory=dict)
-
-    @classmethod
-    def from_api(cls, data: dict[str, Any]) -> SentryIssue:
-        project = data.get("project")
-        slug = _text(project.get("slug") or project.get("name")) if isinstance(project, dict) else _text(project)
-        return cls(
-            id=_text(data.get("id")),
-            short_id=_text(data.get("shortId")),
-            title=_text(data.get("title")),
-            culprit=_text(data.get("culprit")),
-            permalink=_text(data.get("permalink")),
-            project_slug=slug,
-            level=_text(data.get("level")),
-            status=_text(data.get("status")),
-            first_seen=parse_timestamp(data.get("firstSeen")),
-            last_seen=parse_timestamp(data.get("lastSeen")),
-            count=_count(data.get("count")),
-            user_count=_count(data.get("userCount")),
-            release_first=_release(data.get("firstRelease")),
-            release_last=_release(data.get("lastRelease")),
-            raw=data,
-        )
-
-
-def _text(v: Any) -> str:
-    return "" if v is None else str(v)
-
-
-def _count(v: Any) -> int:
-    """Sentry sends `count` as a string ("150") and `userCount` as an int."""
-    try:
-        return int(v)
-    except (TypeError, ValueError):
-        try:
-            return int(float(v))
-        except (TypeError, ValueError):
-            return 0
-
-
-def _release(v: Any) -> str | None:
-    if isinstance(v, dict):
-        v = v.get("version") or v.get("shortVersion")
-    return str(v) if v not in (None, "") else None
-
-
-def _short(text: str) -> str:
-    text = " ".join(str(text or "").split())
-    return text if len(text) <= MESSAGE_MAX else text[: MESSAGE_MAX - 1] + "…"
-
-
-_PERIOD = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-
-
-def _period_seconds(period: str) -> int | None:
-    m = _PERIOD.match(period or "")
-    return int(m.group(1)) * _UNITS[m.group(2)] if m else None
-
-
-_LINK = re.compile(r'<([^>]*)>\s*((?:;\s*[\w-]+="?[^";,]*"?\s*)*)')
-
-
-def _next_link(header: str | None) -> str | None:
-    """The `rel="next"` URL of a Sentry `Link` header, when it says `results="true"`."""
-    for m in _LINK.finditer(header or ""):
-        attrs = dict(re.findall(r'([\w-]+)="?([^";,]*)"?', m.group(2)))
-        if attrs.get("rel") == "next" and attrs.get("results", "true") == "true":
-            return m.group(1)
-    return None
 
 
 class SentryClient:
@@ -324,144 +233,3 @@ class SentryClient:
             return SentryError(f"{what}: Sentry server error ({status})", "server", status)
         return SentryError(self._scrub(f"{what}: Sentry answered {status}{': ' + detail if detail else ''}"),
                            "unknown", status)
-
-
-def _read_quietly(exc: urllib.error.HTTPError) -> bytes:
-    try:
-        return exc.read() or b""
-    except Exception:
-        return b""
-
-
-def _detail(body: bytes) -> str:
-    """Sentry's `{"detail": "..."}` (or `{"message": ...}`), shortened; '' when there is none."""
-    try:
-        data = json.loads(body or b"null")
-    except ValueError:
-        return ""
-    if isinstance(data, dict):
-        d = data.get("detail") or data.get("message") or ""
-        if isinstance(d, dict):
-            d = d.get("message") or ""
-        return _short(str(d))[:120] if d else ""
-    return ""
-
-
-def _retry_after(value: str | None) -> float | None:
-    """Seconds from a Retry-After header (delta-seconds or an HTTP date)."""
-    if value is None:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    from email.utils import parsedate_to_datetime
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
-
-
-def _stats_series(issue: dict[str, Any], period: str) -> list[tuple[datetime, int]] | None:
-    """`stats[period]` of an issue: [[epoch, count], ...] → [(datetime, count)]; None if absent."""
-    stats = issue.get("stats")
-    if not isinstance(stats, dict):
-        return None
-    points = stats.get(period)
-    if points is None and len(stats) == 1:
-        points = next(iter(stats.values()))
-    if not isinstance(points, list) or not points:
-        return None
-    out: list[tuple[datetime, int]] = []
-    for p in points:
-        if isinstance(p, list | tuple) and len(p) >= 2:
-            when = parse_timestamp(p[0])
-            if when is not None:
-                out.append((when, _count(p[1])))
-    return sorted(out, key=lambda x: x[0]) or None
-
-
-def bin_counts(times: list[datetime | None], step: int = 3600) -> list[tuple[datetime, int]]:
-    """Timestamps → contiguous (bucket start, count) buckets of `step` seconds, oldest first."""
-    stamps = [t for t in times if t is not None]
-    if not stamps:
-        return []
-    buckets: dict[int, int] = {}
-    for t in stamps:
-        key = int(t.timestamp()) // step * step
-        buckets[key] = buckets.get(key, 0) + 1
-    first, last = min(buckets), max(buckets)
-    return [(datetime.fromtimestamp(k, tz=UTC), buckets.get(k, 0)) for k in range(first, last + step, step)]
-
-
-# ---------------------------------------------------------------------------------------------
-# links
-
-
-_URL = re.compile(r"https?://[^\s<>|\"'`()\[\]{}]+", re.IGNORECASE)
-_ISSUE_ID = r"(\d+|[A-Z][A-Z0-9_]*(?:-[A-Z0-9_]+)*-[A-Z0-9]+)"
-_ORG_PATH = re.compile(r"^/organizations/([^/]+)/issues/" + _ISSUE_ID + r"(?:/|$)")
-_SUBDOMAIN_PATH = re.compile(r"^/issues/" + _ISSUE_ID + r"(?:/|$)")
-_LEGACY_PATH = re.compile(r"^/([^/]+)/([^/]+)/issues/" + _ISSUE_ID + r"(?:/|$)")
-_NOT_ORG_SUBDOMAINS = {"www", "us", "de", "o1", "app", "docs", "blog", "status"}
-_RESERVED = {"organizations", "settings", "api", "issues", "auth", "account", "projects"}
-
-
-def parse_issue_url(text: str) -> tuple[str | None, str] | None:
-    """The first Sentry issue link in `text` → (org or None, issue id); None when there is none.
-
-    Recognised: https://<org>.sentry.io/issues/<id>/ ; https://<host>/organizations/<org>/issues/
-    <id>/ (sentry.io, a customer domain or self-hosted, any query or sub-page such as /events/..)
-    and the legacy https://<host>/<org>/<project>/issues/<id>/ (only on hosts whose name contains
-    "sentry", so a GitHub issue link is not mistaken for one). Slack's <url|label> form works.
-    """
-    if not text:
-        return None
-    for m in _URL.finditer(text):
-        url = m.group(0).rstrip(".,;:!?*_~")
-        try:
-            parts = urllib.parse.urlsplit(url)
-        except ValueError:
-            continue
-        host = (parts.hostname or "").lower()
-        path = urllib.parse.unquote(parts.path or "/")
-        if not host:
-            continue
-        hit = _ORG_PATH.match(path)
-        if hit:
-            return hit.group(1), hit.group(2)
-        hit = _SUBDOMAIN_PATH.match(path)
-        if hit and host.endswith(".sentry.io"):
-            sub = host[: -len(".sentry.io")]
-            org = sub if sub and "." not in sub and sub not in _NOT_ORG_SUBDOMAINS else None
-            return org, hit.group(1)
-        hit = _LEGACY_PATH.match(path)
-        if hit and "sentry" in host and hit.group(1) not in _RESERVED:
-            return hit.group(1), hit.group(3)
-    return None
-
-
-# ---------------------------------------------------------------------------------------------
-# webhooks
-
-
-def verify_webhook(body: bytes, signature: str | None, secret: str) -> bool:
-    """True when `signature` (the Sentry-Hook-Signature header) is the hex HMAC-SHA256 of the raw
-    request `body` keyed with the integration's client `secret`. Constant-time comparison."""
-    if not signature or not secret:
-        return False
-    if isinstance(body, str):
-        body = body.encode()
-    expected = hmac.new(secret.encode(), body or b"", hashlib.sha256).hexdigest()
-    given = signature.strip().lower()
-    if given.startswith("sha256="):
-        given = given[len("sha256="):]
-    try:
-        return hmac.compare_digest(expected.encode("ascii"), given.encode("ascii"))
-    except UnicodeEncodeError:
-        return False
-

@@ -12,15 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from integrations.sentry_client import (
-    SentryClient,
-    SentryError,
-    SentryIssue,
-    bin_counts,
-    parse_issue_url,
-    verify_webhook,
-)
+from integrations.sentry_client import SentryClient, SentryError
+from integrations.sentry_counts import bin_counts
 from integrations.sentry_event import parse_event
+from integrations.sentry_issue import SentryIssue
+from integrations.sentry_links import parse_issue_url
+from integrations.sentry_signature import verify_webhook
 from tests.stubs.sentry_stub import SentryStub
 
 SHARED = Path(os.environ.get("DROID_SHARED", Path(__file__).resolve().parents[1].parent / "shared"))

@@ -39,8 +39,8 @@ def deliver(deps, payload: dict) -> None:
     """Post the alert in the project's channel and start the RCA in its thread."""
     from bot.slack.listeners.alerts import start_rca
     from bot.slack.middleware.sanitize import clean
-    from integrations.sentry_client import parse_issue_url
     from integrations.sentry_event import parse_event
+    from integrations.sentry_links import parse_issue_url
     payload = clean(payload)   # lone surrogates / NULs from JSON escapes would fail SQLite and Slack later
     event = parse_event(payload)
     routing = deps.settings.routing
