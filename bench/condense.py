@@ -51,8 +51,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from skills.tools.condense import condense, split_lines  # noqa: E402
+from skills.tools.condense import condense  # noqa: E402
 from skills.tools.condense_file import condense_file  # noqa: E402
+from skills.tools.condense_scoring import split_lines  # noqa: E402
 
 WINDOW_CHARS = 16_384  # the windowed figures: each log read in windows this small, as a 200 MB log is
 

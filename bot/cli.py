@@ -27,7 +27,7 @@ SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
     "console": ("bot.local.console", "cli_main", "talk to droid in a terminal, no Slack workspace needed"),
     "doctor": ("bot.doctor", "cli_main", "check the configuration and every configured service"),
     "locate": ("skills.tools.search_code", "cli_main", "rank the files of a repository for a query"),
-    "condense": ("skills.tools.condense", "cli_main", "condense a long log to the lines that matter"),
+    "condense": ("skills.tools.condense_cli", "cli_main", "condense a long log to the lines that matter"),
     "rca": ("skills.rca.cli", "cli_main", "root-cause evidence for a Sentry event in a git repository"),
 }
 # their output quotes logs, events and queries: it is printed through the redactor, whole

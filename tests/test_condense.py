@@ -11,8 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from skills.tools.condense import MAX_LINE_CHARS, Condensed, cli_main, condense, split_lines
+from skills.tools.condense import Condensed, condense
+from skills.tools.condense_cli import cli_main
 from skills.tools.condense_file import condense_file
+from skills.tools.condense_render import MAX_LINE_CHARS
+from skills.tools.condense_scoring import split_lines
 
 _MARKER = re.compile(r"^\[\.\.\. .* \.\.\.\]$")
 

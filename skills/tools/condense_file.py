@@ -16,7 +16,9 @@ import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from skills.tools.condense import Condensed, _render, choose, condense
+from skills.tools.condense import Condensed, condense
+from skills.tools.condense_choose import choose
+from skills.tools.condense_render import _render
 from skills.tools.condense_scoring import (
     _ANSI,
     _DIGITS,

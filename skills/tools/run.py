@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from skills.tools.base import Tool, ToolContext, ToolResult, inside
-from skills.tools.condense import condense, split_lines
+from skills.tools.condense import condense
+from skills.tools.condense_scoring import split_lines
 
 SECRET_WORDS = ("TOKEN", "SECRET", "KEY", "PASSWORD", "PASSWD", "CREDENTIAL", "AUTH", "SESSION",
                 "COOKIE", "DSN", "PRIVATE", "ASKPASS")
