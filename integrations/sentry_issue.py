@@ -33,6 +33,7 @@ class SentryIssue:
 
     @classmethod
     def from_api(cls, data: dict[str, Any]) -> SentryIssue:
+        """The issue from the API's JSON; a missing field reads as empty (0 for counts)."""
         project = data.get("project")
         slug = _text(project.get("slug") or project.get("name")) if isinstance(project, dict) else _text(project)
         return cls(

@@ -57,11 +57,13 @@ class ExceptionInfo:
 
     @property
     def qualified_type(self) -> str | None:
+        """`module.Type`, or the bare type for builtins and when the module is unknown."""
         if self.module and self.type and self.module not in ("builtins", "__builtins__"):
             return f"{self.module}.{self.type}"
         return self.type
 
     def summary(self) -> str:
+        """`Type: value`, or whichever of the two is known."""
         if self.type and self.value:
             return f"{self.type}: {self.value}"
         return self.type or self.value or ""
