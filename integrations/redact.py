@@ -20,6 +20,7 @@ from urllib.parse import quote, quote_plus
 from integrations.secret_commands import command_spans
 from integrations.secret_names import assignment_spans, block_scalar_spans, secret_value, strength
 from integrations.secret_rules import PEM_LINE, PROVIDER_RULES, PUBLIC_BEGIN, pem_blocks
+from integrations.secret_views import ESCAPE, decoded
 
 MASK = "[REDACTED]"
 
@@ -97,7 +98,7 @@ class Redactor:
         for secret in self._secrets:
             if secret in text:
                 text = text.replace(secret, MASK)
-        spans = findings(text)
+        spans = findings(text, self._secrets)
         if not spans:
             return text
         out, last = [], 0
@@ -132,7 +133,7 @@ class Redactor:
         for _, _, text in pieces:
             at += len(text)
             cuts.append(at)
-        spans = [(s, e) for s, e, _ in findings(joined)]
+        spans = [(s, e) for s, e, _ in findings(joined, self._secrets)]
         spans += [(m.start(), m.end()) for secret in self._secrets for m in re.finditer(re.escape(secret), joined)]
         if not spans:     # (a secret found only in the whole: cut in two, or cut off from its name)
             return blocks
@@ -193,8 +194,9 @@ def encodings(secret: str) -> set[str]:
     return {f for f in forms if len(f) >= 6}
 
 
-def findings(text: str) -> list[tuple[int, int, str]]:
-    """(start, end, family) of every detected secret in `text`, in no particular order."""
+def findings(text: str, known: Iterable[str] = (), *, views: bool = True) -> list[tuple[int, int, str]]:
+    """(start, end, family) of every detected secret in `text`, in no particular order; the lines that hold
+    escapes (JSON, percent-encoding, HTML entities) are also read decoded, where `known` values are looked for too."""
     lines = _candidate_lines(text)
     spans = []
     if "-----BEGIN" in text:
@@ -206,6 +208,30 @@ def findings(text: str) -> list[tuple[int, int, str]]:
     if spans and "-----BEGIN" in text:
         public = pem_blocks(text, PUBLIC_BEGIN)
         spans = [s for s in spans if not any(a <= s[0] and s[1] <= b for a, b in public)]
+    if views:
+        spans += _encoded_findings(text, known)
+    return spans
+
+
+def _encoded_findings(text: str, known: Iterable[str]) -> list[tuple[int, int, str]]:
+    """Secrets seen only once the escapes are decoded, as spans of `text`: each run of adjacent lines that hold
+    an escape is decoded (integrations.secret_views) and searched, and each finding mapped back."""
+    spans, blocks = [], []
+    for m in ESCAPE.finditer(text):
+        if blocks and m.start() <= blocks[-1][1]:
+            continue          # (the search back below stops at the block's end: linear in the text)
+        start = text.rfind("\n", 0, m.start()) + 1
+        if blocks and start == blocks[-1][1] + 1:
+            blocks[-1][1] = _line_end(text, m.start())
+        else:
+            blocks.append([start, _line_end(text, m.start())])
+    for start, end in blocks:
+        view, back = decoded(text[start:end])
+        found = [(s, e) for s, e, _ in findings(view, views=False)]
+        found += [(m.start(), m.end()) for secret in known for m in re.finditer(re.escape(secret), view)]
+        for s, e in found:
+            a, b = back(s, e)
+            spans.append((start + a, start + b, "encoded"))
     return spans
 
 

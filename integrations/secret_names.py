@@ -119,8 +119,8 @@ def assignment_spans(line: str, low: str | None = None) -> list[tuple[int, int, 
             continue
         sep, value = m.group("sep") or ",", m.start("value")
         raw = line[value:m.end("value")]
-        env_style = (sep == "=" and name.isupper() and m.start("sep") == m.start("close")
-                     and not m.group("close") and value == m.end("sep"))
+        env_style = (sep == "=" and m.start("sep") == m.start("close") and not m.group("close")
+                     and value == m.end("sep") and (name.isupper() or line[begin - 1:begin] in ("?", "&")))
         span = secret_value(raw, kind == "strong", env_style, sep)
         if span:
             spans.append((value + span[0], value + span[1], "assignment"))
