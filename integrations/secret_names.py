@@ -19,7 +19,10 @@ STRONG = {"password", "passwd", "pwd", "pass", "passphrase", "secret", "token", 
 KEY_OWNERS = {"api", "access", "secret", "private", "signing", "encryption", "master", "client", "app",
               "auth", "account", "storage", "license", "webhook", "sas", "shared", "consumer", "hmac"}
 _TOKEN = re.compile(r"[A-Za-z0-9+/=_.~-]+")   # base64, base64url, hex, JWT-ish: what a random secret is written in
-WEAK = {"key", "auth", "signature", "sig", "cookie"}
+WEAK = {"key", "auth", "signature", "sig", "cookie", "authorization"}
+# Session identifiers: credentials as well, but named too loosely to look for in free text (`sid = …`);
+# they count as weak names for the keys of structured data only (a Sentry event's cookies, a form).
+SESSION = {"session", "sessionid", "sid", "jsessionid", "phpsessid"}
 # ALLCAPS or lower-case run-together names: `WEBHOOKSECRET`, `dbpassword`, `ENCKEY`.
 STRONG_ENDINGS = ("password", "passwd", "secret", "token", "apikey", "accesskey", "privatekey", "secretkey")
 
