@@ -85,6 +85,8 @@ class SlackPoster:
         """Upload a file into the thread (files_upload_v2)."""
         if isinstance(content, str):
             content = self.redact(content)
+        filename = self.redact(mrkdwn.one_line(mrkdwn.plain(filename))) or "droid-file"
+        title = self.redact(mrkdwn.one_line(mrkdwn.plain(title))) if title else filename
         self.limiter.acquire("files.getUploadURLExternal", channel)
         self._call("files.completeUploadExternal", channel, self.client.files_upload_v2, channel=channel,
-                   thread_ts=thread_ts, filename=filename, content=content, title=title or filename)
+                   thread_ts=thread_ts, filename=filename, content=content, title=title)
