@@ -75,3 +75,14 @@ def test_a_button_droid_cannot_read_gets_a_private_answer_and_changes_nothing(dr
     assert "Nothing was changed" in told[0]["text"] and told[0]["channel"] == "CDEV"
     assert droid.store.database.db.execute("SELECT COUNT(*) FROM runs").fetchone()[0] == runs
     assert not droid.slack.calls_to("chat.postMessage")
+
+
+def test_a_text_file_handed_over_as_bytes_is_redacted_too(standin):
+    poster = SlackPoster(WebClient(token=BOT_TOKEN, base_url=standin.api_url), Redactor([BOT_TOKEN]))
+    poster.upload("CDEV", None, "build.log", f"step 3 failed: {CANARIES['aws_secret'][0]}\n".encode())
+    poster.upload("CDEV", None, "chart.png", b"\x89PNG\r\n\x1a\n" + CANARIES["github_pat"][0].encode())
+    files = wait_for(lambda: len(standin.files) == 2 and all("content" in f for f in standin.files.values())
+                     and list(standin.files.values()), what="two uploads")
+    log, picture = sorted(files, key=lambda f: f["name"] != "build.log")
+    assert b"step 3 failed" in log["content"] and not leaks(log["content"]), log["content"]
+    assert picture["content"].startswith(b"\x89PNG"), "binary content is passed through untouched"
