@@ -26,7 +26,7 @@ from integrations.secret_names import (
     strength,
 )
 from integrations.secret_rules import PEM_LINE, PROVIDER_RULES, PUBLIC_BEGIN, pem_blocks
-from integrations.secret_views import ESCAPE, decoded
+from integrations.secret_views import ESCAPE, base64_runs, decoded
 
 MASK = "[REDACTED]"
 
@@ -257,6 +257,8 @@ def findings(text: str, known: Iterable[str] = (), *, views: bool = True) -> lis
         spans = [s for s in spans if not any(a <= s[0] and s[1] <= b for a, b in public)]
     if views:
         spans += _encoded_findings(text, known)
+        spans += [(start, end, "base64") for start, end, decoded in base64_runs(text)
+                  if findings(decoded, known, views=False) or any(secret in decoded for secret in known)]
     return spans
 
 

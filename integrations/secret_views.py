@@ -10,6 +10,7 @@ from, so the redactor masks the encoded original exactly.
 
 from __future__ import annotations
 
+import base64
 import bisect
 import re
 from collections.abc import Callable
@@ -92,3 +93,50 @@ def _origin(starts: list[int], origins: list[Span], pos: int) -> Span:
         return origins[k]
     shift = 0 if k < 0 else origins[k][1] - (starts[k] + 1)
     return pos + shift, pos + shift + 1
+
+
+# A base64 run long enough to carry a credential (standard or URL-safe alphabet), and a block of them one per
+# line (`base64` wraps at 76 characters: a secret may straddle two lines).
+_B64_RUN = re.compile(r"(?<![A-Za-z0-9+/_-])[A-Za-z0-9+/_-]{24,}+={0,2}")
+_B64_LINE = re.compile(r"[ \t]*([A-Za-z0-9+/_-]{24,}={0,2})[ \t]*\r?")
+
+
+def base64_runs(text: str) -> list[tuple[int, int, str]]:
+    """(start, end, decoded text) of each base64 run, or block of whole-line runs, that decodes to text."""
+    out, block, block_end = [], [], -1
+    line_start, line_end, last = 0, -1, 0
+    for m in _B64_RUN.finditer(text):
+        token = m.group()
+        if token.islower() or token.isupper():
+            continue                # hex digests, UUIDs, identifiers: base64 of text mixes cases
+        start, end = m.span()
+        if start > line_end:        # (line bounds searched once per line: linear on one huge line too)
+            line_start = text.rfind("\n", last, start) + 1 or line_start
+            line_end = text.find("\n", end)
+            line_end = len(text) if line_end < 0 else line_end
+        last = end
+        if _B64_LINE.fullmatch(text, line_start, line_end) is None:
+            out += _decoded_block(text, [(start, end)])
+            continue
+        if not (block and line_start == block_end + 1):
+            out += _decoded_block(text, block)
+            block = []
+        block.append((start, end))
+        block_end = line_end
+    return out + _decoded_block(text, block)
+
+
+def _decoded_block(text: str, parts: list[tuple[int, int]]) -> list[tuple[int, int, str]]:
+    if not parts:
+        return []
+    raw = "".join(text[s:e] for s, e in parts).rstrip("=")
+    if not (any(c.isdigit() for c in raw) or any(c in "+/_-" for c in raw)) or raw.isalpha():
+        return []                  # a long word or identifier, not base64 data
+    try:
+        data = base64.b64decode(raw.replace("-", "+").replace("_", "/") + "=" * (-len(raw) % 4), validate=True)
+        decoded = data.decode("utf-8")
+    except (ValueError, UnicodeDecodeError):
+        return []
+    if sum(c.isprintable() or c in "\n\r\t" for c in decoded) < 0.95 * len(decoded):
+        return []
+    return [(parts[0][0], parts[-1][1], decoded)]

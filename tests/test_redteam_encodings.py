@@ -10,6 +10,7 @@ parts after decoding what could hide them (tests/canaries.py `leaks` finds only 
 
 from __future__ import annotations
 
+import base64
 import html
 import json
 import re
@@ -52,11 +53,27 @@ def _json_unescape(text: str) -> str:
 
 
 def hidden_leaks(text: str) -> list[str]:
-    """Canary parts in `text`, plain or behind any escape."""
-    return sorted({part for form in decoded_forms(text) for part in leaks(form)})
+    """Canary parts in `text`, plain, behind any escape, or base64-encoded (a run, or lines of one)."""
+    forms = decoded_forms(text)
+    for run in re.findall(r"[A-Za-z0-9+/_\n-]{16,}", text):
+        run = run.replace("\n", "").rstrip("=")
+        try:
+            forms.append(base64.b64decode(run.replace("-", "+").replace("_", "/") + "=" * (-len(run) % 4))
+                         .decode("utf-8", "replace"))
+        except ValueError:
+            pass
+    return sorted({part for form in forms for part in leaks(form)})
+
+
+def _b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
 
 
 ENCODINGS = {
+    # `base64 deploy/secrets.env` run by the agent, a k8s Secret's data, a token in a URL-safe cookie
+    "base64_inline": lambda t: f"output: {_b64(t)} (exit 0)",
+    "base64_wrapped": lambda t: "\n".join(_b64("config:\n" + t)[i:i + 76] for i in range(0, len(_b64("config:\n" + t)), 76)),
+    "base64_urlsafe": lambda t: "session=" + base64.urlsafe_b64encode(t.encode()).decode().rstrip("="),
     # a JSON log line: the escaped line break glues `n` onto the token, so `\b` never fires
     "json_newline": lambda t: json.dumps({"level": "error", "msg": "deploy failed:\n" + t}),
     "json_tab": lambda t: json.dumps({"msg": "value:\t" + t}),
@@ -108,6 +125,15 @@ def test_query_parameters_and_password_only_urls_are_masked(text: str, secret: s
     "redis://cache:6379/0",
 ])
 def test_ordinary_encoded_text_survives(text: str):
+    assert redact(text) == text
+
+
+def test_ordinary_base64_survives():
+    """Base64 that decodes to bytes, or to text without a secret, is left alone (a line that is nothing but a long
+    base64 run is another matter: it may be a private key's body line, and is masked as before)."""
+    text = (f"img: data:image/png;base64,{base64.b64encode(bytes(range(256)) * 4).decode()} end\n"
+            f"note: {_b64('hello world, nothing to see here')} (greeting)\n"
+            "sha256: 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08\n")
     assert redact(text) == text
 
 
