@@ -32,6 +32,9 @@ SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
 }
 # their output quotes logs, events and queries: it is printed through the redactor, whole
 REDACTED = {"rca", "condense", "locate"}
+# the others run long (or talk to a person): their output is redacted line by line as it is written,
+# and every log record as it is made (a worker's broker URL, a traceback Celery's handler prints)
+INTERACTIVE = {"console"}      # prompts are written without a line end: its streams are left as they are
 MAX_ERROR_CHARS = 400
 
 
@@ -82,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     module_name, func_name, _ = SUBCOMMANDS[name]
     if name in REDACTED:
         return _run_redacted(f"droid {name}", module_name, func_name, argv[1:])
-    return _run(f"droid {name}", module_name, func_name, argv[1:])
+    return _run_streaming(f"droid {name}", module_name, func_name, argv[1:], interactive=name in INTERACTIVE)
 
 
 @contextlib.contextmanager
@@ -124,6 +127,54 @@ def _run_redacted(prog: str, module_name: str, func_name: str, args: list[str]) 
     _write(sys.stdout, redact(out.getvalue()))
     _write(sys.stderr, redact(errors))
     return code
+
+
+def _run_streaming(prog: str, module_name: str, func_name: str, args: list[str], *, interactive: bool) -> int:
+    """Run one long-lived subcommand with its log records and (unless `interactive`) its output redacted."""
+    from bot.logs import redact_records
+    redact = output_redactor()
+    redact_records(redact)
+    if interactive:
+        return _run(prog, module_name, func_name, args)
+    out, err = RedactingStream(sys.stdout, redact), RedactingStream(sys.stderr, redact)
+    try:
+        with redirect_stdout(out), redirect_stderr(err):
+            return _run(prog, module_name, func_name, args)
+    finally:
+        out.flush()
+        err.flush()
+
+
+class RedactingStream(io.TextIOBase):
+    """A text stream that writes each complete line to `stream` redacted (the rest on flush)."""
+
+    def __init__(self, stream, redact):
+        super().__init__()
+        self._stream, self._redact, self._pending = stream, redact, ""
+
+    def write(self, text: str) -> int:
+        """Buffer `text`; write the complete lines, redacted."""
+        self._pending += text
+        if "\n" in text:
+            done, _, self._pending = self._pending.rpartition("\n")
+            _write(self._stream, self._redact(done + "\n"))
+        return len(text)
+
+    def flush(self) -> None:
+        """Write what is buffered, redacted."""
+        if self._pending:
+            pending, self._pending = self._pending, ""
+            _write(self._stream, self._redact(pending))
+        self._stream.flush()
+
+    def isatty(self) -> bool:
+        """Whether the real stream is a terminal."""
+        return self._stream.isatty()
+
+    @property
+    def encoding(self) -> str:
+        """The real stream's encoding."""
+        return getattr(self._stream, "encoding", "utf-8")
 
 
 def _write(stream, text: str) -> None:

@@ -41,8 +41,39 @@ class RedactingFilter(logging.Filter):
         return True
 
 
+def redact_records(redact) -> None:
+    """Redact every log record as it is made (message, traceback, stack), whichever handler writes it later:
+    a Celery worker's, `logging.basicConfig`'s or a library's handler then only ever sees masked text.
+    Installed once per process; a later call only swaps the redactor."""
+    global _REDACT
+    _REDACT = redact
+    factory = logging.getLogRecordFactory()
+    if getattr(factory, "droid_redacting", False):
+        return
+
+    def make(*args, **kwargs) -> logging.LogRecord:
+        record = factory(*args, **kwargs)
+        try:
+            record.msg, record.args = _REDACT(without_bodies(record.getMessage())), ()
+        except Exception:  # noqa: BLE001 — a message whose arguments do not format: the handler reports it
+            return record
+        if record.exc_info and not record.exc_text:
+            record.exc_text = _REDACT(without_bodies(_TRACEBACKS.formatException(record.exc_info)))
+        if record.stack_info:
+            record.stack_info = _REDACT(record.stack_info)
+        return record
+
+    make.droid_redacting = True
+    logging.setLogRecordFactory(make)
+
+
+_REDACT = None
+_TRACEBACKS = logging.Formatter()
+
+
 def configure(redact, level: int = logging.INFO) -> None:
     """Root logging to stderr, redacted: droid's loggers and every third-party logger alike."""
+    redact_records(redact)
     handler = logging.StreamHandler()
     handler.setFormatter(RedactingFormatter(redact))
     handler.addFilter(RedactingFilter(redact))

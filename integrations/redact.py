@@ -18,8 +18,15 @@ from collections.abc import Iterable
 from urllib.parse import quote, quote_plus
 
 from integrations.secret_commands import command_spans
-from integrations.secret_names import assignment_spans, block_scalar_spans, secret_value, strength
+from integrations.secret_names import (
+    SESSION,
+    assignment_spans,
+    block_scalar_spans,
+    secret_value,
+    strength,
+)
 from integrations.secret_rules import PEM_LINE, PROVIDER_RULES, PUBLIC_BEGIN, pem_blocks
+from integrations.secret_views import ESCAPE, base64_runs, decoded
 
 MASK = "[REDACTED]"
 
@@ -97,7 +104,7 @@ class Redactor:
         for secret in self._secrets:
             if secret in text:
                 text = text.replace(secret, MASK)
-        spans = findings(text)
+        spans = findings(text, self._secrets)
         if not spans:
             return text
         out, last = [], 0
@@ -114,12 +121,11 @@ class Redactor:
         section's size limit): a secret the cut splits is masked in every piece it spans."""
         if isinstance(value, str):
             return self(value) if len(value) >= 6 else value
-        if isinstance(value, list):
+        if isinstance(value, (list, tuple)):
             if len(value) > 1 and all(isinstance(v, dict) and isinstance(v.get("type"), str) for v in value):
                 value = self._across(value)
-            return [self.data(v) for v in value]
-        if isinstance(value, tuple):
-            return tuple(self.data(v) for v in value)
+            out = [self._pair(v) if _is_pair(v) else self.data(v) for v in _flag_values(value)]
+            return tuple(out) if isinstance(value, tuple) else out
         if isinstance(value, dict):
             return {(self(k) if isinstance(k, str) else k): self._item(k, v) for k, v in value.items()}
         return value
@@ -132,7 +138,7 @@ class Redactor:
         for _, _, text in pieces:
             at += len(text)
             cuts.append(at)
-        spans = [(s, e) for s, e, _ in findings(joined)]
+        spans = [(s, e) for s, e, _ in findings(joined, self._secrets)]
         spans += [(m.start(), m.end()) for secret in self._secrets for m in re.finditer(re.escape(secret), joined)]
         if not spans:     # (a secret found only in the whole: cut in two, or cut off from its name)
             return blocks
@@ -151,11 +157,53 @@ class Redactor:
         return blocks
 
     def _item(self, key, value):
+        if isinstance(key, str) and key.lower().replace("_", "-") in COOKIE_KEYS:
+            return _cookies_masked(value)
         if isinstance(key, str) and isinstance(value, str) and value:
-            kind = strength(key)
+            kind = strength(key) or ("weak" if key.lower().rsplit(".", 1)[-1].lstrip("_") in SESSION else "")
             if kind and secret_value(value, kind == "strong", env_style=True):
                 return MASK
         return self.data(value)
+
+    def _pair(self, pair):
+        """A `[name, value]` pair (Sentry's headers, cookies and query strings) read as `{name: value}`."""
+        out = [self(pair[0]) if len(pair[0]) >= 6 else pair[0], self._item(pair[0], pair[1])]
+        return tuple(out) if isinstance(pair, tuple) else out
+
+
+# Where every value is a credential, whatever its name: cookies (`sessionid=…; csrftoken=…`).
+COOKIE_KEYS = {"cookie", "cookies", "set-cookie", "http.request.header.cookie"}
+_COOKIE_VALUE = re.compile(r"(=[ \t]*)([^;,\s]{4,})")
+_FLAG_NAME = re.compile(r"--?([A-Za-z][\w-]{0,40})")
+
+
+def _is_pair(value) -> bool:
+    return isinstance(value, (list, tuple)) and len(value) == 2 and isinstance(value[0], str) and 0 < len(value[0]) <= 100
+
+
+def _cookies_masked(value):
+    """Every cookie's value masked, its name kept: a string of `name=value; ...`, a mapping or pairs of them."""
+    if isinstance(value, str):
+        masked = _COOKIE_VALUE.sub(lambda m: m.group(1) + MASK, value)
+        return masked if masked != value or len(value) < 4 or "=" in value else MASK
+    if isinstance(value, dict):
+        return {k: _cookies_masked(v) if isinstance(v, str) and "=" in v else (MASK if isinstance(v, str) else
+                _cookies_masked(v)) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        out = [[v[0], MASK] if _is_pair(v) else _cookies_masked(v) for v in value]
+        return tuple(out) if isinstance(value, tuple) else out
+    return value
+
+
+def _flag_values(items):
+    """An argv-like list with the value after a secret-named flag (`--password`, `--api-key`) masked."""
+    out, mask_next = list(items), False
+    for i, item in enumerate(out):
+        if mask_next and isinstance(item, str) and secret_value(item, True, env_style=True):
+            out[i] = MASK
+        m = _FLAG_NAME.fullmatch(item) if isinstance(item, str) else None
+        mask_next = bool(m) and strength(m.group(1)) == "strong"
+    return out
 
 
 def _texts(value, path=()):
@@ -193,8 +241,9 @@ def encodings(secret: str) -> set[str]:
     return {f for f in forms if len(f) >= 6}
 
 
-def findings(text: str) -> list[tuple[int, int, str]]:
-    """(start, end, family) of every detected secret in `text`, in no particular order."""
+def findings(text: str, known: Iterable[str] = (), *, views: bool = True) -> list[tuple[int, int, str]]:
+    """(start, end, family) of every detected secret in `text`, in no particular order; the lines that hold
+    escapes (JSON, percent-encoding, HTML entities) are also read decoded, where `known` values are looked for too."""
     lines = _candidate_lines(text)
     spans = []
     if "-----BEGIN" in text:
@@ -206,6 +255,32 @@ def findings(text: str) -> list[tuple[int, int, str]]:
     if spans and "-----BEGIN" in text:
         public = pem_blocks(text, PUBLIC_BEGIN)
         spans = [s for s in spans if not any(a <= s[0] and s[1] <= b for a, b in public)]
+    if views:
+        spans += _encoded_findings(text, known)
+        spans += [(start, end, "base64") for start, end, decoded in base64_runs(text)
+                  if findings(decoded, known, views=False) or any(secret in decoded for secret in known)]
+    return spans
+
+
+def _encoded_findings(text: str, known: Iterable[str]) -> list[tuple[int, int, str]]:
+    """Secrets seen only once the escapes are decoded, as spans of `text`: each run of adjacent lines that hold
+    an escape is decoded (integrations.secret_views) and searched, and each finding mapped back."""
+    spans, blocks = [], []
+    for m in ESCAPE.finditer(text):
+        if blocks and m.start() <= blocks[-1][1]:
+            continue          # (the search back below stops at the block's end: linear in the text)
+        start = text.rfind("\n", 0, m.start()) + 1
+        if blocks and start == blocks[-1][1] + 1:
+            blocks[-1][1] = _line_end(text, m.start())
+        else:
+            blocks.append([start, _line_end(text, m.start())])
+    for start, end in blocks:
+        view, back = decoded(text[start:end])
+        found = [(s, e) for s, e, _ in findings(view, views=False)]
+        found += [(m.start(), m.end()) for secret in known for m in re.finditer(re.escape(secret), view)]
+        for s, e in found:
+            a, b = back(s, e)
+            spans.append((start + a, start + b, "encoded"))
     return spans
 
 

@@ -19,7 +19,10 @@ STRONG = {"password", "passwd", "pwd", "pass", "passphrase", "secret", "token", 
 KEY_OWNERS = {"api", "access", "secret", "private", "signing", "encryption", "master", "client", "app",
               "auth", "account", "storage", "license", "webhook", "sas", "shared", "consumer", "hmac"}
 _TOKEN = re.compile(r"[A-Za-z0-9+/=_.~-]+")   # base64, base64url, hex, JWT-ish: what a random secret is written in
-WEAK = {"key", "auth", "signature", "sig", "cookie"}
+WEAK = {"key", "auth", "signature", "sig", "cookie", "authorization"}
+# Session identifiers: credentials as well, but named too loosely to look for in free text (`sid = …`);
+# they count as weak names for the keys of structured data only (a Sentry event's cookies, a form).
+SESSION = {"session", "sessionid", "sid", "jsessionid", "phpsessid"}
 # ALLCAPS or lower-case run-together names: `WEBHOOKSECRET`, `dbpassword`, `ENCKEY`.
 STRONG_ENDINGS = ("password", "passwd", "secret", "token", "apikey", "accesskey", "privatekey", "secretkey")
 
@@ -73,7 +76,8 @@ def strength(name: str) -> str:
     return "weak" if last in WEAK or last.endswith("key") else ""
 
 
-def secret_value(raw: str, strong: bool, env_style: bool = False, sep: str = "=") -> tuple[int, int] | None:
+def secret_value(raw: str, strong: bool, env_style: bool = False, sep: str = "=", tight: bool = False
+                 ) -> tuple[int, int] | None:
     """The (start, end) of the secret inside `raw` (a value as written), or None if it is not one."""
     start, end = 0, len(raw)
     quote = _QUOTE.match(raw)
@@ -96,11 +100,25 @@ def secret_value(raw: str, strong: bool, env_style: bool = False, sep: str = "="
         return start, end
     # An unquoted value: code unless it reads like a literal.
     if _IDENT.fullmatch(value) and not any(c.isdigit() for c in value):
+        if tight and sep == "=" and _word_literal(value):
+            return start, end   # `password=letmeinplease` in a log line, a DSN, `Password=…;`
         if sep != ":" or len(value) < 8 or _CAPWORDS.fullmatch(value):
             return None   # `token = next_token`, `secret: SecretStr`
     elif _CODE.search(value) or _DOTTED.fullmatch(value) or value.isdigit():
         return None   # `next_token()`, `os.environ[...]`, `self.token`
     return start, end
+
+
+def _word_literal(value: str) -> bool:
+    """A digit-free word after a tight `name=` that is not code: no snake_case or camelCase variable, no
+    CONSTANT, no word that names a secret again (`password=password`, `token=TokenAuth`)."""
+    low = value.lower()
+    return (len(value) >= 8 and "_" not in value and not value.isupper()
+            and not (value[0].islower() and any(c.isupper() for c in value))
+            and not any(word in low for word in _SECRET_WORDS))
+
+
+_SECRET_WORDS = ("pass", "pwd", "secret", "token", "key", "auth", "cred", "value", "none", "null", "default")
 
 
 def assignment_spans(line: str, low: str | None = None) -> list[tuple[int, int, str]]:
@@ -119,9 +137,11 @@ def assignment_spans(line: str, low: str | None = None) -> list[tuple[int, int, 
             continue
         sep, value = m.group("sep") or ",", m.start("value")
         raw = line[value:m.end("value")]
-        env_style = (sep == "=" and name.isupper() and m.start("sep") == m.start("close")
-                     and not m.group("close") and value == m.end("sep"))
-        span = secret_value(raw, kind == "strong", env_style, sep)
+        env_style = (sep == "=" and m.start("sep") == m.start("close") and not m.group("close")
+                     and value == m.end("sep") and (name.isupper() or line[begin - 1:begin] in ("?", "&")))
+        tight = (sep == "=" and value == m.end("sep") and m.start("sep") == m.start("close") and not m.group("close")
+                 and m.start("sep") > 0 and not line[m.start("sep") - 1].isspace())
+        span = secret_value(raw, kind == "strong", env_style, sep, tight)
         if span:
             spans.append((value + span[0], value + span[1], "assignment"))
     if "</" in line or "value=" in low:

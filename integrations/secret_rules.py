@@ -92,8 +92,10 @@ PROVIDER_RULES = [
     Rule("vendor", re.compile(r"(?:discord(?:app)?\.com/api/webhooks/\d+|webhook\.office\.com/webhookb2)/([\w@/-]{30,})"), 1),
     Rule("jwt", re.compile(r"\bey[A-Za-z0-9_-]{10,}\.ey[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]*")),
     Rule("url_credentials", re.compile(
-        r"\b[a-zA-Z][a-zA-Z0-9+.-]{1,20}://[^\s:/@'\"<>]{1,100}:([^\s/@'\"<>]{1,200})@"), 1,
+        r"\b[a-zA-Z][a-zA-Z0-9+.-]{1,20}://[^\s:/@'\"<>]{0,100}:([^\s/@'\"<>]{1,200})@"), 1,
         lambda pw: not pw.startswith(("$", "{{", "<", "%(", "[REDACTED]")) and not set(pw) <= {"x", "X", "*"}),
+    # A token as the URL's user name (`https://TOKEN@github.com/…`, how CI clones): only when it looks random.
+    Rule("url_credentials", re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]{1,20}://([\w.~+=-]{16,200})@[\w-]"), 1, looks_random),
     Rule("auth_header", re.compile(
         r"(?i:\b(?:proxy-)?authori[sz]ation[\"']?\s*[:=]\s*[\"']?(?:(?:bearer|basic|token|digest|apikey|sso-key)\s+)?)"
         r"([A-Za-z0-9._~+/=:-]{8,})"), 1,

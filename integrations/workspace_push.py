@@ -95,9 +95,11 @@ def toward_github(ws: Workspace, full_name: str, github_url: str) -> Workspace:
 
 
 def push_branch(ws: Workspace, *, protected: Iterable[str] = (), token: str = "") -> None:
-    """Push HEAD to refs/heads/<ws.branch> on the source — never forced, never another branch."""
+    """Push HEAD to refs/heads/<ws.branch> on the source — never forced, never another branch, never a secret
+    the change adds."""
     check_push_allowed(ws, protected)
     _check_config(ws)
+    check_no_added_secrets(ws, _secrets_of(token))
     target = ws.remote_url or "origin"
     auth = {}
     if token and ws.auth_url and ws.remote_url.startswith(ws.auth_url):
@@ -120,6 +122,38 @@ def push_branch(ws: Workspace, *, protected: Iterable[str] = (), token: str = ""
     if re.search(r"(?i)protected branch", text):
         raise GuardrailError(f"push of {ws.branch} refused by the remote: it is a protected branch")
     raise WorkspaceError(f"git push failed: {_brief(result.stderr or result.stdout, secrets)}")
+
+
+def check_no_added_secrets(ws: Workspace, known: Iterable[str] = ()) -> None:
+    """Raise GuardrailError when the lines the branch adds since base_commit hold a secret: a command the agent
+    ran (`cp .env config.py`, a test that writes its credentials out) can put one in a file the model never saw.
+    Secrets the repository already held are not droid's to refuse."""
+    diff = _git(["-c", "core.quotepath=off", "diff", "--no-ext-diff", "--no-color", "--no-renames", "--unified=0",
+                 "--src-prefix=a/", "--dst-prefix=b/", ws.base_commit, "HEAD", "--"],
+                cwd=ws.path, what="git diff (secrets)").stdout[:MAX_SCANNED]
+    added: dict[str, list[tuple[int, str]]] = {}
+    path, number = "", 0
+    for line in diff.splitlines():
+        if line.startswith("+++ "):
+            name = line[4:].strip('"')
+            path = name[2:] if name.startswith("b/") else ""
+        elif line.startswith("@@"):
+            hunk = re.match(r"@@ -\S+ \+(\d+)", line)
+            number = int(hunk.group(1)) if hunk else 0
+        elif line.startswith("+") and path:
+            added.setdefault(path, []).append((number, line[1:]))
+            number += 1
+    redact = Redactor(known)
+    for path, lines in added.items():
+        text = "\n".join(body for _, body in lines)
+        if redact(text) != text:
+            masked = redact(text).split("\n")
+            where = next((n for (n, body), out in zip(lines, masked, strict=False) if out != body), lines[0][0])
+            raise GuardrailError(f"refusing to push {ws.branch}: the change adds what looks like a secret in "
+                                 f"{_safe(path)} line {where}. Remove it (or use a placeholder) and try again")
+
+
+MAX_SCANNED = 20_000_000      # characters of diff read for secrets: a change past that is not a code change
 
 
 def changed_files(ws: Workspace) -> list[str]:

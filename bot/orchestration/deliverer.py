@@ -23,6 +23,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.slack import ratelimit
 from bot.slack.blocks import Message
+from bot.slack.poster import redacted_content
 from bot.tickets import toplevel
 from bot.tickets.triggers import synthetic
 from state.outbox import OutboxItem
@@ -99,10 +100,11 @@ class Deliverer:
     def upload(self, run, filename: str, content: str | bytes, title: str | None = None) -> int:
         """Queue a file for the run's thread."""
         payload = {"filename": filename, "title": title or filename}
+        content = redacted_content(self.redact, content)
         if isinstance(content, bytes):
             payload["content_b64"] = base64.b64encode(content).decode()
         else:
-            payload["content"] = self.redact(content)
+            payload["content"] = content
         item_id = self.store.outbox.add(run.run_id, "upload", run.channel, run.thread_ts, "droid_file", payload)
         self.wake()
         return item_id

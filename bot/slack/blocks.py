@@ -225,7 +225,7 @@ def status_message(run_id: str, plan: Plan | None, headline: str, *, running: bo
     """The one status message of a run, edited in place as it progresses."""
     lines = [headline]
     if plan:
-        lines += [f"{STEP_ICONS.get(s.status, '◻️')} {i}. {s.title}" for i, s in enumerate(plan.steps, 1)]
+        lines += [f"{STEP_ICONS.get(s.status, '◻️')} {i}. {mrkdwn.one_line(s.title)}" for i, s in enumerate(plan.steps, 1)]
     blocks = sections("\n".join(lines))
     if running:
         blocks.append(actions("run_status", button("Stop", "droid_stop", button_value(run_id, plan.version if plan else 0),

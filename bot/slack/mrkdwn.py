@@ -48,8 +48,9 @@ _TOKEN = re.compile(f"{_OPEN}([^{_OPEN}{_SEP}{_CLOSE}]*){_SEP}([0-9a-f]{{16}}){_
 USER_ID = re.compile(r"^[UW][A-Z0-9]+$")
 # Unicode format (Cf), control (Cc, but not \t \n), private-use (Co) and surrogate (Cs) code points:
 # direction overrides and isolates, zero-width spaces, tag characters… ZWJ (U+200D) stays: it joins emoji.
+# Also the letters that draw nothing (Hangul fillers, U+034F, U+17B4/5): a name or line made of them looks blank.
 _INVISIBLE = re.compile(
-    "[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u00ad\u0600-\u0605\u061c\u06dd\u070f\u0890-\u0891\u08e2"
+    "[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u00ad\u034f\u115f\u1160\u17b4\u17b5\u3164\uffa0\u0600-\u0605\u061c\u06dd\u070f\u0890-\u0891\u08e2"
     "\u180e\u200b-\u200c\u200e-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f\ud800-\uf8ff\ufeff"
     "\ufff9-\ufffb\U000110bd\U000110cd\U00013430-\U0001343f\U0001bca0-\U0001bca3\U0001d173-\U0001d17a"
     "\U000e0001\U000e0020-\U000e007f\U000f0000-\U000ffffd\U00100000-\U0010fffd]")

@@ -83,8 +83,21 @@ class SlackPoster:
     def upload(self, channel: str, thread_ts: str | None, filename: str, content: str | bytes,
                title: str | None = None) -> None:
         """Upload a file into the thread (files_upload_v2)."""
-        if isinstance(content, str):
-            content = self.redact(content)
+        content = redacted_content(self.redact, content)
+        filename = self.redact(mrkdwn.one_line(mrkdwn.plain(filename))) or "droid-file"
+        title = self.redact(mrkdwn.one_line(mrkdwn.plain(title))) if title else filename
         self.limiter.acquire("files.getUploadURLExternal", channel)
         self._call("files.completeUploadExternal", channel, self.client.files_upload_v2, channel=channel,
-                   thread_ts=thread_ts, filename=filename, content=content, title=title or filename)
+                   thread_ts=thread_ts, filename=filename, content=content, title=title)
+
+
+def redacted_content(redact, content: str | bytes) -> str | bytes:
+    """A file's content redacted: text, and bytes that are UTF-8 text (a log passed as bytes); images stay as they are
+    (droid draws only redacted text into them)."""
+    if isinstance(content, str):
+        return redact(content)
+    try:
+        text = content.decode("utf-8")
+    except UnicodeDecodeError:
+        return content
+    return content if "\x00" in text else redact(text).encode("utf-8")

@@ -28,7 +28,7 @@ def _button(deps, decide):
         click = Click.parse(body)
         if click is None:
             log.warning("droid button with a malformed payload ignored")
-            return
+            return _unreadable(deps, body)
         run = deps.store.runs.get(click.run_id)
         if run is None:
             return deps.poster.ephemeral(click.channel, click.user, "That run no longer exists.")
@@ -38,6 +38,16 @@ def _button(deps, decide):
 
     listener.__name__ = f"on_{decide.__name__}"
     return listener
+
+
+def _unreadable(deps, body: dict) -> None:
+    """Tell whoever clicked a button droid cannot read (an old message's, a tampered one) that nothing changed."""
+    user, channel = body.get("user"), body.get("channel") or body.get("container")
+    user = user.get("id") if isinstance(user, dict) else None
+    channel = (channel.get("id") or channel.get("channel_id")) if isinstance(channel, dict) else None
+    if isinstance(user, str) and isinstance(channel, str) and user and channel:
+        deps.poster.ephemeral(channel, user, "droid could not read that button (it may belong to an older message). "
+                              "Nothing was changed: use the buttons on the run's latest message.")
 
 
 class Click:
