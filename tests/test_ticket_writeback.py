@@ -370,3 +370,13 @@ def test_branch_key_cannot_inject_ref_syntax():
     assert text.fixes_line(issue, "acme/pay") == "Fixes #123"
     assert text.fixes_line(issue, "acme/web") == "Fixes acme/pay#123"
     assert text.fixes_line(_run(), "acme/pay") is None
+
+
+def test_foreign_pr_text_closes_no_issue_in_any_form_github_reads():
+    foreign = ("Fixes #9. closes acme/pay#9, Resolves: GH-9, fixed https://github.com/acme/pay/issues/9 "
+               "and close <https://github.example.com/acme/pay/pull/9>")
+    disarmed = text.inert_pr(foreign)
+    keyword = r"(?i)\b(?:close[sd]?|fix(?:e[sd])?|resolve[sd]?)\b"
+    assert re.findall(keyword, disarmed) == [] and len(re.findall(keyword, foreign)) == 5
+    assert "https://github.com/acme/pay/issues/9" in disarmed      # shown, not obeyed
+    assert text.inert_pr("a fix for http timeouts; closes the socket") == "a fix for http timeouts; closes the socket"

@@ -95,7 +95,10 @@ def inert(text: str) -> str:
     return _MENTION.sub(lambda m: m.group(0) + _ZWSP, text)
 
 
-_CLOSING = re.compile(r"(?i)\b(close[sd]?|fix(?:e[sd])?|resolve[sd]?)(?=\s*:?\s+(?:[\w.-]+/[\w.-]+)?#\d)")
+# What GitHub reads as an issue after a closing keyword: `#1`, `o/r#1`, `GH-1`, or the issue's URL.
+_CLOSING = re.compile(
+    r"(?i)\b(close[sd]?|fix(?:e[sd])?|resolve[sd]?)(?=\s*:?\s+(?:(?:[\w.-]+/[\w.-]+)?#\d|gh-\d|"
+    r"<?https?://[^\s/]+/[\w.-]+/[\w.-]+/(?:issues|pull)/\d))")
 
 
 def inert_pr(text: str) -> str:
