@@ -63,6 +63,7 @@ _TRIGGERS = [
      {"names": (_NAMES,), "npm": ("npm",), "vendor": ("vendor",)}),
     (r"cre(?:d|(?<=secre)t)", True, {None: ("azure", _NAMES, "vendor")}),
     (r"auth(?!or(?!i[sz]))", True, {None: ("auth_header", _NAMES, "vendor")}),
+    (r"bearer\s", True, {None: ("auth_header",)}),
     (r"_(?:(?<=ntn_)|(?<=hf_)|(?<=o[or]_v1_))", True, {None: ("vendor",)}),
     (r"hv[sbr]\.", True, {None: ("vendor",)}),
     (r"--[\w-]{0,20}(?:key|token|secret|pass|pwd|pat|sig|cookie|auth|cred)", True, {None: (_NAMES,)}),

@@ -100,6 +100,9 @@ PROVIDER_RULES = [
         r"(?i:\b(?:proxy-)?authori[sz]ation[\"']?\s*[:=]\s*[\"']?(?:(?:bearer|basic|token|digest|apikey|sso-key)\s+)?)"
         r"([A-Za-z0-9._~+/=:-]{8,})"), 1,
         lambda v: v[:1] not in "${<" and not v.lower().startswith(("bearer", "basic", "token"))),
+    # A bearer token with no header name (`got Bearer 3f9a…`, a pasted curl line cut short): only a random one.
+    Rule("auth_header", re.compile(r"\bBearer\s+([A-Za-z0-9._~+/-]{16,}=*)(?![\w~+/-])"), 1,
+         lambda v: any(c.isdigit() for c in v) and any(c.isalpha() for c in v) and entropy(v) >= 3.0),
 ]
 
 PRIVATE_BEGIN = re.compile(r"-----BEGIN[ A-Z0-9_-]{0,100}PRIVATE KEY(?: BLOCK)?-----")

@@ -106,6 +106,9 @@ SECRET_NAMED = [
     ("<server><id>x</id><password>MavenPassw0rd9</password></server>", "MavenPassw0rd9"),
     ('<add key="ClientSecret" value="Zk9qR2xWbTN4UHl0aDZ1aaa9sd8f" />', "Zk9qR2xWbTN4UHl0aDZ1aaa9sd8f"),
     ('export DB_PASS="correct horse battery staple9"', "correct horse battery staple9"),
+    # a bearer token with no header name before it (a log line, a curl command cut short)
+    ("retrying with Bearer abcDEF123ghiJKL456mnoPQR from the cache", "abcDEF123ghiJKL456mnoPQR"),
+    ("sent Bearer 0123456789abcdef0123456789abcdef01234567", "0123456789abcdef0123456789abcdef01234567"),
 ]
 
 
@@ -143,6 +146,7 @@ LOOKALIKES = [
     "Password expired", "password reset required", '<add key="Title" value="Hello World"/>',
     "<secret>${env.SECRET}</secret>", "Map<String, Key> keys = new HashMap<>();", 'label = "Enter your password"', "description: |\n  Rotate the password yearly.\n",
     "Rotate the key and the token after the incident.",
+    "Bearer token expired; use the Bearer authentication_scheme", "send `Bearer <token>` as shown",
     '{"key": "Codertocat/Hello-World#1", "system": "github"}', "key: ACME-Platform/payments-service#1042",
 ]
 
