@@ -150,3 +150,37 @@ def test_an_old_top_suspect_with_a_much_younger_direct_rival_is_inconclusive(tmp
     h = top("2024-06-01T00:00:00Z")
     assert h.commit == ann and h.label == "INCONCLUSIVE", h.to_json()
     assert bob
+
+
+PRICES = textwrap.dedent('''\
+    def price(item):
+        if item is None:
+            return 0
+        base = item["price"]
+        return base * item.get("qty", 1)
+    ''')
+
+
+def test_a_commit_that_only_deleted_lines_of_the_failing_function_is_a_suspect(tmp_path):
+    """Bob removed the `None` guard of `price` (deletions only: blame never names him) and
+    twelve later commits added helpers to the same file (so he is not among the file's last
+    ten changes either). The history of the failing function's own lines (`git log -L`) still
+    names him, second to Ann, who wrote the failing line."""
+    repo = tmp_path / "shop"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    ann = commit(repo, "Ann", "2022-01-05", "Prices", {"app/__init__.py": "",
+                                                       "app/prices.py": PRICES})
+    unguarded = PRICES.replace("    if item is None:\n        return 0\n", "")
+    bob = commit(repo, "Bob", "2022-03-01", "Prices: simpler", {"app/prices.py": unguarded})
+    helpers = ""
+    for n in range(12):
+        helpers += f"\n\ndef label_{n}(item):\n    return item['name'] + '{n}'\n"
+        commit(repo, "Cid", f"2022-03-{n + 2:02d}", f"Label {n}",
+               {"app/prices.py": unguarded + helpers})
+    crash = _line(repo, "app/prices.py", 'base = item["price"]')
+    ev = analyse(parse_event(_event([("app/prices.py", crash, "price")],
+                                    "2022-04-01T00:00:00Z", repo)), repo)
+    ranked = [(c.sha, c.subject, round(c.score, 3)) for c in ev.suspect_commits]
+    assert [c.sha for c in ev.suspect_commits[:2]] == [ann, bob], ranked
+    assert any("wrote none of its lines left" in r for r in ev.suspect_commits[1].reasons)
