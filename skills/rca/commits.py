@@ -14,10 +14,12 @@ from skills.rca.weights import (
     COMMIT_RECENCY_POWER,
     COMMIT_SIZE_FILES,
     COMMIT_SIZE_POWER,
+    FUNCTION_LOG_COMMITS,
     MIN_DIRECT_FUNCTION,
     W_COMMIT_FILE,
     W_COMMIT_FRAME_LINE,
     W_COMMIT_FUNCTION,
+    W_COMMIT_FUNCTION_LOG,
 )
 
 
@@ -105,6 +107,7 @@ class CommitRanking:
                 credit(info.sha, "file", W_COMMIT_FILE / (1 + i),
                        f"changed {path} ({_ordinal(i + 1)} most recent change before first seen)",
                        f"file {path}")
+        self._function_history(credit, points, groups)
         out = []
         ages = {sha: self._age_days(info.commit_time) for sha in points
                 if (info := self.git.commit(sha)) is not None}
@@ -160,7 +163,8 @@ class CommitRanking:
                                      links=links, evidence=strongest + COMMIT_MORE_LINKS * (
                                          sum(by_loc.values()) - strongest),
                                      innermost=any(groups.get(k) == inner and not
-                                                   k.startswith("file:") for k in bucket)))
+                                                   k.startswith(("file:", "history:"))
+                                                   for k in bucket)))
         out = self._size_penalty(out, limit)
         for c in out[:3]:
             c.release = first_release(self.git, c.sha)
@@ -179,11 +183,39 @@ class CommitRanking:
         return out
 
 
+    def _function_history(self, credit, points: dict[str, dict[str, float]],
+                          groups: dict[str, str]) -> None:
+        """Credit the last commits before first-seen that changed the innermost frame's function
+        (`git log -L` over its lines) without writing any line of it that is left: a commit that
+        only deleted lines (a guard, a call) is invisible to blame, and one of a busy file may be
+        older than the file's last few changes."""
+        fe = self._innermost_frame()
+        src = self.git.source(self.commit, fe.file) if fe else None
+        d = src.scope(fe.line) if src else None
+        if d is None or d.kind != "function":
+            return
+        lo, hi = self.base_line(fe.file, d.start), self.base_line(fe.file, d.end)
+        if lo is None or hi is None or hi < lo:
+            return
+        group = f"{fe.file}:{d.start}"
+        for i, info in enumerate(self.git.file_log(self.blame_base, fe.file, self.first_seen,
+                                                   limit=FUNCTION_LOG_COMMITS, lines=(lo, hi))):
+            if any(groups.get(k) == group and not k.startswith("file:")
+                   for k in points.get(info.sha, {})):
+                continue  # blame already links it to this function
+            credit(info.sha, "history", W_COMMIT_FUNCTION_LOG / (1 + i),
+                   f"changed {d.qualname} ({fe.file}) but wrote none of its lines left "
+                   f"({_ordinal(i + 1)} most recent change of it before first seen)", group)
+
+    def _innermost_frame(self):
+        """The innermost in-app frame of the primary exception that maps to a file line."""
+        primary = len(self.event.exceptions) - 1
+        return next((f for f in self.frames if f.weight > 0 and f.file and f.line
+                     and f.exception_index == primary), None)
+
     def _innermost_group(self) -> str | None:
         """The link group (`file:start`) of the innermost app frame's function."""
-        primary = len(self.event.exceptions) - 1
-        fe = next((f for f in self.frames if f.weight > 0 and f.file and f.line
-                   and f.exception_index == primary), None)
+        fe = self._innermost_frame()
         src = self.git.source(self.commit, fe.file) if fe else None
         return f"{fe.file}:{src.scope(fe.line).start}" if fe and src else None
 

@@ -197,12 +197,18 @@ class Git:
         return result
 
     def file_log(self, commit: str, path: str, until: datetime | None, limit: int = 10,
-                 ) -> list[CommitInfo]:
+                 lines: tuple[int, int] | None = None) -> list[CommitInfo]:
+        """The last `limit` non-merge commits before `until` that changed `path` (only its
+        `lines` range at `commit`, followed back through history, when given), newest first."""
         args = ["log", f"-n{limit}", "--no-merges",
                 "--format=%H%x1f%an%x1f%ae%x1f%at%x1f%ct%x1f%s"]
         if until is not None:
             args.append(f"--until={int(until.timestamp())}")
-        out = self.try_run(*args, commit, "--", path) or ""
+        if lines is not None:
+            args += ["-s", f"-L{lines[0]},{lines[1]}:{path}", commit]
+        else:
+            args += [commit, "--", path]
+        out = self.try_run(*args) or ""
         infos = []
         for row in out.splitlines():
             fields = row.split("\x1f")

@@ -29,6 +29,8 @@ W_COMMIT_FRAME_LINE = 2.0  # x frame weight: last changed a frame line
 W_COMMIT_FUNCTION = 1.5  # x relative location score x share of the function's lines
 MIN_DIRECT_FUNCTION = 0.3  # function points that count as a direct link
 W_COMMIT_FILE = 0.15  # / rank: only changed a file of the stack before first-seen
+W_COMMIT_FUNCTION_LOG = 0.3  # / rank: changed the innermost function, no line of it left
+FUNCTION_LOG_COMMITS = 8  # the innermost function's last changes looked at (git log -L)
 COMMIT_MORE_LINKS = 0.3  # weight of a commit's links to further locations beyond its strongest
 # Recency is scale-free: (youngest + DAYS) / (age + DAYS), so a commit twice as old as the
 # youngest direct suspect needs twice its evidence, whether that is 3 weeks against 10 days or
