@@ -34,6 +34,16 @@ _CODE_EXTS = ("py pyi pyx pxd js jsx mjs cjs ts tsx go rs java kt kts scala rb p
               "scss vue svelte dart groovy gradle yaml yml toml json ini cfg proto graphql tf")
 
 
+# structured data and configuration: searched, but what they hold is data, not the behaviour an issue describes
+_DATA_EXTS = frozenset({"xml", "json", "yaml", "yml", "toml", "ini", "cfg", "conf", "properties", "xsd", "rdf",
+                        "mrc", "marc", "jsonl", "ndjson", "plist"})
+
+
+def is_data_file(path: str) -> bool:
+    """True for structured data and configuration files (`solrconfig.xml`, `base.yml`, `fixtures.json`)."""
+    return _ext(path) in _DATA_EXTS
+
+
 _VERSIONED_ASSET_RE = re.compile(r"[-.]v?\d+\.\d+(?:\.\d+)*(?:[-.]\w+)?\.(?:js|css)$")   # jquery-3.5.1.js
 
 
