@@ -102,6 +102,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--work-dir", type=Path, default=None,
                         help="keep work trees here (same paths across runs, so --cache-dir indexes are reused)")
     parser.add_argument("--no-baselines", action="store_true", help="droid only (faster, for iterating)")
+    parser.add_argument("--no-split-baseline", action="store_true",
+                        help="leave out bm25_split (droid's tokenizer over every new file content: the slowest baseline)")
     parser.add_argument("--no-timing", action="store_true", help="skip the cold/moved-HEAD timing runs")
     parser.add_argument("--from-ticket", action="store_true",
                         help="also rank from the ticket droid would fetch (Ticket.query_text) next to the raw issue text")
@@ -129,7 +131,8 @@ class RepoRun:
 
     def __init__(self, args: argparse.Namespace, worktree: Path, cache: Path, redact: Redactor) -> None:
         self.args, self.worktree, self.cache, self.redact = args, worktree, cache, redact
-        self.plain_cache, self.split_cache = TokenCache(plain_tokens), TokenCache(tokenize)
+        self.plain_cache = TokenCache(plain_tokens)
+        self.split_cache = None if args.no_split_baseline else TokenCache(tokenize)
         self.timings: dict[str, list[float]] = {k: [] for k in ("opens", "indexed", "queries", "greps", "sizes", "n_files")}
         self.differing: list[str] = []
 
@@ -200,6 +203,8 @@ def main(argv: list[str] | None = None) -> int:
                                                "bm25_split": {}, "bm25_plain_code_only": {}}
     if args.from_ticket:
         ranks |= {"droid_ticket": {}, "bm25_plain_ticket": {}}
+    if args.no_split_baseline:
+        del ranks["bm25_split"]
     redact, differing = Redactor(), []
     per_instance: list[dict] = []
     repo_stats: dict[str, dict] = {}

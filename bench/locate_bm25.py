@@ -68,10 +68,10 @@ class TokenCache:
 
 
 def baselines(docs: dict[str, str], kinds: dict[str, str], query: str, plain: TokenCache,
-              split: TokenCache, top: int = 10) -> tuple[list[str], list[str], list[str]]:
-    """Top files of bm25_plain, bm25_split and bm25_plain_code_only."""
+              split: TokenCache | None, top: int = 10) -> tuple[list[str], list[str], list[str]]:
+    """Top files of bm25_plain, bm25_split (empty when `split` is None) and bm25_plain_code_only."""
     plain_counts = {p: plain(t) for p, t in docs.items()}
     return (CountsBM25(plain_counts, plain_tokens).search(query, top),
-            CountsBM25({p: split(t) for p, t in docs.items()}, tokenize).search(query, top),
+            CountsBM25({p: split(t) for p, t in docs.items()}, tokenize).search(query, top) if split else [],
             CountsBM25({p: c for p, c in plain_counts.items() if kinds.get(p) == "code"},
                        plain_tokens).search(query, top))
