@@ -1,7 +1,7 @@
 """Build a fresh `bench/locate.py` instance list from SWE-bench Pro's public set (731 instances).
 
     python bench/build_locate_set.py --instances FILE --repos-dir DIR --out OUT.json
-                                     [--repo OWNER/NAME]... [--cap 40]
+                                     [--repo OWNER/NAME]... [--cap 40] [--skip 0]
 
 `--instances` is SWE-bench Pro's SWE-agent instance file (`SWE-agent/data/instances.yaml` of
 github:scaleapi/SWE-bench_Pro-os at 48650829b59a85ee0a8032808d64f6d91c7299d4): per instance a
@@ -14,7 +14,9 @@ are missing there are dropped and counted. The problem statement is cut before i
 fix, which name the files to change): only the issue-like part is the query.
 
 The subset is fixed by hash before any run: per repository, the `--cap` instances with the
-smallest sha256(instance_id). Writes a JSON array of {instance_id, repo, base_commit,
+smallest sha256(instance_id). `--skip N` first passes over the N usable instances a run with
+`--cap N` would keep, so `--cap 40` (the dev set) and `--skip 40` (the remainder, a held-out set)
+split a repository's instances without overlap. Writes a JSON array of {instance_id, repo, base_commit,
 problem_statement, gold_files} and prints a summary to stderr.
 """
 
@@ -79,6 +81,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", required=True, type=Path)
     parser.add_argument("--repo", action="append", default=None, help="keep only these owner/name (repeatable)")
     parser.add_argument("--cap", type=int, default=40, help="instances per repository (hash-chosen)")
+    parser.add_argument("--skip", type=int, default=0,
+                        help="pass over the first N usable instances per repository (those --cap N keeps)")
     args = parser.parse_args(argv)
 
     by_repo: dict[str, list[dict]] = defaultdict(list)
@@ -93,13 +97,16 @@ def main(argv: list[str] | None = None) -> int:
             dropped[f"{repo}: no git directory"] += len(rows)
             continue
         rows.sort(key=lambda r: hashlib.sha256(r["instance_id"].encode()).hexdigest())
-        kept = 0
+        kept = passed = 0
         for row in rows:
             if kept >= args.cap:
                 break
             gold = gold_files(git_dir, row["base_commit"], row["fix_commit"])
             if not gold:
                 dropped[f"{repo}: {'commit missing' if gold is None else 'no non-test file'}"] += 1
+                continue
+            if passed < args.skip:
+                passed += 1
                 continue
             out.append({"instance_id": row["instance_id"], "repo": repo, "base_commit": row["base_commit"],
                         "problem_statement": issue_text(row["problem_statement"]), "gold_files": gold})

@@ -51,11 +51,8 @@ query's terms. Prints one JSON object to stdout; progress goes to stderr.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
-import re
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -67,180 +64,32 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.locate_bm25 import (  # noqa: E402
-    _WORD,
-    ENGLISH_STOP,
-    CountsBM25,
-    TokenCache,
-    baselines,
-    plain_tokens,
+from bench.locate_bm25 import CountsBM25, TokenCache, baselines, plain_tokens  # noqa: E402
+from bench.locate_data import (  # noqa: E402,F401  (find_git_dir, git: imported from here by the set builder and tests)
+    checkout,
+    commit_time,
+    find_git_dir,
+    git,
+    load_instances,
+    split_of,
+    ticket_of,
 )
+from bench.locate_metrics import KS, rank_of, repo_summary, run_summary  # noqa: E402
+from bench.locate_timing import grep_terms, run_grep, time_moved_head  # noqa: E402
 from integrations.redact import Redactor  # noqa: E402
-from integrations.tickets import Ticket, TicketRef  # noqa: E402
 from skills.tools.search.build import KEEP_STATES  # noqa: E402
-from skills.tools.search_code import CodeIndex, analyse_query, tokenize  # noqa: E402
+from skills.tools.search_code import CodeIndex, tokenize  # noqa: E402
 
-KS = (1, 5, 10)
 DEFAULT_DATA = ROOT.parent / "shared" / "bench" / "swebench-lite-dev.jsonl"
 
 
 def log(msg: str) -> None:
+    """Progress on stderr."""
     print(msg, file=sys.stderr, flush=True)
 
 
-def find_git_dir(repos_dir: Path, repo: str) -> Path | None:
-    owner, name = repo.split("/", 1)
-    for cand in (f"{owner}+{name}/repo", f"{owner}+{name}", f"{owner}__{name}", f"{owner}/{name}", name,
-                 f"{owner}+{name}.git", f"{name}.git"):
-        path = repos_dir / cand
-        if path.is_dir() and subprocess.run(["git", "-C", str(path), "rev-parse", "--git-dir"],
-                                            capture_output=True).returncode == 0:
-            return path
-    return None
-
-
-_DIFF_RE = re.compile(r"^diff --git a/(\S+) b/", re.M)
-
-
-def load_instances(paths: list[Path]) -> list[dict]:
-    """Instances from JSON-lines (`gold_files`) or JSON arrays (`golden_patch`), first occurrence kept."""
-    out: dict[str, dict] = {}
-    for path in paths:
-        text = path.read_text()
-        rows = json.loads(text) if text.lstrip().startswith("[") else [json.loads(x) for x in text.splitlines() if x.strip()]
-        for row in rows:
-            if row["instance_id"] in out:
-                continue
-            gold = row.get("gold_files") or list(dict.fromkeys(_DIFF_RE.findall(row.get("golden_patch", ""))))
-            out[row["instance_id"]] = {"instance_id": row["instance_id"], "repo": row["repo"],
-                                       "base_commit": row["base_commit"],
-                                       "problem_statement": row["problem_statement"], "gold_files": gold}
-    return list(out.values())
-
-
-def split_of(instance_id: str, dev_ids: set[str]) -> str:
-    """`dev`, `heldout` or `tune` (see the module docstring); fixed before tuning, never changed."""
-    if instance_id in dev_ids:
-        return "dev"
-    return "heldout" if hashlib.sha256(instance_id.encode()).digest()[0] % 2 else "tune"
-
-
-def ticket_of(inst: dict, redact: Redactor) -> Ticket:
-    """The SWE-bench instance as the GitHub-issue ticket droid would hold: first line = title, rest = description,
-    kept redacted (a run's context is stored through `Redactor.data`)."""
-    title, _, description = inst["problem_statement"].strip().partition("\n")
-    number = int(inst["instance_id"].rsplit("-", 1)[-1]) if inst["instance_id"].rsplit("-", 1)[-1].isdigit() else 0
-    ref = TicketRef("github", f"{inst['repo']}#{number}", repo=inst["repo"], number=number)
-    ticket = Ticket(ref, title=title.strip(), description=description.strip(),
-                    url=f"https://github.com/{inst['repo']}/issues/{number}")
-    return Ticket.from_dict(redact.data(ticket.to_dict()))
-
-
-def git(*args: str, cwd: Path | None = None) -> str:
-    return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=True).stdout
-
-
-def missing_blob_paths(worktree: Path, commit: str) -> list[str]:
-    """Paths of `commit` whose blobs the object store lacks (a size-capped snapshot leaves its largest files out)."""
-    entries = [e.split("\t", 1) for e in git("ls-tree", "-r", "-z", commit, cwd=worktree).split("\0") if e]
-    blobs = [(meta.split()[2], path) for meta, path in entries if meta.split()[1] == "blob"]
-    proc = subprocess.run(["git", "cat-file", "--batch-check"], cwd=worktree, capture_output=True, text=True,
-                          input="".join(f"{sha}\n" for sha, _ in blobs))
-    missing = {line.split()[0] for line in proc.stdout.splitlines() if line.endswith(" missing")}
-    return [path for sha, path in blobs if sha in missing]
-
-
-def checkout(worktree: Path, commit: str) -> list[str]:
-    """Check `commit` out, leaving out (sparse checkout) only the paths whose blobs are absent; returns those."""
-    missing = missing_blob_paths(worktree, commit)
-    patterns = worktree / ".git" / "info" / "sparse-checkout"
-    if missing or patterns.exists():
-        patterns.parent.mkdir(parents=True, exist_ok=True)
-        patterns.write_text("/*\n" + "".join("!/" + re.sub(r"([*?\[\]\\!#])", r"\\\1", p) + "\n" for p in missing))
-        git("config", "core.sparseCheckout", "true", cwd=worktree)
-    git("checkout", "-q", "-f", "--detach", commit, cwd=worktree)
-    return missing
-
-
-# --- scoring -----------------------------------------------------------------------------------------
-
-
-def rank_of(ranked: list[str], gold: list[str]) -> int | None:
-    for i, path in enumerate(ranked):
-        if path in gold:
-            return i + 1
-    return None
-
-
-def accuracy(ranks: list[int | None]) -> dict[str, float]:
-    n = max(1, len(ranks))
-    return {f"acc@{k}": round(100.0 * sum(1 for r in ranks if r is not None and r <= k) / n, 1) for k in KS}
-
-
-def grep_terms(query: str, limit: int = 20) -> list[str]:
-    """The query's terms for grep: its identifiers first, then its other words, longest first."""
-    q = analyse_query(query)
-    idents = sorted(q.idents, key=lambda t: -q.idents[t])
-    words = [w for w in dict.fromkeys(_WORD.findall(query)) if w.lower() not in ENGLISH_STOP and len(w) > 3]
-    out: list[str] = []
-    for word in [w for w in words if w.lower().replace("_", "") in idents[:limit]] + sorted(words, key=len, reverse=True):
-        if word not in out:
-            out.append(word)
-        if len(out) >= limit:
-            break
-    return out
-
-
-def run_grep(worktree: Path, terms: list[str]) -> tuple[float, int]:
-    if not terms:
-        return 0.0, 0
-    args = ["git", "grep", "-n", "-I"]
-    for term in terms:
-        args += ["-e", term]
-    started = time.perf_counter()
-    proc = subprocess.run(args, cwd=worktree, capture_output=True)
-    return time.perf_counter() - started, proc.stdout.count(b"\n")
-
-
-# --- main ------------------------------------------------------------------------------------------
-
-
-def time_moved_head(worktree: Path, items: list[dict], cache_root: Path, n: int = 5) -> dict:
-    """Cold build (fresh cache) at a base commit, then open + query after HEAD moves to its parent; git grep."""
-    cold, moved, moved_query, moved_indexed, greps = [], [], [], [], []
-    for k, inst in enumerate(items[:n]):
-        cache = cache_root / f"timing-{k}"
-        git("checkout", "-q", "-f", "--detach", inst["base_commit"], cwd=worktree)
-        started = time.perf_counter()
-        CodeIndex.open(worktree, cache_dir=cache).close()
-        cold.append(time.perf_counter() - started)
-        git("checkout", "-q", "-f", "--detach", inst["base_commit"] + "~1", cwd=worktree)
-        started = time.perf_counter()
-        index = CodeIndex.open(worktree, cache_dir=cache)
-        opened = time.perf_counter() - started
-        index.search(inst["problem_statement"], top=max(KS))
-        moved.append(time.perf_counter() - started)
-        moved_query.append(moved[-1] - opened)
-        moved_indexed.append(len(index.indexed))
-        index.close()
-        greps.append(run_grep(worktree, grep_terms(inst["problem_statement"]))[0])
-        shutil.rmtree(cache, ignore_errors=True)
-    med = lambda xs: round(statistics.median(xs), 3) if xs else None  # noqa: E731
-    return {"runs": len(cold), "cold_build_seconds_median": med(cold),
-            "moved_head_open_and_query_seconds_median": med(moved),
-            "moved_head_query_only_seconds_median": med(moved_query),
-            "moved_head_blobs_indexed_median": med(moved_indexed),
-            "git_grep_seconds_median": med(greps)}
-
-
-def commit_time(worktree: Path, commit: str) -> int:
-    try:
-        return int(git("log", "-1", "--format=%ct", commit, cwd=worktree).strip() or 0)
-    except subprocess.CalledProcessError:
-        return 0
-
-
-def main(argv: list[str] | None = None) -> int:
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """The command line (see the module docstring)."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repos-dir", required=True, type=Path)
     parser.add_argument("--data", type=Path, action="append", default=None,
@@ -253,13 +102,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work-dir", type=Path, default=None,
                         help="keep work trees here (same paths across runs, so --cache-dir indexes are reused)")
     parser.add_argument("--no-baselines", action="store_true", help="droid only (faster, for iterating)")
+    parser.add_argument("--no-split-baseline", action="store_true",
+                        help="leave out bm25_split (droid's tokenizer over every new file content: the slowest baseline)")
     parser.add_argument("--no-timing", action="store_true", help="skip the cold/moved-HEAD timing runs")
     parser.add_argument("--from-ticket", action="store_true",
                         help="also rank from the ticket droid would fetch (Ticket.query_text) next to the raw issue text")
     parser.add_argument("--keep-states", type=int, default=KEEP_STATES,
                         help="states the index store keeps (default: the product's; larger re-runs faster)")
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
 
+
+def select(args: argparse.Namespace) -> list[dict]:
+    """The instances of `--data` in the chosen split, repository and limit."""
     dev_ids = {json.loads(x)["instance_id"] for x in DEFAULT_DATA.read_text().splitlines() if x.strip()} \
         if DEFAULT_DATA.is_file() else set()
     instances = load_instances(args.data or [DEFAULT_DATA])
@@ -269,8 +123,75 @@ def main(argv: list[str] | None = None) -> int:
         instances = [i for i in instances if split_of(i["instance_id"], dev_ids) == args.split]
     if args.repo:
         instances = [i for i in instances if i["repo"] == args.repo]
-    if args.limit:
-        instances = instances[: args.limit]
+    return instances[: args.limit] if args.limit else instances
+
+
+class RepoRun:
+    """The instances of one repository, run in one work tree with token caches shared across them."""
+
+    def __init__(self, args: argparse.Namespace, worktree: Path, cache: Path, redact: Redactor) -> None:
+        self.args, self.worktree, self.cache, self.redact = args, worktree, cache, redact
+        self.plain_cache = TokenCache(plain_tokens)
+        self.split_cache = None if args.no_split_baseline else TokenCache(tokenize)
+        self.timings: dict[str, list[float]] = {k: [] for k in ("opens", "indexed", "queries", "greps", "sizes", "n_files")}
+        self.differing: list[str] = []
+
+    def run(self, inst: dict) -> dict | None:
+        """Ranks of every system for one instance (None when its base commit cannot be checked out)."""
+        args, worktree, t = self.args, self.worktree, self.timings
+        try:
+            absent = checkout(worktree, inst["base_commit"])
+            git("clean", "-q", "-f", "-d", "-x", cwd=worktree)
+        except subprocess.CalledProcessError as exc:
+            log(f"skip {inst['instance_id']}: cannot check out {inst['base_commit']}: {exc.stderr.strip()[:200]}")
+            return None
+        started = time.perf_counter()
+        index = CodeIndex.open(worktree, cache_dir=self.cache, keep_states=args.keep_states)
+        t["opens"].append(time.perf_counter() - started)
+        t["indexed"].append(len(index.indexed))
+        started = time.perf_counter()
+        hits = index.search(inst["problem_statement"], top=max(KS))
+        t["queries"].append(time.perf_counter() - started)
+        fixsite = index.search(inst["problem_statement"], top=max(KS), mode="fixsite")
+        ticket_query = ticket_of(inst, self.redact).query_text() if args.from_ticket else None
+        ticket_hits = index.search(ticket_query, top=max(KS)) if ticket_query is not None else []
+        if ticket_query is not None and ticket_query != inst["problem_statement"].strip():
+            self.differing.append(inst["instance_id"])
+        kinds = index.files()
+        index.close()
+        plain, split, code_only, plain_ticket = self.baselines(kinds, inst["problem_statement"], ticket_query)
+        gold = inst["gold_files"]
+        return {"instance_id": inst["instance_id"], "gold": gold,
+                "droid": rank_of([h.path for h in hits], gold),
+                "droid_fixsite": rank_of([h.path for h in fixsite], gold),
+                "bm25_plain": rank_of(plain, gold), "bm25_split": rank_of(split, gold),
+                "bm25_plain_code_only": rank_of(code_only, gold),
+                "droid_ticket": rank_of([h.path for h in ticket_hits], gold),
+                "bm25_plain_ticket": rank_of(plain_ticket, gold),
+                "droid_top3": [h.path for h in hits[:3]], "absent_files": len(absent)}
+
+    def baselines(self, kinds: dict[str, str], query: str, ticket_query: str | None) -> tuple[list, list, list, list]:
+        """BM25 rankings over the files droid indexed (empty with --no-baselines), and `git grep` timed."""
+        docs = {}
+        for path in kinds:
+            try:
+                docs[path] = (self.worktree / path).read_text(encoding="utf-8", errors="replace")
+            except OSError:
+                pass
+        self.timings["n_files"].append(len(kinds))
+        self.timings["sizes"].append(sum(len(t) for t in docs.values()))
+        if self.args.no_baselines:
+            return [], [], [], []
+        plain, split, code_only = baselines(docs, kinds, query, self.plain_cache, self.split_cache, max(KS))
+        plain_ticket = CountsBM25({p: self.plain_cache(t) for p, t in docs.items()}, plain_tokens).search(
+            ticket_query, max(KS)) if ticket_query is not None else []
+        self.timings["greps"].append(run_grep(self.worktree, grep_terms(query))[0])
+        return plain, split, code_only, plain_ticket
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    instances = select(args)
     work = args.work_dir or Path(tempfile.mkdtemp(prefix="droid-bench-locate-"))
     work.mkdir(parents=True, exist_ok=True)
     cache = args.cache_dir or (work / "cache")
@@ -282,6 +203,8 @@ def main(argv: list[str] | None = None) -> int:
                                                "bm25_split": {}, "bm25_plain_code_only": {}}
     if args.from_ticket:
         ranks |= {"droid_ticket": {}, "bm25_plain_ticket": {}}
+    if args.no_split_baseline:
+        del ranks["bm25_split"]
     redact, differing = Redactor(), []
     per_instance: list[dict] = []
     repo_stats: dict[str, dict] = {}
@@ -298,73 +221,22 @@ def main(argv: list[str] | None = None) -> int:
             if not (worktree / ".git").exists():
                 git("clone", "--shared", "--no-checkout", "-q", str(git_dir), str(worktree))
             items.sort(key=lambda i: commit_time(worktree, i["base_commit"]))   # small moves between instances
-            plain_cache, split_cache = TokenCache(plain_tokens), TokenCache(tokenize)
-            opens, indexed, queries, greps, sizes, n_files = [], [], [], [], [], []
+            runner = RepoRun(args, worktree, cache, redact)
             for inst in items:
-                iid = inst["instance_id"]
-                try:
-                    absent = checkout(worktree, inst["base_commit"])
-                    git("clean", "-q", "-f", "-d", "-x", cwd=worktree)
-                except subprocess.CalledProcessError as exc:
-                    log(f"skip {iid}: cannot check out {inst['base_commit']}: {exc.stderr.strip()[:200]}")
+                row = runner.run(inst)
+                if row is None:
                     skipped[repo] = skipped.get(repo, 0) + 1
                     continue
-                started = time.perf_counter()
-                index = CodeIndex.open(worktree, cache_dir=cache, keep_states=args.keep_states)
-                opens.append(time.perf_counter() - started)
-                indexed.append(len(index.indexed))
-                started = time.perf_counter()
-                hits = index.search(inst["problem_statement"], top=max(KS))
-                queries.append(time.perf_counter() - started)
-                fixsite = index.search(inst["problem_statement"], top=max(KS), mode="fixsite")
-                ticket_query = ticket_of(inst, redact).query_text() if args.from_ticket else None
-                ticket_hits = index.search(ticket_query, top=max(KS)) if ticket_query is not None else []
-                if ticket_query is not None and ticket_query != inst["problem_statement"].strip():
-                    differing.append(iid)
-                kinds = index.files()
-                index.close()
-                n_files.append(len(kinds))
-                docs = {}
-                for path in kinds:
-                    try:
-                        docs[path] = (worktree / path).read_text(encoding="utf-8", errors="replace")
-                    except OSError:
-                        pass
-                sizes.append(sum(len(t) for t in docs.values()))
-                if args.no_baselines:
-                    plain = split = code_only = plain_ticket = []
-                else:
-                    plain, split, code_only = baselines(docs, kinds, inst["problem_statement"], plain_cache,
-                                                        split_cache, max(KS))
-                    plain_ticket = CountsBM25({p: plain_cache(t) for p, t in docs.items()}, plain_tokens).search(
-                        ticket_query, max(KS)) if ticket_query is not None else []
-                gold = inst["gold_files"]
-                row = {"instance_id": iid, "gold": gold,
-                       "droid": rank_of([h.path for h in hits], gold),
-                       "droid_fixsite": rank_of([h.path for h in fixsite], gold),
-                       "bm25_plain": rank_of(plain, gold), "bm25_split": rank_of(split, gold),
-                       "bm25_plain_code_only": rank_of(code_only, gold),
-                       "droid_ticket": rank_of([h.path for h in ticket_hits], gold),
-                       "bm25_plain_ticket": rank_of(plain_ticket, gold)}
                 for system in ranks:
-                    ranks[system][iid] = row[system]
-                if not args.no_baselines:
-                    greps.append(run_grep(worktree, grep_terms(inst["problem_statement"]))[0])
-                row["droid_top3"] = [h.path for h in hits[:3]]
-                row["absent_files"] = len(absent)
+                    ranks[system][row["instance_id"]] = row[system]
                 per_instance.append(row)
                 if args.verbose:
-                    log(f"{iid:32} droid={row['droid']} fixsite={row['droid_fixsite']} plain={row['bm25_plain']} split={row['bm25_split']} "
-                        f"gold={gold} top3={row['droid_top3']} open={opens[-1]:.2f}s indexed={indexed[-1]}")
-            med = lambda xs, nd=3: round(statistics.median(xs), nd) if xs else None  # noqa: E731
-            repo_stats[repo] = {
-                "instances": len(items), "files_median": med(n_files, 0), "chars_median": med(sizes, 0),
-                "first_open_seconds": round(opens[0], 3) if opens else None,
-                "later_open_seconds_median": med(opens[1:]), "later_open_blobs_indexed_median": med(indexed[1:], 0),
-                "query_seconds_median": med(queries, 4), "git_grep_seconds_median": med(greps, 4),
-                "acc": {s: accuracy([ranks[s][i["instance_id"]] for i in items if i["instance_id"] in ranks[s]])
-                        for s in ranks},
-            }
+                    log(f"{row['instance_id']:32} droid={row['droid']} fixsite={row['droid_fixsite']} "
+                        f"plain={row['bm25_plain']} split={row['bm25_split']} gold={row['gold']} "
+                        f"top3={row['droid_top3']} open={runner.timings['opens'][-1]:.2f}s "
+                        f"indexed={runner.timings['indexed'][-1]}")
+            differing += runner.differing
+            repo_stats[repo] = repo_summary(items, ranks, runner.timings)
             log(f"{repo}: {json.dumps(repo_stats[repo])}")
             biggest = max(repo_stats, key=lambda r: repo_stats[r]["chars_median"] or 0)
             if not args.no_timing and biggest == repo and items:
@@ -376,30 +248,9 @@ def main(argv: list[str] | None = None) -> int:
         if not args.work_dir:
             shutil.rmtree(work, ignore_errors=True)
 
-    result = {
-        "data": [str(d) for d in (args.data or [DEFAULT_DATA])], "split": args.split,
-        "instances": len(per_instance), "skipped": skipped,
-        **{s: accuracy(list(ranks[s].values())) for s in ranks},
-        "timing_largest_repo": timing,
-        **({"side_by_side": {"raw_issue_text": accuracy(list(ranks["droid"].values())),
-                             "ticket": accuracy(list(ranks["droid_ticket"].values())),
-                             "bm25_plain_raw": accuracy(list(ranks["bm25_plain"].values())),
-                             "bm25_plain_ticket": accuracy(list(ranks["bm25_plain_ticket"].values())),
-                             "queries_differing": len(differing), "differing_ids": differing}}
-           if args.from_ticket else {}),
-        "per_repo": {r: {k: v for k, v in st.items() if k != "acc"} | {"droid": st["acc"]["droid"],
-                                                                      "bm25_plain": st["acc"]["bm25_plain"]}
-                     | ({"droid_ticket": st["acc"]["droid_ticket"]} if args.from_ticket else {})
-                     for r, st in repo_stats.items()},
-        "absent_files": {row["instance_id"]: row["absent_files"] for row in per_instance if row["absent_files"]},
-        "ranks": {row["instance_id"]: [row["droid"], row["droid_fixsite"], row["bm25_plain"]]
-                  + ([row["droid_ticket"]] if args.from_ticket else []) for row in per_instance},
-        "note": ("ranks = [droid, droid_fixsite, bm25_plain(, droid_ticket)] rank of the first gold file "
-                 "(null: not in the top 10); "
-                 "later_open = opening the index after HEAD moved to the next instance's base commit "
-                 "(incremental); git grep = `git grep -n -I -e TERM...` with up to 20 query terms"),
-    }
-    print(json.dumps(result, indent=1))
+    head = {"data": [str(d) for d in (args.data or [DEFAULT_DATA])], "split": args.split, "skipped": skipped}
+    print(json.dumps(run_summary(head, ranks, repo_stats, per_instance, timing,
+                                 differing if args.from_ticket else None), indent=1))
     return 0
 
 

@@ -29,25 +29,20 @@ class CountsBM25:
     def __init__(self, counts: dict[str, Counter], query_tokenizer, k1: float = 1.2, b: float = 0.75) -> None:
         self.tok, self.k1, self.b = query_tokenizer, k1, b
         self.tf = counts
-        self.df = Counter()
-        self.postings: dict[str, list[str]] = defaultdict(list)
-        for path, c in counts.items():
-            self.df.update(c.keys())
-            for term in c:
-                self.postings[term].append(path)
         self.len = {p: sum(c.values()) for p, c in counts.items()}
         self.avg = (sum(self.len.values()) / len(self.len)) if self.len else 1.0
         self.n = len(counts)
 
     def search(self, query: str, top: int = 10) -> list[str]:
+        """The `top` files by BM25, best first (ties by path); postings are gathered for the query's terms only."""
         scores: dict[str, float] = defaultdict(float)
         for term in set(self.tok(query)):
-            df = self.df.get(term, 0)
-            if not df:
+            postings = [(path, c[term]) for path, c in self.tf.items() if term in c]
+            if not postings:
                 continue
+            df = len(postings)
             idf = math.log(1 + (self.n - df + 0.5) / (df + 0.5))
-            for path in self.postings[term]:
-                tf = self.tf[path][term]
+            for path, tf in postings:
                 norm = self.k1 * (1 - self.b + self.b * self.len[path] / self.avg)
                 scores[path] += idf * tf * (self.k1 + 1) / (tf + norm)
         return [p for p, _ in sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))[:top]]
@@ -73,10 +68,10 @@ class TokenCache:
 
 
 def baselines(docs: dict[str, str], kinds: dict[str, str], query: str, plain: TokenCache,
-              split: TokenCache, top: int = 10) -> tuple[list[str], list[str], list[str]]:
-    """Top files of bm25_plain, bm25_split and bm25_plain_code_only."""
+              split: TokenCache | None, top: int = 10) -> tuple[list[str], list[str], list[str]]:
+    """Top files of bm25_plain, bm25_split (empty when `split` is None) and bm25_plain_code_only."""
     plain_counts = {p: plain(t) for p, t in docs.items()}
     return (CountsBM25(plain_counts, plain_tokens).search(query, top),
-            CountsBM25({p: split(t) for p, t in docs.items()}, tokenize).search(query, top),
+            CountsBM25({p: split(t) for p, t in docs.items()}, tokenize).search(query, top) if split else [],
             CountsBM25({p: c for p, c in plain_counts.items() if kinds.get(p) == "code"},
                        plain_tokens).search(query, top))

@@ -61,6 +61,31 @@ def test_instance_gets_non_test_gold_files_and_the_issue_part_only(tmp_path: Pat
     assert built[0]["problem_statement"] == "# Title\n\nspin() returns the wrong value"   # no Requirements
 
 
+def test_skip_takes_the_instances_after_the_capped_ones_without_overlap(tmp_path: Path) -> None:
+    repo = tmp_path / "repos" / "acme+widgets" / "repo"
+    repo.mkdir(parents=True)
+    _git(repo, "init", "-q")
+    base = _commit(repo, {"lib/core.py": "v = 0\n"}, "base")
+    fixes = [_commit(repo, {"lib/core.py": f"v = {k + 1}\n"}, f"fix {k}") for k in range(5)]
+    rows = [{"instance_id": f"instance_acme__widgets-{fix}-v0", "base_commit": base,
+             "problem_statement": f"issue {k}"} for k, fix in enumerate(fixes)]
+    rows.append({"instance_id": f"instance_acme__widgets-{'0' * 40}-v0", "base_commit": base,
+                 "problem_statement": "fix commit missing: dropped, not counted as passed over"})
+    source = tmp_path / "instances.yaml"
+    source.write_text(yaml.safe_dump(rows))
+    builder = _builder()
+    common = ["--instances", str(source), "--repos-dir", str(tmp_path / "repos")]
+
+    assert builder.main([*common, "--out", str(tmp_path / "dev.json"), "--cap", "2"]) == 0
+    assert builder.main([*common, "--out", str(tmp_path / "held.json"), "--skip", "2", "--cap", "10"]) == 0
+
+    dev = [r["instance_id"] for r in json.loads((tmp_path / "dev.json").read_text())]
+    held = [r["instance_id"] for r in json.loads((tmp_path / "held.json").read_text())]
+    assert len(dev) == 2 and len(held) == 3
+    assert not set(dev) & set(held)
+    assert set(dev) | set(held) == {r["instance_id"] for r in rows[:5]}
+
+
 def test_ids_with_hyphenated_owner_and_name_parse() -> None:
     builder = _builder()
     sha = "a" * 40

@@ -51,8 +51,14 @@ How it works
   extension-less text files (0.5), examples (0.75), vendored copies (0.5) and issue / PR
   templates (0.2), raised when the query names the file (tests to 0.75, templates to 0.5, vendored
   copies to 0.6, others
-  to 0.9) or asks about tests / docs. A test file named in the query passes 0.8 of its path
-  evidence to its subject (`tests/test_x.py` -> `x.py`).
+  to 0.9) or asks about tests / docs (asks to change them: "add tests", "tests are failing";
+  "run the test suite" or "the test files" only say where a failure shows). Structured data
+  files (xml, json, MARC records, ...; not yaml / toml / ini, which often declare the settings an
+  issue is about) are scaled by 0.7 more unless the query names them. A test file named in the query passes 0.8 of its path
+  evidence to its subject (`tests/test_x.py` -> `x.py`). File-name evidence: a test file's name
+  counts without its test affix (`test_hostname.py` is about `hostname`), and a file whose name is
+  made of query words gets 0.5 x the words' rarity among paths on top (`aix.py` for an issue about
+  AIX, where `aix` is common in the code's text and so a weak lexical term).
 * **Size.** The lexical, symbol and definition evidence of files longer than 40 chunks is
   scaled by (40 / chunks)^e, so a huge module that defines many common names does not win by
   size: e = 0.1 in `mention` mode, 0.15 in `fixsite` mode.

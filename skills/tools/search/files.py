@@ -34,6 +34,16 @@ _CODE_EXTS = ("py pyi pyx pxd js jsx mjs cjs ts tsx go rs java kt kts scala rb p
               "scss vue svelte dart groovy gradle yaml yml toml json ini cfg proto graphql tf")
 
 
+# structured data (documents, records, fixtures, schemas): searched, but what they hold is data, not the behaviour an
+# issue describes. Hand-written declarations (yaml, toml, ini: settings, CI) are left as code: they are often the fix site
+_DATA_EXTS = frozenset({"xml", "json", "jsonl", "ndjson", "xsd", "rdf", "mrc", "marc", "plist", "pg_dump"})
+
+
+def is_data_file(path: str) -> bool:
+    """True for structured data files (`solrconfig.xml`, `fixtures.json`, a MARC record), not hand-written yaml/toml/ini."""
+    return _ext(path) in _DATA_EXTS
+
+
 _VERSIONED_ASSET_RE = re.compile(r"[-.]v?\d+\.\d+(?:\.\d+)*(?:[-.]\w+)?\.(?:js|css)$")   # jquery-3.5.1.js
 
 

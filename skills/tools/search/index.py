@@ -18,7 +18,7 @@ from skills.tools.search.build import (
 )
 from skills.tools.search.files import MAX_FILE_BYTES, _ext, _vendored, file_kind
 from skills.tools.search.query import template_key
-from skills.tools.search.ranking import MODES, FileHit, rank
+from skills.tools.search.ranking import _TEST_AFFIX_RE, MODES, FileHit, rank
 from skills.tools.search.snapshot import _Snapshot, _snapshot, default_cache_dir
 from skills.tools.search.tokens import _Tokenizer, normalize_ident
 
@@ -124,12 +124,14 @@ class CodeIndex:
         self._modules = dict(modules)
         tok = _Tokenizer()
         path_df: Counter = Counter()
-        for fid, (path, _, _) in self._files.items():
+        for fid, (path, kind, _) in self._files.items():
             comps = path.split("/")
             stem = comps[-1].split(".", 1)[0]
             if stem == "__init__" and len(comps) > 1:   # a package's __init__ is named by its directory
                 stem = comps[-2]
                 comps = comps[:-1]
+            elif kind == "test":         # `test_hostname.py` is about `hostname`; the affix says what it is
+                stem = _TEST_AFFIX_RE.sub("", comps[-1]).split(".", 1)[0] or stem
             stem_toks = set(tok.ident(stem))
             dir_toks = {t for c in comps[:-1] for t in tok.ident(c)} - stem_toks
             self._path_tokens[fid] = (stem_toks, dir_toks, normalize_ident(stem))

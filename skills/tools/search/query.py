@@ -31,8 +31,11 @@ _PATH_RE = re.compile(r"(?<![\w.@-])((?:[\w.@+-]+/)*[\w@+-][\w.@+-]*\.(?:"
                       + "|".join(sorted(_CODE_EXTS.split() + sorted(_DOC_EXTS), key=len, reverse=True))
                       + r"))(?![\w/])")
 _DOTTED_RE = re.compile(r"(?<![\w.])([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+)")
-_TEST_INTENT_RE = re.compile(r"\b(?:unit[ -]?tests?|test (?:suite|file|coverage)s?|flaky|"
-                             r"(?:add|write|fix|update)(?:ing)? (?:a |the |some |new |missing )?(?:unit )?tests?\b|"
+# asking to change tests, not mentioning them: "the unit test X fails", "run the test suite", "the MARC test
+# files" say where a failure shows, and the fix is usually in the code under test
+_TEST_INTENT_RE = re.compile(r"\b(?:flaky|(?:add|write|fix|update|improve|increase|extend)(?:ing|s)? "
+                             r"(?:a |the |some |new |missing |more )?(?:unit |integration )?"
+                             r"(?:tests?|test cases?|test coverage)\b|"
                              r"tests? (?:is|are) (?:failing|broken|flaky))", re.I)
 _DOC_INTENT_RE = re.compile(r"\b(?:(?:update|fix|improve|add to|correct|rewrite)(?:ing)? (?:the |our )?"
                             r"(?:docs|documentation|readme|changelog|guide)|readme|changelog|typo in the doc\w*)\b", re.I)

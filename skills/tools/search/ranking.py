@@ -7,6 +7,7 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+from skills.tools.search.files import is_data_file
 from skills.tools.search.query import analyse_query, drop_template_lines
 from skills.tools.search.tokens import normalize_ident
 
@@ -17,11 +18,13 @@ RANGES_PER_HIT = 3
 # weights of the file score (see skills/tools/search_code.py's docstring)
 W_LEX, W_PATH, W_MODULE, W_SYMBOL, W_PATHTOK = 1.0, 1.2, 0.5, 0.6, 0.3
 PENALTY = {"code": 1.0, "test": 0.6, "doc": 0.5, "example": 0.75, "vendored": 0.5, "template": 0.2}
+DATA_PENALTY = 0.7   # structured data files (xml, json, ...) unless the query names them
 NAMED_LIFT = {"test": 0.75, "template": 0.5, "vendored": 0.6}   # a named file's penalty rises to this (0.9 for the others)
 # fix-site mode: definitions whose names carry the query's terms, and very large files normalised
 W_DEF = 0.5
 LEN_PIVOT = 40   # files of more than LEN_PIVOT chunks: lexical/symbol evidence x (pivot/n)^exp
 LEN_EXP = {"mention": 0.1, "fixsite": 0.15}
+STEM_COVER = 0.5   # a file whose name is made of query words (`aix.py` for an issue about AIX), by the words' rarity
 W_INNER = 0.4    # the file of the innermost traceback frame that is in the repository
 MODES = ("mention", "fixsite")   # the first is the default: it measured better at Acc@1 (bench/locate.py, tune split)
 SUBJECT_SHARE = 0.8   # a named test file passes this share of its path evidence to the file it tests
@@ -196,6 +199,8 @@ def rank(self, query: str, top: int, mode: str = "mention") -> list[FileHit]:
             score += 0.5 * sum(qterms.get(t, 0.0) * self._path_idf.get(t, 0.0) for t in dir_toks)
             if q.idents.get(stem, 0.0) >= 1.0:     # the file is named after an identifier of the query
                 score += 0.5
+            elif stem_toks and all(t in qterms for t in stem_toks):   # ... or after words of the query
+                score += STEM_COVER * min(self._path_idf.get(t, 0.0) for t in stem_toks)
             if score > 0:
                 pathtok_boost[fid] = min(1.0, score)
 
@@ -214,6 +219,8 @@ def rank(self, query: str, top: int, mode: str = "mention") -> list[FileHit]:
             penalty = max(penalty, 0.9)
         elif named:
             penalty = max(penalty, NAMED_LIFT.get(kind, 0.9))
+        if not named and is_data_file(path):
+            penalty *= DATA_PENALTY
         size = min(1.0, (LEN_PIVOT / self._n_chunks_of.get(fid, 1)) ** LEN_EXP[mode])
         score = ((W_LEX * lex.get(fid, 0.0) / max_lex + W_SYMBOL * symbol_boost.get(fid, 0.0)
                   + W_DEF * defs_boost.get(fid, 0.0)) * size
