@@ -83,6 +83,11 @@ class Droid:
         """Every chat.postMessage droid made in a channel."""
         return [c.args for c in self.slack.calls_to("chat.postMessage") if c.args.get("channel") == channel]
 
+    def plan_post(self, channel: str = "CDEV", timeout: float = 30.0) -> dict:
+        """The first message droid posted in a channel with an Approve button, once there is one."""
+        return wait_for(lambda: next((p for p in self.posts(channel) if self.buttons(p).get("droid_approve")), None),
+                        timeout=timeout, what="plan")
+
     def buttons(self, message: dict) -> dict[str, str]:
         """action_id -> value of the buttons in a posted message."""
         out = {}

@@ -174,8 +174,7 @@ def world(tmp_path_factory):
                       Turn.tool_use("final_answer", {"text": "The log said:\n" + PAYLOAD}))
             _, ts = droid.mention("why did the deploy fail? log:\n" + PAYLOAD)
             run = droid.run_for("CDEV", ts)
-            post = wait_for(lambda: next((p for p in droid.posts() if droid.buttons(p).get("droid_approve")), None),
-                            timeout=30, what="plan")
+            post = droid.plan_post()
             droid.click("droid_approve", droid.buttons(post)["droid_approve"])
             run = droid.wait_state(run.run_id, "succeeded", "failed", timeout=60)
             wait_for(lambda: not droid.store.outbox.pending(), what="outbox drained")

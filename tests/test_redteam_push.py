@@ -91,8 +91,7 @@ def test_through_the_app_the_run_says_why_and_github_never_gets_the_secret(tmp_p
                       Turn.tool_use("final_answer", {"text": "Bounded the retries."}))
             _, ts = droid.mention("fix the webhook sender: bound the retries")
             run = droid.run_for("CDEV", ts)
-            plan = wait_for(lambda: next((p for p in droid.posts() if droid.buttons(p).get("droid_approve")), None),
-                            timeout=60, what="plan")
+            plan = droid.plan_post(timeout=60)
             droid.click("droid_approve", droid.buttons(plan)["droid_approve"])
             run = droid.wait_state(run.run_id, "succeeded", "failed", timeout=120)
             wait_for(lambda: not droid.store.outbox.pending(), what="outbox drained")

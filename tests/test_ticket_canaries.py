@@ -108,8 +108,7 @@ def signed(secret: str, body: bytes, header: str) -> dict:
 def ship(droid, run_id: str, channel: str = "CPAY"):
     """Approve the ticket run's plan as its requester and wait for the end."""
     droid.wait_state(run_id, "awaiting_approval", timeout=30)
-    plan = wait_for(lambda: next((p for p in droid.posts(channel) if droid.buttons(p).get("droid_approve")), None),
-                    what="the plan")
+    plan = droid.plan_post(channel, timeout=10)
     message = next(m for m in droid.slack.messages[channel] if m.get("blocks") == plan.get("blocks"))
     droid.click("droid_approve", droid.buttons(plan)["droid_approve"], user="UALICE", channel=channel,
                 message_ts=message["ts"])

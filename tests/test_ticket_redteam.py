@@ -102,8 +102,7 @@ def all_runs(droid) -> list:
 
 
 def plan_of(droid, channel: str = "CPAY") -> dict:
-    return wait_for(lambda: next((p for p in droid.posts(channel) if droid.buttons(p).get("droid_approve")), None),
-                    timeout=20, what="the plan")
+    return droid.plan_post(channel, timeout=20)
 
 
 def slack_out(droid) -> str:
