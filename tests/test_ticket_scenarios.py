@@ -436,10 +436,10 @@ def test_a_ticket_run_whose_planning_fails_says_which_ticket_top_level(world, fi
     issue = pay_142(jira)
     model.add(Turn.error(400, "invalid_request_error", "prompt is too long"))
     signed_post(droid, "/jira/webhook", labelled(fixtures_dir, issue), JIRA_SECRET, "X-Hub-Signature")
-    (run,) = wait_for(lambda: all_runs(droid), what="the run")
-    run = droid.wait_state(run.run_id, "failed")
+    (run,) = wait_for(lambda: all_runs(droid), timeout=30, what="the run")      # generous: CI machines are loaded
+    run = droid.wait_state(run.run_id, "failed", timeout=30)
     (top,) = wait_for(lambda: [m for m in droid.slack.messages.get("CPAY", []) if not m.get("thread_ts")],
-                      what="the top-level failure")
+                      timeout=30, what="the top-level failure")
     assert top["text"].startswith("PAY-142 — Checkout button says basket: ") and "Planning failed" in top["text"]
     assert "PAY-142" in json.dumps(top["blocks"]) and droid.store.runs.get(run.run_id).thread_ts == top["ts"]
     settled(droid, run.run_id, "failed")

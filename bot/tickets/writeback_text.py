@@ -89,10 +89,17 @@ def one_line(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
+# What renders as nothing a reviewer reads (`<!-- … -->`), or fetches a URL when the page is viewed (images,
+# media, frames: the URL's query can carry what the model read). Shown as text instead.
+_HIDDEN_HTML = re.compile(r"(?i)<(?=!--|/?(?:img|picture|source|video|audio|iframe|object|embed|svg|style)\b)")
+_IMAGE = re.compile(r"!(?=\[[^\]\n]*\]\s*[(\[])")
+
+
 def inert(text: str) -> str:
     """Text droid writes on a ticket with its mentions disarmed (`@team`, `[~user]`): a ticket's title or the
-    model echoing it must not page a GitHub team or a Jira user."""
-    return _MENTION.sub(lambda m: m.group(0) + _ZWSP, text)
+    model echoing it must not page a GitHub team or a Jira user; hidden comments and auto-loading images are
+    shown as text."""
+    return _MENTION.sub(lambda m: m.group(0) + _ZWSP, _IMAGE.sub("", _HIDDEN_HTML.sub("&lt;", text)))
 
 
 # What GitHub reads as an issue after a closing keyword: `#1`, `o/r#1`, `GH-1`, or the issue's URL.
@@ -102,7 +109,7 @@ _CLOSING = re.compile(
 
 
 def inert_pr(text: str) -> str:
-    """PR text droid did not choose (the model's summary and steps, ticket titles) with mentions disarmed and
+    """PR text droid did not choose (the model's summary and steps, ticket titles) made `inert`, with
     closing keywords broken: only droid's own `Fixes #123` line may close an issue on merge."""
     return _CLOSING.sub(lambda m: m.group(1)[0] + _ZWSP + m.group(1)[1:], inert(text))
 
