@@ -124,6 +124,13 @@ class CodeIndex:
         self._modules = dict(modules)
         tok = _Tokenizer()
         path_df: Counter = Counter()
+        ident_of: dict[str, frozenset] = {}     # directory names repeat across thousands of paths
+
+        def idents(name: str) -> frozenset:
+            if name not in ident_of:
+                ident_of[name] = frozenset(tok.ident(name))
+            return ident_of[name]
+
         for fid, (path, kind, _) in self._files.items():
             comps = path.split("/")
             stem = comps[-1].split(".", 1)[0]
@@ -133,12 +140,13 @@ class CodeIndex:
             elif kind == "test":         # `test_hostname.py` is about `hostname`; the affix says what it is
                 stem = _TEST_AFFIX_RE.sub("", comps[-1]).split(".", 1)[0] or stem
             stem_toks = set(tok.ident(stem))
-            dir_toks = {t for c in comps[:-1] for t in tok.ident(c)} - stem_toks
+            dir_toks = set().union(*map(idents, comps[:-1])) - stem_toks
             self._path_tokens[fid] = (stem_toks, dir_toks, normalize_ident(stem))
             path_df.update(stem_toks | dir_toks)
         n_files = max(2, len(self._files))
         self._path_idf = {t: max(0.0, math.log(n_files / d) / math.log(n_files)) for t, d in path_df.items()}
-        self._dir_names = {normalize_ident(c) for path, _, _ in self._files.values() for c in path.split("/")[:-1]}
+        dirs = {c for path, _, _ in self._files.values() for c in path.split("/")[:-1]}
+        self._dir_names = {normalize_ident(c) for c in dirs}
 
     # -- search ----------------------------------------------------------------------------------
 
