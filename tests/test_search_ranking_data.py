@@ -18,12 +18,15 @@ SOLR_CONFIG = "".join(f'<field name="edition_{i}" type="text" indexed="true" sto
                       f"<!-- edition count facet for search results, solr edition field {i} -->\n" for i in range(30))
 
 
+SOLR_AND_CODE = {
+    "conf/solr/solrconfig.xml": SOLR_CONFIG,
+    "search/facets.py": ("def edition_count_facet(results):\n    \"\"\"The edition count facet of search results.\"\"\"\n"
+                         "    return sum(r['edition_count'] for r in results)\n"),
+}
+
+
 def test_a_data_file_full_of_the_query_words_ranks_below_the_code(tmp_path):
-    index = _open(tmp_path, {
-        "conf/solr/solrconfig.xml": SOLR_CONFIG,
-        "search/facets.py": ("def edition_count_facet(results):\n    \"\"\"The edition count facet of search results.\"\"\"\n"
-                             "    return sum(r['edition_count'] for r in results)\n"),
-    })
+    index = _open(tmp_path, SOLR_AND_CODE)
     query = "edition count facet field is wrong in search results"
     assert is_data_file("conf/solr/solrconfig.xml") and not is_data_file("search/facets.py")
     ranked = paths(index.search(query))
@@ -32,11 +35,7 @@ def test_a_data_file_full_of_the_query_words_ranks_below_the_code(tmp_path):
 
 
 def test_a_data_file_the_query_names_keeps_its_rank(tmp_path):
-    index = _open(tmp_path, {
-        "conf/solr/solrconfig.xml": SOLR_CONFIG,
-        "search/facets.py": ("def edition_count_facet(results):\n    \"\"\"The edition count facet of search results.\"\"\"\n"
-                             "    return sum(r['edition_count'] for r in results)\n"),
-    })
+    index = _open(tmp_path, SOLR_AND_CODE)
     query = "The edition count facet field in conf/solr/solrconfig.xml is not stored"
     assert paths(index.search(query))[0] == "conf/solr/solrconfig.xml"
 
