@@ -288,3 +288,13 @@ def test_a_route_gets_text_or_when_it_asks_the_raw_bytes():
     finally:
         server.shutdown()
     assert seen == [b"\xff\xfe raw", "caf\u00e9"]
+
+
+def test_shutdown_stops_the_server_even_when_its_wake_up_pipe_is_gone():
+    server = DroidHTTPServer(None, 0, host="127.0.0.1", routes={}).start()
+    assert post(server.port, b"{}", {}, "/nowhere")[0] == 404
+    os.close(server.server.trigger.trigger)     # what a double close elsewhere in the process does to it
+    server.shutdown()
+    assert not server._thread.is_alive()
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", server.port), timeout=2).close()

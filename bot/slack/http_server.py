@@ -180,7 +180,10 @@ class DroidHTTPServer:
     def shutdown(self) -> None:
         """Stop serving: close the socket and every connection (on the I/O thread), then the workers."""
         if self._thread is not None and self._thread.is_alive():
-            self.server.trigger.pull_trigger(lambda: wasyncore.close_all(self.server._map))  # noqa: SLF001
+            try:
+                self.server.trigger.pull_trigger(lambda: wasyncore.close_all(self.server._map))  # noqa: SLF001
+            except OSError:     # the loop's wake-up pipe is already closed: close from here, the loop then ends
+                wasyncore.close_all(self.server._map)  # noqa: SLF001
             self._thread.join(timeout=5)
         else:
             wasyncore.close_all(self.server._map)  # noqa: SLF001
